@@ -1,0 +1,4 @@
+# Thin shim: pyinfra loads only .py group data; the declared state lives in all.yml.
+from mooring.declared import shim
+
+globals().update(shim(__file__))

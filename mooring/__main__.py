@@ -1,0 +1,5 @@
+import sys
+
+from mooring.cli import main
+
+sys.exit(main())

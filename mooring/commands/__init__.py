@@ -1,0 +1,22 @@
+"""mooring's commands: one module each, registered in :data:`COMMANDS` (strict: no duplicates).
+
+A command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+COMMAND_MODULES = ("sandbox", "bootstrap", "validate", "deploy")
+
+
+def load_commands() -> dict[str, ModuleType]:
+    """Import every command module; refuse two commands with one name."""
+    commands: dict[str, ModuleType] = {}
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(f"mooring.commands.{module_name}")
+        if module.NAME in commands:
+            raise ValueError(f"command {module.NAME!r} is registered twice")
+        commands[module.NAME] = module
+    return commands

@@ -1,0 +1,161 @@
+"""Declared state: YAML layers in ``group_data/``, merged all < groups < host.
+
+Each ``group_data/<group>.yml`` is loaded (and schema-checked on its own) by a thin
+``group_data/<group>.py`` shim, so plain ``pyinfra`` sees it as host data under
+``mooring_layer_<group>``. ``group_data/hosts/<host>.yml`` holds per-host overrides.
+Merging is deep for mappings; lists and scalars from a later layer replace earlier ones.
+The merge remembers which file set every key, so errors can name the right file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from mooring.errors import ConfigError, ConfigProblem
+from mooring.paths import GROUP_DATA, ROOT
+
+LAYER_KEY_PREFIX = "mooring_layer_"
+
+
+@dataclass
+class Layer:
+    """One YAML file's data."""
+
+    name: str
+    file: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Merged:
+    """Merged data plus, for every dotted key path, the file that set it."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def file_of(self, path: str) -> str:
+        """The file that declared ``path`` (or its closest declared parent)."""
+        while path:
+            if path in self.origin:
+                return self.origin[path]
+            path = path.rpartition(".")[0]
+        return self.files[-1] if self.files else "group_data/all.yml"
+
+
+def display_path(path: Path | str) -> str:
+    """A path relative to the project root when inside it (shorter, stable in messages)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read one YAML layer; a syntax error or a non-mapping top level is a ``ConfigError``."""
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(ConfigProblem(shown, "", f"cannot read: {exc.strerror}", "create the file or fix its permissions"))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(ConfigProblem(shown, where, f"invalid YAML: {problem}", "fix the YAML syntax at that position"))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(ConfigProblem(shown, "", f"top level must be a mapping, got {type(data).__name__}",
+                                        "write `key: value` pairs at the top level"))
+    return data
+
+
+def load_layer(path: Path | str) -> dict[str, Any]:
+    """Read a layer and check it against the layer schema (unknown keys, types).
+
+    >>> load_layer(GROUP_DATA / "all.yml")["stack"]["name"]  # doctest: +SKIP
+    'solacore'
+    """
+    from checks.schema import validate_layer
+
+    path = Path(path)
+    data = read_yaml(path)
+    validate_layer(data, display_path(path))
+    return data
+
+
+def shim(py_file: str) -> dict[str, Any]:
+    """What a ``group_data/<group>.py`` shim exports: its YAML sibling as ``mooring_layer_<group>``."""
+    path = Path(py_file).with_suffix(".yml")
+    return {f"{LAYER_KEY_PREFIX}{path.stem}": load_layer(path), f"{LAYER_KEY_PREFIX}{path.stem}_file": display_path(path)}
+
+
+def host_layer_file(host_name: str, group_data: Path = GROUP_DATA) -> Path:
+    """Where a host's own overrides live."""
+    return group_data / "hosts" / f"{host_name}.yml"
+
+
+def layers_for(host_name: str, groups: Iterable[str], host_data: dict[str, Any] | None = None,
+               group_data: Path = GROUP_DATA) -> list[Layer]:
+    """The layers that apply to one host, lowest priority first.
+
+    ``host_data`` is pyinfra's host data (with the shims' ``mooring_layer_*`` keys); when a
+    group's key is absent there, its YAML is read directly (e.g. for ``mooring validate``).
+    """
+    layers = []
+    for name in ["all", *[g for g in groups if g != "all"]]:
+        key = f"{LAYER_KEY_PREFIX}{name}"
+        path = group_data / f"{name}.yml"
+        if host_data is not None and key in host_data:
+            layers.append(Layer(name, host_data.get(f"{key}_file", display_path(path)), host_data[key]))
+        elif path.exists():
+            layers.append(Layer(name, display_path(path), load_layer(path)))
+    own = host_layer_file(host_name, group_data)
+    if own.exists():
+        layers.append(Layer(f"host:{host_name}", display_path(own), load_layer(own)))
+    return layers
+
+
+def merge(layers: list[Layer]) -> Merged:
+    """Deep-merge layers in order; later layers win."""
+    merged = Merged()
+    for layer in layers:
+        merged.files.append(layer.file)
+        _merge_into(merged.data, layer.data, "", layer.file, merged.origin)
+    return merged
+
+
+def _merge_into(target: dict, source: dict, prefix: str, file: str, origin: dict[str, str]) -> None:
+    for key, value in source.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            origin.setdefault(path, file)
+            _merge_into(target[key], value, f"{path}.", file, origin)
+        else:
+            target[key] = _copy(value)
+            for stale in [p for p in origin if p == path or p.startswith(f"{path}.")]:
+                del origin[stale]
+            _record(value, path, file, origin)
+
+
+def _record(value: Any, path: str, file: str, origin: dict[str, str]) -> None:
+    origin[path] = file
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _record(sub, f"{path}.{key}", file, origin)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
