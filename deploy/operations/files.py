@@ -1,0 +1,53 @@
+"""File operations that validate before they take effect."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import StringCommand, operation
+from pyinfra.facts.files import Sha256File
+from pyinfra.operations import files
+
+
+@operation()
+def validated_put(content: str, dest: str, validate: str, mode: str = "644", user: str = "root",
+                  group: str = "root", then: str | None = None):
+    """
+    Put a config file in place only if the service's own checker accepts it.
+
+    + content: the file's text
+    + dest: path on the host
+    + validate: shell command that checks the live configuration (e.g. ``sshd -t``, ``visudo -c``)
+    + mode/user/group: the file's permissions
+    + then: shell command run after a successful swap (e.g. reload the service)
+
+    The new file is swapped in, the checker runs, and on failure the previous file comes back
+    and the operation fails: a bad sshd or sudoers file never stays in place.
+
+    **Example:**
+
+    .. code:: python
+
+        validated_put(content="PasswordAuthentication no\\n", dest="/etc/ssh/sshd_config.d/00-mooring.conf",
+                      validate="sshd -t", then="service ssh reload")
+    """
+    want = hashlib.sha256(content.encode()).hexdigest()
+    if host.get_fact(Sha256File, path=dest) == want:
+        host.noop(f"{dest} has the declared content (sha256 {want[:12]})")
+        yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
+        return
+    new, old = f"{dest}.mooring-new", f"{dest}.mooring-old"
+    q_dest, q_new, q_old = (shlex.quote(p) for p in (dest, new, old))
+    yield from files.put._inner(src=StringIO(content), dest=new, mode=mode, user=user, group=group)
+    script = (
+        f"set -e; if [ -e {q_dest} ]; then cp -p {q_dest} {q_old}; else rm -f {q_old}; fi; mv -f {q_new} {q_dest}; "
+        f"if ! ( {validate} ) >&2; then "
+        f"if [ -e {q_old} ]; then mv -f {q_old} {q_dest}; else rm -f {q_dest}; fi; "
+        f"echo 'mooring: {dest} rejected by {validate}; previous file restored' >&2; exit 1; fi; rm -f {q_old}"
+    )
+    yield StringCommand("sh", "-c", script)
+    if then:
+        yield then

@@ -1,0 +1,121 @@
+"""Run pyinfra deploy files in a subprocess and read its ``--json`` results.
+
+The pyinfra CLI monkeypatches gevent at start; running it as a child process keeps the
+caller (the ``mooring`` CLI, tests) free of that and gives the same behaviour as a user's
+plain ``pyinfra INVENTORY deploy/X.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mooring.errors import MooringError
+from mooring.paths import ROOT
+
+
+@dataclass
+class OpResult:
+    """One operation's outcome across hosts."""
+
+    name: str
+    changed: list[str]
+    unchanged: list[str]
+    failed: list[str]
+
+
+@dataclass
+class RunResult:
+    """A pyinfra run: per-operation results, failed hosts, exit code, and its log (stderr)."""
+
+    rc: int
+    operations: list[OpResult] = field(default_factory=list)
+    failed_hosts: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+    log: str = ""
+
+    @property
+    def changed(self) -> int:
+        """How many (operation, host) pairs changed something."""
+        return sum(len(op.changed) for op in self.operations)
+
+    def changes_for(self, host: str) -> list[str]:
+        """Names of the operations that changed ``host``."""
+        return [op.name for op in self.operations if host in op.changed]
+
+    def errors_for(self, host: str) -> list[str]:
+        """The log lines pyinfra printed about ``host``'s failure."""
+        return [line.strip() for line in self.log.splitlines()
+                if host in line and ("rror" in line or "failed" in line.lower() or "refused" in line)]
+
+
+def pyinfra_command(inventory: str, deploy_file: str, *, limit: list[str] | None = None,
+                    extra: list[str] | None = None) -> list[str]:
+    """The argument list of a non-interactive pyinfra run with JSON results."""
+    cmd = [sys.executable, "-m", "pyinfra", "--json", "-y"]
+    for name in limit or []:
+        cmd += ["--limit", name]
+    return [*cmd, *(extra or []), inventory, deploy_file]
+
+
+def run_deploy(inventory: str, deploy_file: str, *, limit: list[str] | None = None,
+               extra: list[str] | None = None, env: dict[str, str] | None = None,
+               timeout: float = 3600) -> RunResult:
+    """Run ``deploy_file`` against ``inventory`` and return what pyinfra reports.
+
+    >>> run_deploy("inventories/sandbox.py", "deploy/bootstrap.py").changed  # doctest: +SKIP
+    0
+    """
+    cmd = pyinfra_command(str(inventory), str(deploy_file), limit=limit, extra=extra)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYINFRA_PROGRESS": "off", **(env or {})}, stdin=subprocess.DEVNULL)
+    return parse_run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def parse_run(rc: int, stdout: str, stderr: str) -> RunResult:
+    """Parse pyinfra's ``--json`` output; a run that printed no JSON keeps its log for the error."""
+    result = RunResult(rc=rc, log=stderr)
+    payload = _last_json(stdout)
+    if not payload or not payload.get("results"):
+        return result
+    results = payload["results"]
+    hosts: set[str] = set()
+    for op in results["operations"]:
+        entry = OpResult(op["name"], op["success"], op["no_change"], op["error"])
+        hosts.update(entry.changed + entry.unchanged + entry.failed)
+        result.operations.append(entry)
+    result.failed_hosts = list(results.get("failed_hosts", []))
+    result.hosts = sorted(hosts | set(result.failed_hosts))
+    return result
+
+
+def _last_json(stdout: str) -> dict | None:
+    text = stdout.strip()
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        return json.loads(text[start:])
+    except json.JSONDecodeError:
+        return None
+
+
+def deploy_path(name: str) -> str:
+    """Path of one of mooring's deploy files, e.g. ``deploy_path("bootstrap")``."""
+    path = ROOT / "deploy" / f"{name}.py"
+    if not path.exists():
+        raise MooringError(f"no deploy file {path}")
+    return str(path.relative_to(ROOT))
+
+
+def inventory_path(value: str) -> str:
+    """Resolve an inventory argument: a file path, or a name under inventories/ (``sandbox``)."""
+    for candidate in (Path(value), ROOT / value, ROOT / "inventories" / f"{value}.py"):
+        if candidate.is_file():
+            return str(candidate.resolve())
+    raise MooringError(f"inventory {value!r} not found: give a path or one of "
+                       f"{', '.join(p.stem for p in sorted((ROOT / 'inventories').glob('*.py')))}")
