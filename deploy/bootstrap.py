@@ -10,6 +10,8 @@ from mooring.model import host_model
 
 boot = host_model(host).bootstrap
 
+# Compose v1 first: with policy "refuse" the host fails before anything is changed.
+docker_host.no_compose_v1(boot)
 docker_host.base_system(boot)
 docker_host.docker_engine(boot)
 docker_host.compose_v2(boot)

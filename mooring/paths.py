@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
-GROUP_DATA = ROOT / "group_data"
+#: The declared state; MOORING_GROUP_DATA points elsewhere (tests use a copy).
+GROUP_DATA = Path(os.environ.get("MOORING_GROUP_DATA", ROOT / "group_data"))
 INVENTORIES = ROOT / "inventories"
 IMAGES = ROOT / "images"
 EXAMPLES = ROOT / "examples"

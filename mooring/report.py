@@ -11,7 +11,7 @@ def run_summary(result: RunResult, title: str) -> str:
     for host in result.hosts:
         if host in result.failed_hosts:
             reasons = result.errors_for(host) or ["see the log above (mooring -v)"]
-            lines.append(f"  {host}: FAILED - {reasons[-1]}")
+            lines.append(f"  {host}: FAILED - {reasons[0]}")
             continue
         changes = result.changes_for(host)
         lines.append(f"  {host}: ok, {len(changes)} change(s)" + (f" ({', '.join(changes[:6])}{', ...' if len(changes) > 6 else ''})" if changes else ""))

@@ -8,6 +8,7 @@ plain ``pyinfra INVENTORY deploy/X.py``.
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -15,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mooring.errors import MooringError
-from mooring.paths import ROOT
+from mooring.paths import GROUP_DATA, ROOT
+
+
+#: What pyinfra's log says about a host that failed (connect errors, op errors).
+ERROR_MARKERS = ("Could not", "rror", "failed", "Failed", "refused", "denied")
+
+
+HOST_TAG = re.compile(r"^\s+\[([^\]]+)\]", re.M)
 
 
 @dataclass
@@ -49,14 +57,18 @@ class RunResult:
 
     def errors_for(self, host: str) -> list[str]:
         """The log lines pyinfra printed about ``host``'s failure."""
-        return [line.strip() for line in self.log.splitlines()
-                if host in line and ("rror" in line or "failed" in line.lower() or "refused" in line)]
+        tag = f"[{host}]"
+        lines = [line.replace(tag, "").strip() for line in self.log.splitlines() if tag in line]
+        ours = [line for line in lines if line.startswith("mooring:")]
+        return ours or [line for line in lines if any(marker in line for marker in ERROR_MARKERS)]
 
 
 def pyinfra_command(inventory: str, deploy_file: str, *, limit: list[str] | None = None,
                     extra: list[str] | None = None) -> list[str]:
     """The argument list of a non-interactive pyinfra run with JSON results."""
     cmd = [sys.executable, "-m", "pyinfra", "--json", "-y"]
+    if GROUP_DATA != ROOT / "group_data":
+        cmd += ["--group-data", str(GROUP_DATA)]
     for name in limit or []:
         cmd += ["--limit", name]
     return [*cmd, *(extra or []), inventory, deploy_file]
@@ -81,6 +93,9 @@ def parse_run(rc: int, stdout: str, stderr: str) -> RunResult:
     result = RunResult(rc=rc, log=stderr)
     payload = _last_json(stdout)
     if not payload or not payload.get("results"):
+        # pyinfra prints no results when every host failed ("No hosts remaining!"): read the log.
+        result.hosts = sorted(set(HOST_TAG.findall(stderr)))
+        result.failed_hosts = [h for h in result.hosts if result.errors_for(h)]
         return result
     results = payload["results"]
     hosts: set[str] = set()

@@ -288,8 +288,9 @@ def _create(box: Box, public_key: str) -> None:
         # A failed `docker run -d` can leave a created container behind: it is ours and empty.
         docker.run(["rm", "-f", box.container], check=False)
         if "port is already allocated" in error.stderr or "address already in use" in error.stderr:
+            ports = " or ".join(str(port) for port in (box.ssh_port, box.http_port) if port)
             raise SandboxError(
-                f"box {box.name}: port {box.ssh_port} or {box.http_port} on 127.0.0.1 is taken "
+                f"box {box.name}: port {ports} on 127.0.0.1 is taken "
                 f"(fix: free it, or set {PORT_BASE_ENV} to move this sandbox's ports)"
             ) from error
         raise
@@ -372,6 +373,9 @@ def up(docker_boxes: int = 2, lite_boxes: int = 0) -> SandboxState:
     """
     if docker_boxes < 0 or lite_boxes < 0:
         raise SandboxError("box counts cannot be negative")
+    if not docker.engine_running():
+        raise SandboxError(f"the docker engine does not answer `{docker.DOCKER} info` "
+                           "(fix: start it, e.g. `dockerd >/var/log/dockerd.log 2>&1 &`)")
     with _locked():
         image = ensure_image(BOX_IMAGE, IMAGES / "box")
         public_key = ensure_key()
@@ -387,6 +391,10 @@ def up(docker_boxes: int = 2, lite_boxes: int = 0) -> SandboxState:
 
         for container in existing.values():
             _revive(container, image, public_key)
+        for box in wanted:
+            if box.name in existing and _box_from_container(existing[box.name]) != box:
+                log.warning("box %s keeps the ports it was made with: %s", box.name,
+                            _box_from_container(existing[box.name]))
 
         wanted_names = {box.name for box in wanted}
         extra = sorted((name for name in existing if name not in wanted_names), key=_sort_key)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pyinfra import host
-from pyinfra.api import OperationError, StringCommand, operation
+from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.operations import files
 
 from deploy.facts.compose import ComposeInstall
 from mooring.compose import COMPOSE_VERSION, PLUGIN_PATH, local_binary, local_sha256
 
 V1_POLICIES = ("remove", "refuse")
+
+
+def fail_host(message: str) -> StringCommand:
+    """A command that fails the current host with ``message`` on stderr, touching nothing."""
+    return StringCommand("echo", QuoteString(f"mooring: {message}"), ">&2", "&&", "exit", "1")
 
 
 @operation()
@@ -63,11 +68,13 @@ def v1_absent(policy: str = "remove"):
     found = f"Compose v1 {state.v1_version} at {state.v1_path}" + (
         f" (package {state.v1_package})" if state.v1_package else "")
     if policy == "refuse":
-        raise OperationError(
+        # Fail this host only (a raised error would stop the run for every host).
+        yield fail_host(
             f"{found}: refused by bootstrap.compose_v1=refuse. Compose v1 breaks containers on "
             "Docker engine 25+ (KeyError: 'ContainerConfig', runbook seeds/003). Remove it "
             "(apt-get remove docker-compose) or set bootstrap.compose_v1: remove."
         )
+        return
     if state.v1_package:
         yield StringCommand("DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "-q", state.v1_package)
     else:

@@ -7,7 +7,7 @@ import shlex
 from io import StringIO
 
 from pyinfra import host
-from pyinfra.api import StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import Sha256File
 from pyinfra.operations import files
 
@@ -48,6 +48,6 @@ def validated_put(content: str, dest: str, validate: str, mode: str = "644", use
         f"if [ -e {q_old} ]; then mv -f {q_old} {q_dest}; else rm -f {q_dest}; fi; "
         f"echo 'mooring: {dest} rejected by {validate}; previous file restored' >&2; exit 1; fi; rm -f {q_old}"
     )
-    yield StringCommand("sh", "-c", script)
+    yield StringCommand("sh", "-c", QuoteString(script))
     if then:
         yield then

@@ -57,10 +57,15 @@ def docker_engine(boot: Bootstrap) -> None:
                  _if=any_changed(installed, running))
 
 
+@deploy("Compose v1")
+def no_compose_v1(boot: Bootstrap) -> None:
+    """No Compose v1 on the host: removed, or the host refused, per ``bootstrap.compose_v1``."""
+    compose.v1_absent(name="No Compose v1", policy=boot.compose_v1)
+
+
 @deploy("Compose v2")
 def compose_v2(boot: Bootstrap) -> None:
-    """The pinned Compose v2 plugin, and no Compose v1 (removed or refused per policy)."""
-    compose.v1_absent(name=f"No Compose v1 (policy {boot.compose_v1})", policy=boot.compose_v1)
+    """The pinned Compose v2 plugin, checksum-verified."""
     files.directory(name="CLI plugins dir", path="/usr/local/lib/docker/cli-plugins", mode="755")
     compose.plugin(name="Compose v2 plugin")
 

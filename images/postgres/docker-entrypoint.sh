@@ -69,7 +69,10 @@ init_cluster() {
 		echo "# added by mooring's entrypoint: password auth from any network address"
 		echo "host all all all $POSTGRES_HOST_AUTH_METHOD"
 	} >>"$PGDATA/pg_hba.conf"
-	echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
+	{
+		echo "listen_addresses = '*'"
+		echo "jit = off  # the image leaves out LLVM"
+	} >>"$PGDATA/postgresql.conf"
 }
 
 # The setup server listens on a private socket only, so healthchecks (pg_isready on the default

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-COMMAND_MODULES = ("sandbox", "bootstrap", "validate", "deploy")
+COMMAND_MODULES = ("sandbox", "bootstrap")
 
 
 def load_commands() -> dict[str, ModuleType]:

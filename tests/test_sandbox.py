@@ -1,0 +1,272 @@
+"""The sandbox of real SSH boxes, against the real docker engine.
+
+Every test sandbox lives in its own temp state dir with its own port offset, so the project's
+main sandbox (default state dir, same labels) is never touched: ``down`` here must leave it be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import paramiko
+import pytest
+
+from mooring import docker, sandbox
+from mooring.paths import INVENTORIES, ROOT
+from mooring.sandbox import Box, SandboxState
+
+PYINFRA = Path(sys.executable).parent / "pyinfra"
+#: Distinct per test run, so a developer's run and CI's can share one engine.
+PORT_BASE = int(os.environ.get("MOORING_TEST_PORT_BASE", 1000 + 10 * (os.getpid() % 90)))
+
+needs_engine = pytest.mark.skipif(not docker.engine_running(), reason="docker engine not running")
+
+
+@contextmanager
+def sandbox_env(state: Path, port_base: int) -> Iterator[None]:
+    """Point mooring at another state dir and port offset for the duration."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOORING_STATE", str(state))
+        mp.setenv(sandbox.PORT_BASE_ENV, str(port_base))
+        yield
+
+
+def container_ids(names: list[str]) -> dict[str, str]:
+    out = docker.run(["container", "inspect", "--format", "{{.Name}} {{.Id}}", *names]).stdout
+    return dict(line.lstrip("/").split() for line in out.splitlines())
+
+
+def labelled(kind: str, sandbox_id: str) -> list[str]:
+    """Containers (kind="ps") or volumes (kind="volume") of one sandbox."""
+    filters = ["--filter", "label=mooring.sandbox=1", "--filter", f"label=mooring.sandbox.id={sandbox_id}"]
+    if kind == "ps":
+        return docker.run(["ps", "-a", "--format", "{{.Names}}", *filters]).stdout.split()
+    return docker.run(["volume", "ls", "-q", *filters]).stdout.split()
+
+
+def ssh_client(box: Box, key: Path, known_hosts: Path) -> paramiko.SSHClient:
+    """Log in as root with strict host-key checking against ``known_hosts`` only."""
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect("127.0.0.1", port=box.ssh_port, username="root", key_filename=str(key),
+                   allow_agent=False, look_for_keys=False, timeout=10)
+    return client
+
+
+def run_on(box: Box, state: SandboxState, command: str) -> str:
+    client = ssh_client(box, state.key_path, state.known_hosts_path)
+    try:
+        _, stdout, _ = client.exec_command(command, timeout=10)
+        return stdout.read().decode().strip()
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxState]:
+    """One docker box and two lite boxes in a throwaway state dir; removed afterwards."""
+    if not docker.engine_running():
+        pytest.skip("docker engine not running")
+    with sandbox_env(tmp_path_factory.mktemp("state"), PORT_BASE):
+        try:
+            yield sandbox.up(docker_boxes=1, lite_boxes=2)
+        finally:
+            sandbox.down()
+
+
+# -- without the engine ----------------------------------------------------------------------------
+
+
+def test_state_round_trips_through_json(tmp_path: Path) -> None:
+    state = SandboxState(
+        tmp_path / "id_ed25519", tmp_path / "known_hosts",
+        [Box("docker-1", "docker", "mooring-sandbox-docker-1", 22201, 28001),
+         Box("lite-1", "lite", "mooring-sandbox-lite-1", 22301, None)],
+        sandbox_id="abc", extra_boxes=["lite-1"],
+    )
+    assert SandboxState.from_json(state.to_json()) == state
+    assert json.loads(state.to_json())["boxes"][1]["http_port"] is None
+
+
+def test_ports_and_names_are_fixed_and_offset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MOORING_STATE", raising=False)
+    monkeypatch.delenv(sandbox.PORT_BASE_ENV, raising=False)
+    assert sandbox.planned_box("docker", 2) == Box("docker-2", "docker", "mooring-sandbox-docker-2", 22202, 28002)
+    assert sandbox.planned_box("lite", 7) == Box("lite-7", "lite", "mooring-sandbox-lite-7", 22307, None)
+
+    with sandbox_env(tmp_path, 1000):
+        box = sandbox.planned_box("docker", 1)
+        assert (box.ssh_port, box.http_port) == (23201, 29001)
+        assert box.container == f"mooring-sandbox-{sandbox.sandbox_id()[:8]}-docker-1"
+        assert sandbox.volume_name("docker-1") == f"{box.container}-docker"
+
+
+def test_bad_port_base_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(sandbox.PORT_BASE_ENV, "ten")
+    with pytest.raises(sandbox.SandboxError, match="MOORING_SANDBOX_PORT_BASE='ten' is not a whole number"):
+        sandbox.port_offset()
+
+
+def test_format_status_lists_every_box() -> None:
+    text = sandbox.format_status([
+        sandbox.BoxStatus("docker-1", "docker", "c1", "running", 22201, 28001, True),
+        sandbox.BoxStatus("lite-1", "lite", "c2", "exited", 22301, None, False),
+    ])
+    assert text.splitlines() == [
+        "BOX       KIND    STATE    SSH              HTTP             HEALTH",
+        "docker-1  docker  running  127.0.0.1:22201  127.0.0.1:28001  ok",
+        "lite-1    lite    exited   127.0.0.1:22301  -                DOWN",
+    ]
+    assert "mooring sandbox up" in sandbox.format_status([])
+
+
+def test_inventory_without_state_says_run_up_first(tmp_path: Path) -> None:
+    env = {**os.environ, "MOORING_STATE": str(tmp_path)}
+    proc = subprocess.run([str(PYINFRA), str(INVENTORIES / "sandbox.py"), "debug-inventory"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"no sandbox state at {tmp_path}/sandbox/state.json: run `mooring sandbox up` first" in output
+    assert "Traceback" not in output
+
+
+# -- real boxes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.boxes
+def test_up_makes_the_asked_boxes(lab: SandboxState) -> None:
+    assert [(b.name, b.kind, b.ssh_port, b.http_port) for b in lab.boxes] == [
+        ("docker-1", "docker", 22201 + PORT_BASE, 28001 + PORT_BASE),
+        ("lite-1", "lite", 22301 + PORT_BASE, None),
+        ("lite-2", "lite", 22302 + PORT_BASE, None),
+    ]
+    assert lab.extra_boxes == []
+    assert sandbox.load_state() == lab
+    assert lab.key_path.stat().st_mode & 0o777 == 0o600
+    hosts = {line.split()[0] for line in lab.known_hosts_path.read_text().splitlines()}
+    assert hosts == {f"[127.0.0.1]:{b.ssh_port}" for b in lab.boxes}
+
+
+@pytest.mark.boxes
+def test_up_again_keeps_the_same_containers_and_ports(lab: SandboxState) -> None:
+    before = container_ids([b.container for b in lab.boxes])
+    again = sandbox.up(docker_boxes=1, lite_boxes=2)
+    assert again == lab
+    assert container_ids([b.container for b in again.boxes]) == before
+
+
+@pytest.mark.boxes
+def test_status_is_healthy(lab: SandboxState) -> None:
+    statuses = sandbox.status()
+    assert [(s.name, s.state, s.ssh_port, s.healthy) for s in statuses] == [
+        (b.name, "running", b.ssh_port, True) for b in lab.boxes
+    ]
+
+
+@pytest.mark.boxes
+def test_ssh_works_with_strict_host_key_checking(lab: SandboxState) -> None:
+    for box in lab.boxes:
+        assert run_on(box, lab, "hostname") == box.name
+
+
+@pytest.mark.boxes
+def test_ssh_refuses_boxes_missing_from_known_hosts(lab: SandboxState, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.touch()
+    with pytest.raises(paramiko.SSHException, match="not found in known_hosts"):
+        ssh_client(lab.boxes[0], lab.key_path, empty)
+
+
+@pytest.mark.boxes
+def test_ssh_refuses_another_boxes_host_key(lab: SandboxState, tmp_path: Path) -> None:
+    lite_1, lite_2 = lab.group("lite")
+    swapped = tmp_path / "known_hosts"
+    swapped.write_text("".join(
+        line.replace(f"[127.0.0.1]:{lite_1.ssh_port} ", f"[127.0.0.1]:{lite_2.ssh_port} ") + "\n"
+        for line in lab.known_hosts_path.read_text().splitlines()
+        if line.startswith(f"[127.0.0.1]:{lite_1.ssh_port} ")
+    ))
+    with pytest.raises(paramiko.BadHostKeyException):
+        ssh_client(lite_2, lab.key_path, swapped)
+
+
+@pytest.mark.boxes
+def test_docker_box_is_ready_for_docker(lab: SandboxState) -> None:
+    box = lab.group("docker")[0]
+    assert run_on(box, lab, "cat /etc/default/docker") == 'ulimit() { command ulimit "$@" 2>/dev/null || true; }'
+    assert run_on(box, lab, "findmnt -no OPTIONS /sys/fs/cgroup/memory").startswith("rw,")
+    assert run_on(box, lab, "command -v dockerd || echo bare") == "bare"
+    lite = lab.group("lite")[0]
+    assert run_on(lite, lab, "test -e /etc/default/docker && echo yes || echo no") == "no"
+
+
+@pytest.mark.boxes
+def test_pyinfra_reaches_every_box_through_the_inventory(lab: SandboxState, tmp_path: Path) -> None:
+    # From an empty cwd, so group_data/ shims in the tree do not take part.
+    env = {**os.environ, "MOORING_STATE": str(lab.key_path.parent.parent)}
+    proc = subprocess.run([str(PYINFRA), "-y", str(INVENTORIES / "sandbox.py"), "fact", "server.Hostname"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    output = proc.stdout + proc.stderr  # pyinfra logs to stderr
+    assert proc.returncode == 0, output
+    for box in lab.boxes:
+        assert f'"{box.name}": "{box.name}"' in output
+
+
+@pytest.mark.boxes
+def test_a_stopped_box_is_started_again(lab: SandboxState) -> None:
+    lite_2 = lab.group("lite")[1]
+    before = container_ids([lite_2.container])
+    docker.run(["stop", "-t", "1", lite_2.container])
+    assert sandbox.up(docker_boxes=1, lite_boxes=2) == lab
+    assert container_ids([lite_2.container]) == before
+    assert run_on(lite_2, lab, "hostname") == "lite-2"
+
+
+@pytest.mark.boxes
+def test_asking_for_fewer_boxes_keeps_the_others(lab: SandboxState) -> None:
+    fewer = sandbox.up(docker_boxes=1, lite_boxes=1)
+    assert fewer.extra_boxes == ["lite-2"]
+    assert [b.name for b in fewer.boxes] == ["docker-1", "lite-1", "lite-2"]
+    assert all(s.healthy for s in sandbox.status())
+    assert sandbox.up(docker_boxes=1, lite_boxes=2).extra_boxes == []
+
+
+@pytest.mark.boxes
+def test_down_removes_exactly_its_own_sandbox(lab: SandboxState, tmp_path: Path) -> None:
+    with sandbox_env(tmp_path / "other", PORT_BASE + 6):
+        other = sandbox.up(docker_boxes=0, lite_boxes=1)
+    with sandbox_env(tmp_path / "mine", PORT_BASE + 3):
+        mine = sandbox.up(docker_boxes=1, lite_boxes=1)
+        removed = sandbox.down()
+        assert sorted(removed) == sorted([b.container for b in mine.boxes] + [sandbox.volume_name("docker-1")])
+        assert labelled("ps", mine.sandbox_id) == labelled("volume", mine.sandbox_id) == []
+        assert sandbox.load_state() is None
+        assert not mine.known_hosts_path.exists()
+        assert mine.key_path.exists()
+        assert sandbox.status() == []
+        assert sandbox.down() == []
+    try:
+        assert labelled("ps", other.sandbox_id) == [other.boxes[0].container]
+        assert len(labelled("ps", lab.sandbox_id)) == 3
+    finally:
+        with sandbox_env(tmp_path / "other", PORT_BASE + 6):
+            sandbox.down()
+
+
+@pytest.mark.boxes
+def test_a_taken_port_is_a_clear_error(lab: SandboxState, tmp_path: Path) -> None:
+    with sandbox_env(tmp_path, PORT_BASE + 8), socket.socket() as squatter:
+        box = sandbox.planned_box("lite", 1)
+        squatter.bind(("127.0.0.1", box.ssh_port))
+        squatter.listen()
+        with pytest.raises(sandbox.SandboxError, match=f"port {box.ssh_port} .* is taken .*MOORING_SANDBOX_PORT_BASE"):
+            sandbox.up(docker_boxes=0, lite_boxes=1)
+        assert labelled("ps", sandbox.sandbox_id()) == []
