@@ -267,7 +267,8 @@ SERVICE = {
             "valuesrules": {"type": "string",
                             "allowed": ["service_started", "service_healthy", "service_completed_successfully"]},
         },
-        "restart": {"type": "string", "allowed": ["no", "always", "on-failure", "unless-stopped"], "default": "unless-stopped"},
+        "restart": {"type": "string", "allowed": ["no", "always", "on-failure", "unless-stopped"], "default": "unless-stopped",
+                    "meta": {"fix": 'quote it: restart: "no" (unquoted no is read as false)'}},
         "metrics": {
             "type": "dict", "nullable": True, "default": None,
             "schema": {"path": {"type": "string", "regex": URL_PATH_RE, "default": "/metrics"},
@@ -310,7 +311,7 @@ def _probe(retries: int) -> dict[str, Any]:
 def _gate(name: str) -> dict[str, Any]:
     prefix = name.upper()
     return {
-        "type": "dict", "default": {},
+        "type": "dict", "nullable": True, "default": None,
         "schema": {
             "enabled": {"type": "boolean", "default": False},
             "whitelist": {"type": "list", "default": [], "schema": {"type": "string", "check_with": check_cidr}},

@@ -9,6 +9,7 @@ The merge remembers which file set every key, so errors can name the right file.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -47,6 +48,16 @@ class Merged:
         return self.files[-1] if self.files else "group_data/all.yml"
 
 
+def group_data_dir() -> Path:
+    """The declared-state folder: ``MOORING_GROUP_DATA`` when set (read at call time), else ``group_data/``.
+
+    >>> group_data_dir().name  # doctest: +SKIP
+    'group_data'
+    """
+    override = os.environ.get("MOORING_GROUP_DATA")
+    return Path(override) if override else GROUP_DATA
+
+
 def display_path(path: Path | str) -> str:
     """A path relative to the project root when inside it (shorter, stable in messages)."""
     path = Path(path)
@@ -54,6 +65,24 @@ def display_path(path: Path | str) -> str:
         return str(path.resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key repeated in one mapping (the first would be lost silently)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, (str, int, float, bool)) and key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (the earlier value would be ignored)", key_node.start_mark)
+        seen.add(key) if isinstance(key, (str, int, float, bool)) else None
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -64,7 +93,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(ConfigProblem(shown, "", f"cannot read: {exc.strerror}", "create the file or fix its permissions"))
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -87,9 +116,34 @@ def load_layer(path: Path | str) -> dict[str, Any]:
     from checks.schema import validate_layer
 
     path = Path(path)
-    data = read_yaml(path)
-    validate_layer(data, display_path(path))
+    key = _cache_key(path)
+    cached = _LAYER_CACHE.get(key) if key else None
+    if cached is not None:
+        if isinstance(cached, ConfigError):
+            raise cached
+        return _copy(cached)
+    try:
+        data = read_yaml(path)
+        validate_layer(data, display_path(path))
+    except ConfigError as exc:
+        if key:
+            _LAYER_CACHE[key] = exc
+        raise
+    if key:
+        _LAYER_CACHE[key] = _copy(data)
     return data
+
+
+#: Loaded layers by (path, mtime, size): validating many hosts reads each file once.
+_LAYER_CACHE: dict[tuple[str, int, int], Any] = {}
+
+
+def _cache_key(path: Path) -> tuple[str, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 def shim(py_file: str) -> dict[str, Any]:
@@ -98,20 +152,21 @@ def shim(py_file: str) -> dict[str, Any]:
     return {f"{LAYER_KEY_PREFIX}{path.stem}": load_layer(path), f"{LAYER_KEY_PREFIX}{path.stem}_file": display_path(path)}
 
 
-def host_layer_file(host_name: str, group_data: Path = GROUP_DATA) -> Path:
+def host_layer_file(host_name: str, group_data: Path | None = None) -> Path:
     """Where a host's own overrides live."""
-    return group_data / "hosts" / f"{host_name}.yml"
+    return (group_data or group_data_dir()) / "hosts" / f"{host_name}.yml"
 
 
 def layers_for(host_name: str, groups: Iterable[str], host_data: dict[str, Any] | None = None,
-               group_data: Path = GROUP_DATA) -> list[Layer]:
+               group_data: Path | None = None) -> list[Layer]:
     """The layers that apply to one host, lowest priority first.
 
     ``host_data`` is pyinfra's host data (with the shims' ``mooring_layer_*`` keys); when a
     group's key is absent there, its YAML is read directly (e.g. for ``mooring validate``).
     """
+    group_data = group_data or group_data_dir()
     layers = []
-    for name in ["all", *[g for g in groups if g != "all"]]:
+    for name in ["all", *dict.fromkeys(g for g in groups if g != "all")]:
         key = f"{LAYER_KEY_PREFIX}{name}"
         path = group_data / f"{name}.yml"
         if host_data is not None and key in host_data:

@@ -127,3 +127,24 @@ def ensure_image(tag: str, context: Path, *, build_args: dict[str, str] | None =
     image = docker.image_id(tag)
     assert image, f"{tag} missing right after build"
     return image
+
+
+def archive(ref: str) -> tuple[str, Path]:
+    """A gzipped ``docker save`` of a local image, cached by image ID; returns (image ID, path).
+
+    Shipping an image without a registry uploads this file and ``docker load``\\ s it on the host.
+    """
+    image = docker.image_id(ref)
+    if image is None:
+        raise docker.DockerError(["image", "inspect", ref], 1, "", f"image {ref} is not on the controller")
+    path = state_dir() / "cache" / "images" / f"{image.split(':')[-1][:20]}.tar.gz"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        with tmp.open("wb") as out:
+            save = subprocess.Popen([docker.DOCKER, "save", ref], stdout=subprocess.PIPE)
+            subprocess.run(["gzip", "-1"], stdin=save.stdout, stdout=out, check=True)
+            if save.wait() != 0:
+                raise docker.DockerError(["save", ref], save.returncode, "", "docker save failed")
+        tmp.rename(path)
+    return image, path

@@ -1,15 +1,28 @@
-"""The typed model of one host's declared state, built from merged, validated YAML layers."""
+"""The typed model of one host's declared state, built from merged, validated YAML layers.
+
+``build_model`` merges and schema-checks the layers and types the ``bootstrap`` block at once;
+``HostModel.stack`` is built on first access (it resolves secrets on the controller, which
+bootstrap does not need). Both raise ``ConfigError`` naming file, key path and fix.
+"""
 
 from __future__ import annotations
 
+import functools
+import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from checks.schema import normalize_merged
-from mooring.declared import Merged, layers_for, merge
+from checks.schema import PORT_STRING_RE, STACK_DIR_VAR, normalize_merged
+from mooring.declared import Merged, group_data_dir, layers_for, merge
 from mooring.errors import ConfigError, ConfigProblem
-from mooring.paths import GROUP_DATA, ROOT, state_dir
+from mooring.paths import ROOT, state_dir
+from mooring.secrets import SecretRef, resolve_secrets
+
+#: ``${NAME}`` references another stack env key; ``$${`` is a literal ``${``.
+REF_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -25,32 +38,281 @@ class Bootstrap:
     backup_dir: str
 
 
+@dataclass(frozen=True)
+class PortMapping:
+    """A published port: ``host_ip`` ("" = every address) : ``published`` → container ``target``."""
+
+    host_ip: str
+    published: int
+    target: int
+    protocol: str = "tcp"
+
+    def __str__(self) -> str:
+        ip = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
+        return f"{ip + ':' if ip else ''}{self.published}:{self.target}/{self.protocol}"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A named volume (``type`` "volume") or a bind mount (``type`` "bind") of one service.
+
+    For bind mounts ``owner``/``group``/``mode`` are the host path's (read-only sources must
+    declare them) and ``kind`` says whether ``source`` is a file or a directory. ``template``
+    (a path under ``templates/``) is rendered into ``source`` (kind "file") or into
+    ``source/<template file name without .j2>`` (kind "dir"); see :attr:`rendered_path`.
+    """
+
+    type: str
+    source: str
+    target: str
+    read_only: bool
+    owner: str | None
+    group: str | None
+    mode: str | None
+    kind: str
+    template: str | None
+    path: str
+
+    @property
+    def rendered_path(self) -> str | None:
+        """The host file the template is rendered to, or None without a template."""
+        if not self.template:
+            return None
+        if self.kind == "file":
+            return self.source
+        return posixpath.join(self.source, posixpath.basename(self.template)[: -len(".j2")])
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """A compose healthcheck; ``test`` starts with CMD or CMD-SHELL."""
+
+    test: list[str]
+    interval: str
+    timeout: str
+    retries: int
+    start_period: str
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Where Prometheus scrapes a service (inside the compose network)."""
+
+    path: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Service:
+    """One compose service as declared.
+
+    ``env_keys`` are the stack env keys it receives (compose lists only these, as
+    ``KEY: ${KEY}``); ``required_env`` must be present and non-empty. ``image_source`` is
+    "registry" (the host pulls) or "ship" (built/loaded on the controller, ``docker save`` →
+    host ``docker load``).
+    """
+
+    name: str
+    role: str
+    image: str
+    image_source: str
+    command: list[str] | None
+    ports: list[PortMapping]
+    env_keys: list[str]
+    required_env: list[str]
+    volumes: list[Mount]
+    healthcheck: Healthcheck | None
+    depends_on: dict[str, str]
+    restart: str
+    metrics: Metrics | None
+    path: str
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One stack env key with its resolved value.
+
+    ``secret`` is True for a ``{secret: NAME}`` value and for any value that embeds one (e.g.
+    DATABASE_URL built from ``${POSTGRES_PASSWORD}``). ``masked`` is the value with every
+    embedded secret replaced by ``***``: the only form that may appear in a message, and only
+    when ``secret`` is False or for structure checks (host, database name).
+    """
+
+    key: str
+    value: str = field(repr=False)
+    secret: bool
+    path: str
+    secret_name: str | None = None
+    multiline: bool = False
+    references: tuple[str, ...] = ()
+    masked: str = field(default="", repr=False)
+    declared: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """The schema migration: ``docker compose run --rm <service> <command...>``."""
+
+    service: str
+    command: list[str]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """An HTTP probe. Without ``service`` it runs on the host against ``127.0.0.1:<port>``
+    (``port`` defaults to the stack's ``http_port``); with ``service`` it runs inside that
+    service's container against ``127.0.0.1:<port>`` (a container port)."""
+
+    name: str
+    path: str
+    port: int | None
+    service: str | None
+    expected_status: int
+    timeout: float
+    retries: int
+    interval: float
+    max_latency_ms: int | None
+    contains: str | None
+
+    @property
+    def url(self) -> str:
+        """The URL as seen from where the probe runs."""
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+
+@dataclass(frozen=True)
+class EndpointGate:
+    """A family of dev/operational endpoints: on/off plus a CIDR whitelist, delivered as env."""
+
+    name: str
+    enabled: bool
+    whitelist: list[str]
+    enabled_env: str
+    whitelist_env: str
+
+
+@dataclass(frozen=True)
+class Cors:
+    """The API's CORS settings, delivered as env."""
+
+    allowed_origins: list[str]
+    allow_credentials: bool
+    origins_env: str
+    credentials_env: str
+
+
+@dataclass(frozen=True)
+class Backups:
+    """Nightly ``pg_dump`` of ``databases`` from ``service`` into ``directory`` (host path)."""
+
+    enabled: bool
+    schedule: str
+    retention_days: int
+    databases: list[str]
+    directory: str
+    service: str | None
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """nginx in front: which service publishes ``http_port`` and where it forwards."""
+
+    service: str | None
+    upstream: str | None
+    upstream_port: int
+    listen_port: int
+    server_name: str
+    client_max_body_size: str
+
+
+@dataclass
+class Stack:
+    """The compose backend of one host, every value resolved (secrets included: never print them)."""
+
+    name: str
+    dir: str
+    environment: str
+    services: dict[str, Service]
+    env: dict[str, EnvVar] = field(repr=False)
+    migration: Migration | None
+    health: list[Probe]
+    smoke: list[Probe]
+    endpoints: dict[str, EndpointGate]
+    cors: Cors | None
+    backups: Backups
+    proxy: Proxy
+    releases_keep: int
+    http_port: int | None
+    secrets_generate_missing: bool
+
+    @property
+    def compose_file(self) -> str:
+        """Absolute path of the compose file on the host."""
+        return f"{self.dir}/compose.yml"
+
+    @property
+    def env_file(self) -> str:
+        """Absolute path of the ``.env`` file on the host (mode 0600, secret)."""
+        return f"{self.dir}/.env"
+
+    def services_with_role(self, role: str) -> list[Service]:
+        """The services declared with ``role`` (app, postgres, redis, proxy, metrics, worker, other)."""
+        return [s for s in self.services.values() if s.role == role]
+
+    def service_with_role(self, role: str) -> Service | None:
+        """The first service with ``role``, or None."""
+        found = self.services_with_role(role)
+        return found[0] if found else None
+
+    def secret_values(self) -> list[str]:
+        """Every resolved secret value (for redacting tool output), longest first."""
+        values = {v.value for v in self.env.values() if v.secret and v.value}
+        return sorted(values, key=len, reverse=True)
+
+    def env_values(self) -> dict[str, str]:
+        """KEY → resolved value for the ``.env`` file."""
+        return {key: var.value for key, var in self.env.items()}
+
+
 @dataclass
 class HostModel:
-    """Everything mooring knows about one host before touching it."""
+    """Everything mooring knows about one host before touching it.
+
+    ``stack`` is None when no ``stack:`` is declared for the host; it is built on first access
+    and raises ``ConfigError`` (e.g. a missing secret).
+    """
 
     name: str
     environment: str
     bootstrap: Bootstrap
     merged: Merged = field(repr=False)
     data: dict[str, Any] = field(repr=False, default_factory=dict)
+    groups: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def stack(self) -> Stack | None:
+        """The typed stack (secrets resolved), or None when the host declares none."""
+        if not self.data.get("stack"):
+            return None
+        return build_stack(self.data["stack"], self.environment, self.bootstrap, self.merged)
 
 
 def build_model(host_name: str, groups: Iterable[str], host_data: dict[str, Any] | None = None,
-                group_data: Path = GROUP_DATA) -> HostModel:
+                group_data: Path | None = None) -> HostModel:
     """Merge, validate and type one host's layers; raise ``ConfigError`` on any problem.
 
     >>> build_model("docker-1", ["sandbox", "docker_boxes"]).environment  # doctest: +SKIP
     'sandbox'
     """
-    merged = merge(layers_for(host_name, groups, host_data, group_data))
+    groups = tuple(groups)
+    merged = merge(layers_for(host_name, groups, host_data, group_data or group_data_dir()))
     data = normalize_merged(merged.data, merged.file_of)
     environment = data.get("environment")
     if not environment:
         raise ConfigError(ConfigProblem(merged.file_of("environment"), "environment", "required key is missing",
                                         f"set `environment:` in the group file of {host_name}"))
     return HostModel(host_name, environment, _bootstrap(data.get("bootstrap") or _defaults("bootstrap"), merged),
-                     merged, data)
+                     merged, data, groups)
 
 
 def host_model(host) -> HostModel:
@@ -88,3 +350,244 @@ def _read_key_file(name: str, path: str, merged: Merged) -> list[str]:
         raise ConfigError(ConfigProblem(merged.file_of(path), path, f"public key file {name!r} cannot be read",
                                         "create it (the sandbox's key appears after `mooring sandbox up`) or fix the path"))
     return [line for line in lines if line and not line.startswith("#")]
+
+
+# --- the stack -----------------------------------------------------------------------------
+
+def build_stack(data: dict[str, Any], environment: str, bootstrap: Bootstrap, merged: Merged) -> Stack:
+    """Type the normalized ``stack`` block; resolve env references and secrets.
+
+    Raises ``ConfigError`` listing every missing secret, unknown ``${KEY}`` reference,
+    reference cycle and env key declared twice. Everything else is left to the static rules.
+    """
+    name = data["name"]
+    stack_dir = posixpath.join(bootstrap.base_dir, name)
+    services = {key: _service(key, value, stack_dir) for key, value in data["services"].items() if value["enabled"]}
+    endpoints = {gate: _gate(gate, data["endpoints"][gate]) for gate in ("dev", "ops") if data["endpoints"].get(gate)}
+    cors = Cors(**data["cors"]) if data.get("cors") else None
+    env = resolve_env(_declared_env(data["env"], endpoints, cors, merged), environment,
+                      data["secrets_generate_missing"], merged)
+    proxy = Proxy(**data["proxy"])
+    proxy = _default_proxy(proxy, services)
+    http_port = _http_port(proxy, services)
+    return Stack(
+        name=name, dir=stack_dir, environment=environment, services=services, env=env,
+        migration=Migration(data["migration"]["service"], list(data["migration"]["command"])) if data.get("migration") else None,
+        health=[_probe(p, http_port) for p in data["health"]],
+        smoke=[_probe(p, http_port) for p in data["smoke"]],
+        endpoints=endpoints, cors=cors,
+        backups=_backups(data["backups"], name, bootstrap, services, env),
+        proxy=proxy, releases_keep=data["releases_keep"], http_port=http_port,
+        secrets_generate_missing=data["secrets_generate_missing"],
+    )
+
+
+def _service(name: str, data: dict[str, Any], stack_dir: str) -> Service:
+    path = f"stack.services.{name}"
+    hc = data.get("healthcheck")
+    metrics = data.get("metrics")
+    return Service(
+        name=name, role=data["role"], image=data["image"], image_source=data["image_source"],
+        command=list(data["command"]) if data.get("command") is not None else None,
+        ports=[_port(p) for p in data["ports"]],
+        env_keys=list(dict.fromkeys([*data["env"], *data["required_env"]])),
+        required_env=list(data["required_env"]),
+        volumes=[_mount(m, stack_dir, f"{path}.volumes.{i}") for i, m in enumerate(data["volumes"])],
+        healthcheck=Healthcheck(list(hc["test"]), hc["interval"], hc["timeout"], hc["retries"], hc["start_period"]) if hc else None,
+        depends_on=dict(data["depends_on"]), restart=data["restart"],
+        metrics=Metrics(metrics["path"], metrics["port"]) if metrics else None, path=path,
+    )
+
+
+def _port(value: str | dict[str, Any]) -> PortMapping:
+    if isinstance(value, dict):
+        return PortMapping(value.get("host_ip", ""), value["published"], value["target"], value.get("protocol", "tcp"))
+    match = PORT_STRING_RE.match(value)
+    assert match, value  # the schema checked it
+    return PortMapping((match.group("ip") or "").strip("[]"), int(match.group("published")), int(match.group("target")),
+                       match.group("proto") or "tcp")
+
+
+def _mount(data: dict[str, Any], stack_dir: str, path: str) -> Mount:
+    source = data["source"]
+    if source.startswith(STACK_DIR_VAR + "/"):
+        source = stack_dir + source[len(STACK_DIR_VAR):]
+    is_bind = source.startswith("/")
+    kind = data.get("kind") or ("file" if data.get("template") else "dir")
+    mode = data.get("mode")
+    return Mount(
+        type="bind" if is_bind else "volume", source=source, target=data["target"], read_only=data["read_only"],
+        owner=data.get("owner"), group=data.get("group") or data.get("owner"),
+        mode=mode.rjust(4, "0") if mode else None, kind=kind, template=data.get("template"), path=path,
+    )
+
+
+def _gate(name: str, data: dict[str, Any]) -> EndpointGate:
+    return EndpointGate(name, data["enabled"], list(data["whitelist"]), data["enabled_env"], data["whitelist_env"])
+
+
+def _probe(data: dict[str, Any], http_port: int | None) -> Probe:
+    port = data.get("port") or (http_port if not data.get("service") else None)
+    return Probe(data["name"], data["path"], port, data.get("service"), data["expected_status"], float(data["timeout"]),
+                 data["retries"], float(data["interval"]), data.get("max_latency_ms"), data.get("contains"))
+
+
+def _default_proxy(proxy: Proxy, services: dict[str, Service]) -> Proxy:
+    """Fill ``service``/``upstream`` from the services' roles when not declared."""
+    from dataclasses import replace
+
+    service = proxy.service or next((s.name for s in services.values() if s.role == "proxy"), None)
+    upstream = proxy.upstream or next((s.name for s in services.values() if s.role == "app"), None)
+    return replace(proxy, service=service, upstream=upstream)
+
+
+def _http_port(proxy: Proxy, services: dict[str, Service]) -> int | None:
+    """The host port the proxy publishes for ``listen_port`` (or its first published port)."""
+    service = services.get(proxy.service or "")
+    if not service or not service.ports:
+        return None
+    for port in service.ports:
+        if port.target == proxy.listen_port and port.protocol == "tcp":
+            return port.published
+    return service.ports[0].published
+
+
+def _backups(data: dict[str, Any], name: str, bootstrap: Bootstrap, services: dict[str, Service],
+             env: dict[str, EnvVar]) -> Backups:
+    databases = list(data["databases"]) or (["${POSTGRES_DB}"] if "POSTGRES_DB" in env else [])
+    resolved = [_expand_plain(db, env) for db in databases]
+    service = data.get("service") or next((s.name for s in services.values() if s.role == "postgres"), None)
+    return Backups(data["enabled"], data["schedule"], data["retention_days"], resolved,
+                   data.get("directory") or posixpath.join(bootstrap.backup_dir, name), service)
+
+
+def _expand_plain(text: str, env: dict[str, EnvVar]) -> str:
+    """``${KEY}`` → the (non-secret) value of KEY; unknown or secret keys stay as written."""
+    def repl(match: re.Match) -> str:
+        key = match.group(1)
+        if key and key in env and not env[key].secret:
+            return env[key].value
+        return match.group(0)
+    return REF_RE.sub(repl, text)
+
+
+# --- env: declared values, generated values, references, secrets ----------------------------
+
+@dataclass(frozen=True)
+class _Declared:
+    key: str
+    raw: str | None
+    secret_name: str | None
+    multiline: bool
+    path: str
+
+
+def _declared_env(env: dict[str, Any], endpoints: dict[str, EndpointGate], cors: Cors | None,
+                  merged: Merged) -> list[_Declared]:
+    declared = [_declared_entry(key, value) for key, value in env.items()]
+    generated = _generated_env(endpoints, cors)
+    problems = [ConfigProblem(merged.file_of(f"stack.env.{entry.key}"), f"stack.env.{entry.key}",
+                              f"{entry.key} is also set by {generated[entry.key].path}",
+                              f"remove it from stack.env and set {generated[entry.key].path} instead")
+                for entry in declared if entry.key in generated]
+    if problems:
+        raise ConfigError(problems)
+    return declared + list(generated.values())
+
+
+def _declared_entry(key: str, value: Any) -> _Declared:
+    path = f"stack.env.{key}"
+    if isinstance(value, dict):
+        if "secret" in value:
+            return _Declared(key, None, value["secret"], False, path)
+        return _Declared(key, value["value"], None, bool(value.get("multiline")), path)
+    return _Declared(key, _scalar(value), None, False, path)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _generated_env(endpoints: dict[str, EndpointGate], cors: Cors | None) -> dict[str, _Declared]:
+    """Env keys that mooring writes from the endpoints and cors blocks."""
+    out: dict[str, _Declared] = {}
+    for gate in endpoints.values():
+        base = f"stack.endpoints.{gate.name}"
+        out[gate.enabled_env] = _Declared(gate.enabled_env, _escape_refs(_scalar(gate.enabled)), None, False, f"{base}.enabled")
+        out[gate.whitelist_env] = _Declared(gate.whitelist_env, _escape_refs(",".join(gate.whitelist)), None, False,
+                                            f"{base}.whitelist")
+    if cors:
+        out[cors.origins_env] = _Declared(cors.origins_env, _escape_refs(",".join(cors.allowed_origins)), None, False,
+                                          "stack.cors.allowed_origins")
+        out[cors.credentials_env] = _Declared(cors.credentials_env, _scalar(cors.allow_credentials), None, False,
+                                              "stack.cors.allow_credentials")
+    return out
+
+
+def _escape_refs(text: str) -> str:
+    return text.replace("${", "$${")
+
+
+def resolve_env(entries: list[_Declared], environment: str, generate_missing: bool, merged: Merged) -> dict[str, EnvVar]:
+    """Resolve secrets and ``${KEY}`` references; raise one ``ConfigError`` with every problem."""
+    by_key = {entry.key: entry for entry in entries}
+    refs = [SecretRef(e.secret_name, e.path, merged.file_of(e.path)) for e in entries if e.secret_name]
+    secret_values = resolve_secrets(refs, environment, generate_missing) if refs else {}
+    problems: list[ConfigProblem] = []
+    resolved: dict[str, EnvVar] = {}
+    for key in by_key:
+        _resolve_key(key, by_key, secret_values, resolved, problems, merged, ())
+    if problems:
+        unique = list({(p.file, p.path, p.message): p for p in problems}.values())
+        raise ConfigError(unique)
+    return {key: resolved[key] for key in sorted(resolved)}
+
+
+def _resolve_key(key: str, by_key: dict[str, _Declared], secret_values: dict[str, str], resolved: dict[str, EnvVar],
+                 problems: list[ConfigProblem], merged: Merged, chain: tuple[str, ...]) -> EnvVar | None:
+    if key in resolved:
+        return resolved[key]
+    entry = by_key[key]
+    if entry.secret_name:
+        value = secret_values[entry.secret_name]
+        resolved[key] = EnvVar(key, value, True, entry.path, entry.secret_name, False, (), MASK, f"{{secret: {entry.secret_name}}}")
+        return resolved[key]
+    if key in chain:
+        cycle = " → ".join([*chain[chain.index(key):], key])
+        problems.append(ConfigProblem(merged.file_of(entry.path), entry.path, f"references form a cycle: {cycle}",
+                                      "make one of these values literal"))
+        return None
+    value, masked, secret, references = [], [], False, []
+    raw = entry.raw or ""
+    position = 0
+    for match in REF_RE.finditer(raw):
+        literal = raw[position:match.start()]
+        value.append(literal)
+        masked.append(literal)
+        position = match.end()
+        if match.group(0) == "$${":
+            value.append("${")
+            masked.append("${")
+            continue
+        ref = match.group(1)
+        references.append(ref)
+        if ref not in by_key:
+            problems.append(ConfigProblem(merged.file_of(entry.path), entry.path,
+                                          f"references ${{{ref}}}, which stack.env does not declare",
+                                          f"declare {ref} in stack.env, or write $${{{ref}}} for a literal ${{{ref}}}"))
+            continue
+        target = _resolve_key(ref, by_key, secret_values, resolved, problems, merged, (*chain, key))
+        if target is None:
+            continue
+        value.append(target.value)
+        masked.append(target.masked if target.secret else target.value)
+        secret = secret or target.secret
+    value.append(raw[position:])
+    masked.append(raw[position:])
+    if any(p.path == entry.path for p in problems):
+        return None
+    resolved[key] = EnvVar(key, "".join(value), secret, entry.path, None, entry.multiline, tuple(references),
+                           "".join(masked), raw)
+    return resolved[key]

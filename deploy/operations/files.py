@@ -51,3 +51,26 @@ def validated_put(content: str, dest: str, validate: str, mode: str = "644", use
     yield StringCommand("sh", "-c", QuoteString(script))
     if then:
         yield then
+
+
+@operation()
+def secret_put(content: str, dest: str, mode: str = "600", user: str = "root", group: str = "root"):
+    """
+    Write a file that holds secrets: atomically, never shown in diffs or logs.
+
+    + content: the file's text (never printed; compared by SHA-256 only)
+    + dest: path on the host
+    + mode/user/group: the file's permissions (default 0600 root:root)
+
+    The upload lands in a temporary file with the final mode already set, then ``mv``
+    replaces the old file in one step, so readers see the old or the new file, never half.
+    """
+    want = hashlib.sha256(content.encode()).hexdigest()
+    if host.get_fact(Sha256File, path=dest) == want:
+        host.noop(f"{dest} is up to date (sha256 {want[:12]}, content not shown)")
+        yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
+        return
+    tmp = f"{dest}.mooring-new"
+    yield StringCommand("install", "-m", mode, "-o", user, "-g", group, "/dev/null", tmp)
+    yield from files.put._inner(src=StringIO(content), dest=tmp, mode=mode, user=user, group=group, force=True)
+    yield StringCommand("mv", "-f", tmp, dest)

@@ -38,7 +38,7 @@ drop_privileges() {
 	chown postgres:postgres /var/run/postgresql
 	chmod 2775 /var/run/postgresql
 	export HOME=/var/lib/postgresql
-	exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+	exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 }
 
 check_auth_settings() {
@@ -106,6 +106,7 @@ create_database() {
 
 run_init_scripts() {
 	local f
+	# shellcheck disable=SC1090  # the *.sh init scripts are only known at run time
 	for f in /docker-entrypoint-initdb.d/*; do
 		case "$f" in
 			*.sh) log "running $f"; . "$f" ;;

@@ -1,0 +1,130 @@
+"""Facts about a compose stack on a host: what compose wants, what runs, which images it has."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from pyinfra.api import FactBase
+
+CONTAINER_FORMAT = (
+    '{{index .Config.Labels "com.docker.compose.service"}} {{.Id}} '
+    '{{index .Config.Labels "com.docker.compose.config-hash"}} {{.State.Status}} {{.Image}} '
+    "{{.State.StartedAt}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"
+)
+
+
+def compose_cmd(directory: str, project: str) -> str:
+    """The ``docker compose`` prefix for a stack directory (its compose.yml and .env)."""
+    d = shlex.quote(directory)
+    return (f"docker compose --project-name {shlex.quote(project)} --project-directory {d} "
+            f"-f {d}/compose.yml --env-file {d}/.env")
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of the project."""
+
+    service: str
+    id: str
+    config_hash: str
+    status: str
+    image_id: str
+    started_at: str
+    health: str
+
+
+@dataclass(frozen=True)
+class ProjectState:
+    """Desired config hashes (from the compose file on the host), containers, and image IDs."""
+
+    desired: dict[str, str] = field(default_factory=dict)
+    containers: dict[str, Container] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+
+    def out_of_date(self, service_images: dict[str, str]) -> list[str]:
+        """Services whose container is missing, stopped, differently configured or on another image.
+
+        ``service_images`` maps service names to image refs (from the model: the compose
+        config itself is not read back, as it holds the resolved secrets).
+        """
+        stale = []
+        for service, want in sorted(self.desired.items()):
+            have = self.containers.get(service)
+            image = self.images.get(service_images.get(service, ""))
+            if have is None or have.status != "running" or have.config_hash != want or (
+                    image and have.image_id != image):
+                stale.append(service)
+        return stale
+
+    def orphans(self) -> list[str]:
+        """Containers of the project whose service is no longer declared."""
+        return sorted(set(self.containers) - set(self.desired))
+
+
+class ComposeProject(FactBase[ProjectState]):
+    """
+    Returns a ``ProjectState`` for the stack in ``directory``: compose's own config hash per
+    service, the project's containers (labels, state, image ID, health) and the image IDs
+    of the images the compose file names. One remote command; empty when nothing is there.
+
+    .. code:: python
+
+        host.get_fact(ComposeProject, directory="/srv/mooring/solacore", project="solacore")
+    """
+
+    def command(self, directory: str, project: str) -> str:
+        compose = compose_cmd(directory, project)
+        label = shlex.quote(f"label=com.docker.compose.project={project}")
+        return (
+            f"if [ -f {shlex.quote(directory)}/compose.yml ]; then "
+            f"{compose} config --hash '*' 2>/dev/null | sed 's/^/desired /'; "
+            f"for ref in $({compose} config --images 2>/dev/null); do "
+            "echo image $ref $(docker image inspect --format '{{.Id}}' $ref 2>/dev/null); done; fi; "
+            f"ids=$(docker ps -aq --filter {label} 2>/dev/null); "
+            f"if [ -n \"$ids\" ]; then docker inspect --format {shlex.quote(CONTAINER_FORMAT)} $ids | sed 's/^/container /'; fi; true"
+        )
+
+    @staticmethod
+    def default() -> ProjectState:
+        return ProjectState()
+
+    def process(self, output: list[str]) -> ProjectState:
+        state = ProjectState()
+        for line in output:
+            kind, _, rest = line.partition(" ")
+            parts = rest.split()
+            if kind == "desired" and len(parts) == 2:
+                state.desired[parts[0]] = parts[1]
+            elif kind == "image" and len(parts) == 2:
+                state.images[parts[0]] = parts[1]
+            elif kind == "container" and len(parts) == 7:
+                container = Container(*parts)
+                state.containers[container.service] = container
+        return state
+
+
+class ImageIds(FactBase[dict]):
+    """
+    Returns ``{ref: image ID or None}`` for the given image references. One remote command.
+
+    .. code:: python
+
+        host.get_fact(ImageIds, refs=("mooring/api:1.0.0",))
+    """
+
+    def command(self, refs: tuple[str, ...]) -> str:
+        quoted = " ".join(shlex.quote(ref) for ref in refs)
+        return (f"for ref in {quoted}; do echo \"$ref $(docker image inspect --format '{{{{.Id}}}}' \"$ref\" "
+                "2>/dev/null)\"; done")
+
+    @staticmethod
+    def default() -> dict:
+        return {}
+
+    def process(self, output: list[str]) -> dict:
+        ids = {}
+        for line in output:
+            ref, _, image_id = line.partition(" ")
+            ids[ref] = image_id.strip() or None
+        return ids

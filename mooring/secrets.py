@@ -1,0 +1,231 @@
+"""Secrets: referenced by name in YAML, resolved on the controller, never printed.
+
+A stack env value ``{secret: POSTGRES_PASSWORD}`` is looked up, in order, in
+
+1. the process environment variable ``MOORING_SECRET_POSTGRES_PASSWORD``;
+2. the untracked dotenv file ``<state_dir>/secrets/<environment>.env`` (``.mooring/`` is
+   gitignored), a line ``POSTGRES_PASSWORD=...``.
+
+With ``stack.secrets_generate_missing: true`` (refused in production by a static rule) a missing
+secret is generated (32 random letters and digits) and appended to that file, mode 0600.
+
+This module also holds the dotenv codec shared with the rendered ``.env``: values are written
+so that Docker Compose v2 reads back exactly the declared text (see :func:`quote_env_value`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets as _random
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from mooring.errors import ConfigError, ConfigProblem
+from mooring.paths import state_dir
+
+ENV_PREFIX = "MOORING_SECRET_"
+GENERATED_LENGTH = 32
+GENERATED_ALPHABET = string.ascii_letters + string.digits
+_SINGLE_QUOTE_SAFE = re.compile(r"^[^'\x00-\x1f\x7f]*$")
+_BARE_SAFE = re.compile(r"^[A-Za-z0-9_./:@%+,=-]*$")
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where a secret is used: its name, the env key path and the file that declared it."""
+
+    name: str
+    path: str
+    file: str
+
+
+# --- dotenv codec --------------------------------------------------------------------------
+
+def quote_env_value(value: str) -> str:
+    """``value`` written for a Compose v2 env file so that it reads back unchanged.
+
+    Plain words stay bare; anything else is single-quoted (literal: no escapes, no ``$``
+    interpolation, ``#`` kept); values with a single quote or a control character (newline,
+    tab...) are double-quoted with backslash escapes, ``$`` written as ``\\$``.
+
+    >>> quote_env_value("abc"), quote_env_value("a b # $x"), quote_env_value("it's\\n")
+    ('abc', "'a b # $x'", '"it\\'s\\\\n"')
+    """
+    if _BARE_SAFE.match(value):
+        return value
+    if _SINGLE_QUOTE_SAFE.match(value):
+        return f"'{value}'"
+    escaped = []
+    for char in value:
+        if char in '\\"$':
+            escaped.append("\\" + char)
+        elif char == "\n":
+            escaped.append("\\n")
+        elif char == "\r":
+            escaped.append("\\r")
+        elif char == "\t":
+            escaped.append("\\t")
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\x{ord(char):02x}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
+
+
+def format_dotenv(values: dict[str, str], header: str = "") -> str:
+    """A whole dotenv file, keys sorted (deterministic), each value quoted by :func:`quote_env_value`.
+
+    >>> format_dotenv({"B": "2", "A": "x y"})
+    "A='x y'\\nB=2\\n"
+    """
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    lines += [f"{key}={quote_env_value(values[key])}" for key in sorted(values)]
+    return "\n".join(lines) + "\n"
+
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "$": "$", "'": "'"}
+
+
+def parse_dotenv(text: str) -> dict[str, str]:
+    """Read a dotenv file written by :func:`format_dotenv` (or by hand: bare, '…' or "…" values).
+
+    Raises ``ValueError`` with the line number (never the value) on a malformed line.
+
+    >>> parse_dotenv("# c\\nA='x y'\\nexport B=\\"1\\\\n2\\"\\nC=plain # note\\n")
+    {'A': 'x y', 'B': '1\\n2', 'C': 'plain'}
+    """
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        key, eq, rest = line.partition("=")
+        key = key.strip()
+        if not eq or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            raise ValueError(f"line {number}: expected KEY=VALUE")
+        values[key] = _parse_value(rest.strip(), number)
+    return values
+
+
+def _parse_value(rest: str, number: int) -> str:
+    if rest.startswith("'"):
+        end = rest.find("'", 1)
+        if end < 0:
+            raise ValueError(f"line {number}: unterminated single quote")
+        return rest[1:end]
+    if rest.startswith('"'):
+        out, index = [], 1
+        while index < len(rest):
+            char = rest[index]
+            if char == "\\" and index + 1 < len(rest):
+                nxt = rest[index + 1]
+                if nxt == "x" and index + 3 < len(rest):
+                    out.append(chr(int(rest[index + 2:index + 4], 16)))
+                    index += 4
+                    continue
+                out.append(_ESCAPES.get(nxt, "\\" + nxt))
+                index += 2
+                continue
+            if char == '"':
+                return "".join(out)
+            out.append(char)
+            index += 1
+        raise ValueError(f"line {number}: unterminated double quote")
+    return re.split(r"\s+#", rest, maxsplit=1)[0].strip()
+
+
+# --- resolution ----------------------------------------------------------------------------
+
+def secrets_file(environment: str) -> Path:
+    """The untracked dotenv file holding one environment's secrets.
+
+    >>> secrets_file("sandbox").name
+    'sandbox.env'
+    """
+    return state_dir() / "secrets" / f"{environment}.env"
+
+
+def env_var_name(name: str) -> str:
+    """The process environment variable that provides secret ``name``.
+
+    >>> env_var_name("POSTGRES_PASSWORD")
+    'MOORING_SECRET_POSTGRES_PASSWORD'
+    """
+    return f"{ENV_PREFIX}{name}"
+
+
+def generate_secret(length: int = GENERATED_LENGTH) -> str:
+    """A random secret of letters and digits (safe inside URLs and shell words)."""
+    return "".join(_random.choice(GENERATED_ALPHABET) for _ in range(length))
+
+
+def read_secrets_file(path: Path) -> dict[str, str]:
+    """The secrets in ``path`` (empty when the file does not exist); a malformed file is a ``ConfigError``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(ConfigProblem(str(path), "", f"cannot read the secrets file: {exc.strerror}",
+                                        "fix its permissions (it should be mode 0600, owned by you)"))
+    try:
+        return parse_dotenv(text)
+    except ValueError as exc:
+        raise ConfigError(ConfigProblem(str(path), "", f"malformed secrets file: {exc}",
+                                        "write one NAME=value line per secret (quote values with spaces)"))
+
+
+def resolve_secrets(refs: list[SecretRef], environment: str, generate_missing: bool = False) -> dict[str, str]:
+    """The value of every referenced secret; raise ``ConfigError`` naming each one that is missing.
+
+    >>> os.environ["MOORING_SECRET_DEMO"] = "x" * 20
+    >>> resolve_secrets([SecretRef("DEMO", "stack.env.DEMO", "group_data/all.yml")], "staging")["DEMO"] == "x" * 20
+    True
+    """
+    names = sorted({ref.name for ref in refs})
+    path = secrets_file(environment)
+    from_file = read_secrets_file(path) if any(env_var_name(n) not in os.environ for n in names) else {}
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for name in names:
+        if env_var_name(name) in os.environ:
+            found[name] = os.environ[env_var_name(name)]
+        elif name in from_file:
+            found[name] = from_file[name]
+        else:
+            missing.append(name)
+    if missing and generate_missing:
+        found.update(_generate_and_store(path, missing))
+        missing = []
+    if missing:
+        raise ConfigError([_missing_problem(ref, path) for ref in refs if ref.name in missing])
+    return found
+
+
+def _missing_problem(ref: SecretRef, path: Path) -> ConfigProblem:
+    return ConfigProblem(
+        ref.file, ref.path, f"secret {ref.name} is not provided",
+        f"export {env_var_name(ref.name)}=... on the controller, or add a line `{ref.name}=...` to {path} "
+        "(untracked, mode 0600)",
+    )
+
+
+def _generate_and_store(path: Path, names: list[str]) -> dict[str, str]:
+    """Generate ``names`` and append them to ``path`` (created with mode 0600, folder 0700)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    generated = {name: generate_secret() for name in names}
+    existing = path.read_text(encoding="utf-8") if path.exists() else (
+        "# Secrets generated by mooring for this environment. Untracked; keep it mode 0600.\n")
+    if existing and not existing.endswith("\n"):
+        existing += "\n"
+    body = existing + "".join(f"{name}={quote_env_value(value)}\n" for name, value in generated.items())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(body)
+    os.chmod(path, 0o600)
+    return generated
