@@ -39,7 +39,7 @@ DEFAULT_API_VERSIONS: tuple[str, ...] = ("1.0.0",)
 
 # Docker's tag grammar: up to 128 of [A-Za-z0-9_.-], not starting with "." or "-".
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_NOT_CONTEXT = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info")
+_NOT_CONTEXT = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info", "README.md")
 
 
 def api_tag(version: str) -> str:

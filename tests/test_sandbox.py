@@ -23,8 +23,33 @@ from mooring.paths import INVENTORIES, ROOT
 from mooring.sandbox import Box, SandboxState
 
 PYINFRA = Path(sys.executable).parent / "pyinfra"
-#: Distinct per test run, so a developer's run and CI's can share one engine.
-PORT_BASE = int(os.environ.get("MOORING_TEST_PORT_BASE", 1000 + 10 * (os.getpid() % 90)))
+#: Port offsets this module adds to PORT_BASE for its extra sandboxes (see the last tests).
+EXTRA_OFFSETS = (0, 3, 6, 8)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_base() -> int:
+    """A port offset whose every box port is free now: other sandboxes (a developer's, CI's, the
+    main one) may be running on this engine. ``MOORING_TEST_PORT_BASE`` pins it."""
+    if "MOORING_TEST_PORT_BASE" in os.environ:
+        return int(os.environ["MOORING_TEST_PORT_BASE"])
+    start = 2000 + 10 * (os.getpid() % 50)
+    for base in range(start, start + 2000, 10):
+        ports = {p + base + extra for extra in EXTRA_OFFSETS for p in (22201, 22301, 22302, 28001)}
+        if all(port_is_free(port) for port in ports):
+            return base
+    raise RuntimeError("no free port range for the test sandboxes")
+
+
+PORT_BASE = free_port_base()
 
 needs_engine = pytest.mark.skipif(not docker.engine_running(), reason="docker engine not running")
 

@@ -219,10 +219,12 @@ def test_postgres_requires_the_password_over_the_network(stack: Stack) -> None:
 
 @pytest.mark.boxes
 def test_redis_requires_its_password(stack: Stack) -> None:
-    unauthed = exec_in(stack.cache, "redis-cli", "ping")
+    unauthed = exec_in(stack.cache, "env", "-u", "REDIS_PASSWORD", "redis-cli", "ping")
     assert "NOAUTH" in unauthed.stdout + unauthed.stderr
-    authed = exec_in(stack.cache, "redis-cli", "--no-auth-warning", "ping", env={"REDISCLI_AUTH": REDIS_PASSWORD})
-    assert authed.stdout.strip() == "PONG"
+    wrong = exec_in(stack.cache, "redis-cli", "ping", env={"REDISCLI_AUTH": "wrong"})
+    assert "WRONGPASS" in wrong.stdout + wrong.stderr
+    # The image's redis-cli takes REDIS_PASSWORD by itself: a plain `redis-cli ping` healthcheck works.
+    assert exec_in(stack.cache, "redis-cli", "ping").stdout.strip() == "PONG"
 
 
 # --- the API -----------------------------------------------------------------------------------
@@ -414,6 +416,30 @@ def test_bad_settings_name_the_variable_not_the_value(app_modules: Any, env: dic
     with pytest.raises(app_modules.errors.SettingsError) as caught:
         app_modules.config.load(settings_env(**env))
     assert message in str(caught.value) and "pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("origin", "allowed"), [("http://localhost:3300", True), ("http://evil.example", False)])
+def test_cors_for_listed_origins_only(app_modules: Any, origin: str, allowed: bool) -> None:
+    settings = app_modules.config.load(settings_env(BACKEND_CORS_ALLOWED_ORIGINS="http://localhost:3300"))
+    api = app_modules.server.Api(settings, cache=object())
+    preflight = api.handle(app_modules.server.Request("OPTIONS", "/api/v1/users", headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}))
+    simple = api.handle(app_modules.server.Request("GET", "/api/v1/version", headers={"origin": origin}))
+    assert preflight.status == 204 and simple.status == 200
+    assert (preflight.headers.get("Access-Control-Allow-Origin") == origin) is allowed
+    assert (simple.headers.get("Access-Control-Allow-Credentials") == "true") is allowed
+    if allowed:
+        assert preflight.headers["Access-Control-Allow-Headers"] == "content-type"
+
+
+def test_forwarded_for_is_believed_from_trusted_proxies_only(app_modules: Any) -> None:
+    from app.access import client_address, parse_networks
+
+    trusted = parse_networks("TRUSTED_PROXIES", "172.16.0.0/12")
+    assert str(client_address("172.18.0.3", "127.0.0.1", ())) == "172.18.0.3"
+    assert str(client_address("172.18.0.3", "10.9.8.7, 172.18.0.1", trusted)) == "10.9.8.7"
+    assert str(client_address("203.0.113.1", "127.0.0.1", trusted)) == "203.0.113.1"  # untrusted peer
+    assert client_address("172.18.0.3", "junk", trusted) is None
 
 
 def test_api_tag_refuses_bad_versions() -> None:

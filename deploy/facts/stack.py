@@ -128,3 +128,27 @@ class ImageIds(FactBase[dict]):
             ref, _, image_id = line.partition(" ")
             ids[ref] = image_id.strip() or None
         return ids
+
+
+class EnvDigests(FactBase[dict]):
+    """
+    Returns ``{KEY: short sha256 of its value}`` for a ``.env`` file, so a deploy can say which
+    keys changed without ever reading a value back. Empty when the file is absent.
+
+    .. code:: python
+
+        host.get_fact(EnvDigests, path="/srv/mooring/solacore/.env")
+    """
+
+    def command(self, path: str) -> str:
+        # Values are hashed on the host; only key names and digests cross the wire.
+        return (f"[ -f {shlex.quote(path)} ] && while IFS= read -r line; do case \"$line\" in ''|'#'*) continue;; esac; "
+                "key=${line%%=*}; printf '%s %s\\n' \"$key\" \"$(printf '%s' \"${line#*=}\" | sha256sum | cut -c1-16)\"; "
+                f"done < {shlex.quote(path)}; true")
+
+    @staticmethod
+    def default() -> dict:
+        return {}
+
+    def process(self, output: list[str]) -> dict:
+        return dict(line.split(" ", 1) for line in output if " " in line)

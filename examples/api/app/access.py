@@ -74,20 +74,24 @@ def in_networks(address: Address, networks: tuple[Network, ...]) -> bool:
 
 def client_address(peer: str, forwarded_for: str | None, trusted: tuple[Network, ...]) -> Address | None:
     """The real client: the socket peer, or, when the peer is a trusted proxy, the right-most
-    address of ``X-Forwarded-For`` that is not itself a trusted proxy.
+    address of ``X-Forwarded-For`` that is not itself a trusted proxy (the left-most when all
+    are trusted). A malformed hop makes the client unknown (None: no whitelist admits it).
 
     >>> str(client_address("172.18.0.5", "203.0.113.9, 172.18.0.4", parse_networks("T", "172.18.0.0/16")))
     '203.0.113.9'
     >>> str(client_address("172.18.0.5", "203.0.113.9", ()))
     '172.18.0.5'
+    >>> str(client_address("172.18.0.5", "172.18.0.1", parse_networks("T", "172.16.0.0/12")))
+    '172.18.0.1'
     """
     address = normalise(peer)
     if address is None or not forwarded_for or not in_networks(address, trusted):
         return address
+    hop_address = address
     for hop in reversed(forwarded_for.split(",")):
         hop_address = normalise(hop)
         if hop_address is None:
             return None
         if not in_networks(hop_address, trusted):
             return hop_address
-    return address
+    return hop_address

@@ -11,6 +11,7 @@ from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from app.access import EndpointGate, Network, parse_networks
+from app.cors import Cors, load as load_cors
 from app.errors import SettingsError
 
 TRUE = frozenset({"1", "true", "yes", "on"})
@@ -31,6 +32,7 @@ class Settings:
     ops: EndpointGate
     trusted_proxies: tuple[Network, ...]
     timeout: float
+    cors: Cors = Cors()
 
     def secrets(self) -> list[str]:
         """Passwords inside the URLs, for the log filter to mask."""
@@ -57,6 +59,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         ops=gate(env, "ops", "OPS"),
         trusted_proxies=parse_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
         timeout=positive_float(env, "BACKEND_TIMEOUT", 2.0),
+        cors=load_cors(env),
     )
 
 

@@ -40,6 +40,11 @@ class Request:
     body: bytes = b""
     client: Address | None = None
 
+    def header(self, name: str) -> str | None:
+        """One header, looked up without regard to case."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
+
     def json(self) -> Any:
         """The body as JSON (``ValueError`` when it is not)."""
         return json.loads(self.body or b"null")
@@ -108,12 +113,21 @@ class Api:
     def handle(self, request: Request) -> Response:
         """Answer one request; unexpected failures become a 500 envelope without details."""
         try:
-            response = self.dispatch(request)
+            response = self.preflight(request) or self.dispatch(request)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = fail(500, "INTERNAL_ERROR", "internal error")
+        response.headers.update(self.settings.cors.response_headers(request.header("Origin")))
         self.metrics.record(response.status)
         return response
+
+    def preflight(self, request: Request) -> Response | None:
+        """204 for a CORS preflight (``OPTIONS`` with ``Access-Control-Request-Method``)."""
+        if request.method != "OPTIONS" or not request.header("Access-Control-Request-Method"):
+            return None
+        cors = self.settings.cors
+        headers = cors.preflight_headers(request.header("Origin"), request.header("Access-Control-Request-Headers"))
+        return Response(204, "", "text/plain", headers)
 
     def dispatch(self, request: Request) -> Response:
         """Gate the internal endpoints, then find the route."""
@@ -283,6 +297,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802
         self.respond("DELETE")
 
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        self.respond("OPTIONS")
+
     def respond(self, method: str, head: bool = False) -> None:
         """Parse, answer, write, log."""
         began = time.monotonic()
@@ -293,7 +310,8 @@ class Handler(BaseHTTPRequestHandler):
         payload = response.payload()
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(payload)))
+        if response.status != 204:
+            self.send_header("Content-Length", str(len(payload)))
         self.send_header("Cache-Control", "no-store")
         for name, value in response.headers.items():
             self.send_header(name, value)

@@ -1,0 +1,111 @@
+"""The stack role: files, images, release, migrations, compose up, in that order."""
+
+from __future__ import annotations
+
+import hashlib
+from io import StringIO
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import files
+
+from deploy.facts.releases import Releases
+from deploy.facts.stack import EnvDigests
+from deploy.operations import images, stack
+from deploy.operations.files import secret_put
+from mooring.model import HostModel, Stack
+from mooring.render import RenderedStack, render_stack
+
+
+def release_id(rendered: RenderedStack, image_ids: dict[str, str], stack_model: Stack) -> str:
+    """Content ID of a release: every rendered file, every image ID, the migration command."""
+    digest = hashlib.sha256()
+    for item in sorted(rendered.files, key=lambda f: f.path):
+        digest.update(f"{item.path}\0{item.mode}\0{item.owner}\0{item.group}\0".encode())
+        digest.update(item.content.encode())
+    for ref, image_id in sorted(image_ids.items()):
+        digest.update(f"{ref}\0{image_id}\0".encode())
+    if stack_model.migration:
+        digest.update(repr(stack_model.migration.command).encode())
+    return digest.hexdigest()[:12]
+
+
+def local_images(stack_model: Stack) -> dict[str, tuple[str, str | None]]:
+    """ref → (image ID, archive path) for shipped images; (ref, None) for registry images."""
+    from mooring.images import archive
+
+    found: dict[str, tuple[str, str | None]] = {}
+    for service in stack_model.services.values():
+        if service.image in found:
+            continue
+        if service.image_source == "ship":
+            image_id, path = archive(service.image)
+            found[service.image] = (image_id, str(path))
+        else:
+            found[service.image] = (service.image, None)
+    return found
+
+
+def env_digests(content: str) -> dict[str, str]:
+    """The controller's twin of the ``EnvDigests`` fact: KEY → short sha256 of its raw value."""
+    digests = {}
+    for line in content.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            digests[key] = hashlib.sha256(value.encode()).hexdigest()[:16]
+    return digests
+
+
+@deploy("Stack")
+def converge(model: HostModel) -> dict[str, Any]:
+    """Bring the host's stack to its declared state; returns the plan (no secrets in it)."""
+    stack_model = model.stack
+    assert stack_model is not None
+    rendered = render_stack(model)
+    shipped = local_images(stack_model)
+    image_ids = {ref: image_id for ref, (image_id, _) in shipped.items()}
+    rid = release_id(rendered, image_ids, stack_model)
+    history = host.get_fact(Releases, directory=stack_model.dir)
+    current = history.current_release()
+    previous = current if current and current.release_id != rid else history.previous_good()
+
+    for directory in rendered.directories:
+        files.directory(name=f"Directory {directory.path}", path=directory.path, user=directory.owner,
+                        group=directory.group, mode=directory.mode)
+    env_before = host.get_fact(EnvDigests, path=stack_model.env_file)
+    for item in rendered.files:
+        if item.secret:
+            secret_put(name=f"Secret file {item.path}", content=item.content, dest=item.path, mode=item.mode,
+                       user=item.owner, group=item.group)
+        else:
+            files.put(name=f"File {item.path}", src=StringIO(item.content), dest=item.path, mode=item.mode,
+                      user=item.owner, group=item.group)
+    for ref, (image_id, archive_path) in sorted(shipped.items()):
+        if archive_path:
+            images.shipped(name=f"Image {ref} (shipped)", ref=ref, image_id=image_id, archive=archive_path)
+        else:
+            images.pulled(name=f"Image {ref} (registry)", ref=ref)
+
+    stack.release_saved(name="Release saved", directory=stack_model.dir, release_id=rid,
+                        paths=[item.path for item in rendered.files], images=image_ids, keep=stack_model.releases_keep)
+    if stack_model.migration:
+        stack.migrated(name=f"Migrations ({stack_model.migration.service})", directory=stack_model.dir,
+                       project=stack_model.name, service=stack_model.migration.service,
+                       command=stack_model.migration.command, release_id=rid)
+    stack.up(name="Compose up (changed services only)", directory=stack_model.dir, project=stack_model.name,
+             service_images={name: svc.image for name, svc in stack_model.services.items()})
+
+    env_file = next((item.content for item in rendered.files if item.path == stack_model.env_file), "")
+    env_after = env_digests(env_file)
+    return {
+        "stack": stack_model.name,
+        "directory": stack_model.dir,
+        "release_id": rid,
+        "release_number": current.number if current and current.release_id == rid else history.next_number(),
+        "new_release": not (current and current.release_id == rid),
+        "previous": {"number": previous.number, "release_id": previous.release_id} if previous else None,
+        "images": image_ids,
+        "env_keys_changed": sorted(k for k in set(env_before) | set(env_after) if env_before.get(k) != env_after.get(k)),
+        "migration": " ".join(stack_model.migration.command) if stack_model.migration else None,
+    }

@@ -1,0 +1,40 @@
+"""``mooring deploy INVENTORY``: converge the declared stack, gate on health, roll back on failure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+NAME = "deploy"
+HELP = "push the declared stack to docker hosts: pre-flight, converge, health gate, rollback, record"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inventory", help="inventory file or name (sandbox, staging, production)")
+    parser.add_argument("--limit", action="append", metavar="HOST", help="only these hosts or groups (repeatable)")
+    parser.add_argument("--json", metavar="FILE", help="also write the outcome as JSON ('-' for stdout)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mooring.deployer import deploy, format_report, record_for
+    from mooring.runner import inventory_path
+
+    report = deploy(inventory_path(args.inventory), args.limit)
+    print(format_report(report))
+    if args.verbose and report.apply is not None:
+        print(report.apply.log, file=sys.stderr)
+    if args.json:
+        payload = {
+            "ok": report.ok,
+            "findings": [f.to_dict() for f in report.findings],
+            "hosts": [record_for(h) if h.plan else {"host": h.host, "outcome": h.outcome, "error": h.error}
+                      for h in report.hosts],
+        }
+        text = json.dumps(payload, indent=2, sort_keys=True)
+        if args.json == "-":
+            print(text)
+        else:
+            with open(args.json, "w") as fh:
+                fh.write(text + "\n")
+    return 0 if report.ok else 1

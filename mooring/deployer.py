@@ -1,0 +1,218 @@
+"""``mooring deploy``: pre-flight, converge, health gate, rollback, release record.
+
+One pyinfra run converges every host (deploy/stack.py). The controller then probes each host's
+health endpoints; a host whose new release fails (apply error or gate) is rolled back to its
+previous kept release and probed again. Every new release gets a record (JSON + Markdown), on
+the host beside the release and locally under ``.mooring/releases/<host>/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checks.findings import failed
+from mooring.gate import ProbeResult, run_gate
+from mooring.paths import state_dir
+from mooring.runner import RunResult, deploy_path, run_deploy
+from mooring.runplan import RUN_DIR_ENV, read_host_plans
+
+
+@dataclass
+class HostOutcome:
+    """What happened to one host in one deploy."""
+
+    host: str
+    outcome: str  # unchanged | deployed | rolled_back | failed
+    changes: list[str] = field(default_factory=list)
+    plan: dict[str, Any] = field(default_factory=dict)
+    gate: list[ProbeResult] = field(default_factory=list)
+    error: str = ""
+    rolled_back_to: int | None = None
+    rollback_gate: list[ProbeResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("unchanged", "deployed")
+
+
+@dataclass
+class DeployReport:
+    """All hosts' outcomes plus the pre-flight findings (when it stopped the run)."""
+
+    findings: list = field(default_factory=list)
+    hosts: list[HostOutcome] = field(default_factory=list)
+    run_dir: Path | None = None
+    apply: RunResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not failed(self.findings) and all(h.ok for h in self.hosts) and bool(self.hosts)
+
+
+def new_run_dir() -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = state_dir() / "runs" / stamp
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def deploy(inventory: str, limit: list[str] | None = None) -> DeployReport:
+    """Run a whole deploy against ``inventory``; nothing is touched when pre-flight fails.
+
+    >>> deploy("inventories/sandbox.py").ok  # doctest: +SKIP
+    True
+    """
+    from mooring.preflight import preflight_inventory
+
+    report = DeployReport(findings=preflight_inventory(inventory, limit))
+    if failed(report.findings):
+        return report
+    report.run_dir = run_dir = new_run_dir()
+    env = {RUN_DIR_ENV: str(run_dir)}
+    report.apply = apply = run_deploy(inventory, deploy_path("stack"), limit=limit, env=env)
+    plans = read_host_plans(run_dir, "stack")
+    for host in sorted(set(apply.hosts) | set(plans)):
+        report.hosts.append(_judge(host, apply, plans.get(host, {})))
+
+    to_roll_back = [h for h in report.hosts if not h.ok and h.plan.get("new_release") and h.plan.get("previous")]
+    if to_roll_back:
+        run_deploy(inventory, deploy_path("rollback"), limit=[h.host for h in to_roll_back], env=env)
+        targets = read_host_plans(run_dir, "rollback")
+        for outcome in to_roll_back:
+            target = targets.get(outcome.host, {}).get("target")
+            if target is not None:
+                outcome.outcome, outcome.rolled_back_to = "rolled_back", target
+                outcome.rollback_gate = run_gate(outcome.plan["http_base"], outcome.plan.get("health", []))
+
+    recorded = [h for h in report.hosts if h.plan.get("new_release")]
+    for outcome in recorded:
+        write_record(run_dir, outcome)
+    if recorded:
+        run_deploy(inventory, deploy_path("record"), limit=[h.host for h in recorded], env=env)
+    return report
+
+
+def _judge(host: str, apply: RunResult, plan: dict[str, Any]) -> HostOutcome:
+    outcome = HostOutcome(host, "unchanged", changes=apply.changes_for(host), plan=plan)
+    if host in apply.failed_hosts or not plan:
+        outcome.outcome = "failed"
+        reasons = apply.errors_for(host)
+        outcome.error = reasons[0] if reasons else "pyinfra stopped before this host was planned (see log)"
+        return outcome
+    outcome.gate = run_gate(plan["http_base"], plan.get("health", []))
+    if not all(p.ok for p in outcome.gate):
+        outcome.outcome = "failed"
+        outcome.error = "; ".join(p.describe() for p in outcome.gate if not p.ok)
+    elif outcome.changes:
+        outcome.outcome = "deployed"
+    return outcome
+
+
+def record_for(outcome: HostOutcome) -> dict[str, Any]:
+    """The release record of one host (no secret values: env keys only)."""
+    plan = outcome.plan
+    number = plan["release_number"]
+    failed_release = outcome.outcome in ("rolled_back", "failed") and outcome.rolled_back_to is not None
+    return {
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "operator": os.environ.get("MOORING_OPERATOR") or getpass.getuser(),
+        "host": outcome.host,
+        "stack": plan.get("stack"),
+        "directory": plan.get("directory"),
+        "release": number,
+        "release_id": plan.get("release_id"),
+        "release_dirname": f"{number:04d}-{plan.get('release_id')}" + ("-failed" if failed_release else ""),
+        "changed_operations": outcome.changes,
+        "env_keys_changed": plan.get("env_keys_changed", []),
+        "images": plan.get("images", {}),
+        "migration": {"command": plan.get("migration"),
+                      "result": _migration_result(outcome)},
+        "gate": [p.to_dict() for p in outcome.gate],
+        "outcome": outcome.outcome,
+        "error": outcome.error,
+        "rolled_back_to": outcome.rolled_back_to,
+        "rollback_gate": [p.to_dict() for p in outcome.rollback_gate],
+    }
+
+
+def _migration_result(outcome: HostOutcome) -> str:
+    if not outcome.plan.get("migration"):
+        return "none declared"
+    if any(name.startswith("Stack | Migrations") for name in outcome.changes):
+        return "applied"
+    if outcome.outcome == "failed" and not outcome.gate:
+        return "not confirmed (apply failed)"
+    return "already applied for this release"
+
+
+def record_markdown(record: dict[str, Any]) -> str:
+    """The record as a short Markdown evidence file (seeds/001's release evidence)."""
+    lines = [
+        f"# Release {record['release']} of {record['stack']} on {record['host']}",
+        "",
+        f"- time: {record['time']}",
+        f"- operator: {record['operator']}",
+        f"- release id: `{record['release_id']}`",
+        f"- outcome: **{record['outcome']}**" + (f" (rolled back to release {record['rolled_back_to']})"
+                                                 if record["rolled_back_to"] is not None else ""),
+        f"- migration: {record['migration']['command'] or '-'}: {record['migration']['result']}",
+        f"- env keys changed: {', '.join(record['env_keys_changed']) or 'none'}",
+        "", "## Images", "",
+        *[f"- `{ref}`: `{image_id}`" for ref, image_id in sorted(record["images"].items())],
+        "", "## Changed operations", "",
+        *([f"- {name}" for name in record["changed_operations"]] or ["- none"]),
+        "", "## Health gate", "",
+        *[f"- {'ok' if p['ok'] else 'FAILED'}: {p['name']} {p['url']} status {p['status']} "
+          f"after {p['attempts']} attempt(s)" for p in record["gate"]],
+    ]
+    if record["error"]:
+        lines += ["", "## Error", "", record["error"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_record(run_dir: Path, outcome: HostOutcome) -> dict[str, Any]:
+    """Write the record into the run dir (for the host) and under .mooring/releases/ (local copy)."""
+    record = record_for(outcome)
+    text, markdown = json.dumps(record, indent=2, sort_keys=True), record_markdown(record)
+    local = state_dir() / "releases" / outcome.host
+    local.mkdir(parents=True, exist_ok=True)
+    for folder, stem in ((run_dir, f"record-{outcome.host}"), (local, record["release_dirname"])):
+        (folder / f"{stem}.json").write_text(text)
+        (folder / f"{stem}.md").write_text(markdown)
+    return record
+
+
+def format_report(report: DeployReport) -> str:
+    """Human summary: one block per host, never a secret value."""
+    if failed(report.findings):
+        lines = ["pre-flight failed: no host was touched"]
+        lines += [f"  {f}" for f in failed(report.findings)]
+        return "\n".join(lines)
+    lines = []
+    for h in report.hosts:
+        head = f"{h.host}: {h.outcome}"
+        if h.plan:
+            head += f" (release {h.plan.get('release_number')}, {len(h.changes)} change(s))"
+        lines.append(head)
+        if h.plan.get("env_keys_changed"):
+            lines.append(f"  env keys changed: {', '.join(h.plan['env_keys_changed'])}")
+        for p in h.gate:
+            lines.append(f"  gate: {p.describe()}")
+        if h.error:
+            lines.append(f"  error: {h.error}")
+        if h.rolled_back_to is not None:
+            lines.append(f"  rolled back to release {h.rolled_back_to}")
+            for p in h.rollback_gate:
+                lines.append(f"  after rollback: {p.describe()}")
+        if h.ok and h.plan.get("http_base"):
+            lines.append(f"  url: {h.plan['http_base']}/")
+    if not report.hosts and report.apply is not None:
+        tail = [line for line in report.apply.log.strip().splitlines() if line.strip()][-5:]
+        lines.append("no host ran: " + " | ".join(tail))
+    return "\n".join(lines)
