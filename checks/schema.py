@@ -105,7 +105,9 @@ def check_mount_source(field: str, value: Any, error: Callable) -> None:
         return
     if re.match(VOLUME_NAME_RE, value) and "/" not in value and not value.startswith("."):
         return
-    path = value[len(STACK_DIR_VAR):] if value.startswith(STACK_DIR_VAR + "/") else value
+    path = "/stack" + value[len(STACK_DIR_VAR):] if value.startswith(STACK_DIR_VAR) else value
+    if value.startswith(STACK_DIR_VAR) and value != STACK_DIR_VAR and not value.startswith(STACK_DIR_VAR + "/"):
+        path = value
     if not path.startswith("/"):
         error(field, problem(f"{value!r} is a relative path (compose would resolve it against its working directory)",
                              "use an absolute host path, `${STACK_DIR}/...` or a named volume such as `pgdata`"))

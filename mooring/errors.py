@@ -35,3 +35,7 @@ class ConfigError(MooringError, PyinfraError):
     def __init__(self, problems: list[ConfigProblem] | ConfigProblem):
         self.problems = problems if isinstance(problems, list) else [problems]
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class MooringRunError(MooringError, PyinfraError):
+    """A deploy cannot go on for a reason the operator can fix (printed without a traceback)."""

@@ -410,7 +410,7 @@ def _port(value: str | dict[str, Any]) -> PortMapping:
 
 def _mount(data: dict[str, Any], stack_dir: str, path: str) -> Mount:
     source = data["source"]
-    if source.startswith(STACK_DIR_VAR + "/"):
+    if source == STACK_DIR_VAR or source.startswith(STACK_DIR_VAR + "/"):
         source = stack_dir + source[len(STACK_DIR_VAR):]
     is_bind = source.startswith("/")
     kind = data.get("kind") or ("file" if data.get("template") else "dir")

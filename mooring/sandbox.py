@@ -135,6 +135,7 @@ class BoxStatus:
 class _Container:
     """The parts of ``docker inspect`` the sandbox needs."""
 
+    id: str
     name: str
     box: str
     kind: Kind
@@ -189,7 +190,7 @@ def port_offset() -> int:
     try:
         return int(raw)
     except ValueError:
-        raise SandboxError(f"{PORT_BASE_ENV}={raw!r} is not a whole number (fix: e.g. {PORT_BASE_ENV}=1000)")
+        raise SandboxError(f"{PORT_BASE_ENV}={raw!r} is not a whole number (fix: e.g. {PORT_BASE_ENV}=1000)") from None
 
 
 def planned_box(kind: Kind, index: int) -> Box:
@@ -208,7 +209,7 @@ def _sort_key(name: str) -> tuple[int, int, str]:
     match = re.fullmatch(r"(docker|lite)-(\d+)", name)
     if not match:
         return (len(KINDS), 0, name)
-    return (KINDS.index(match.group(1)), int(match.group(2)), name)  # type: ignore[arg-type]
+    return (KINDS.index(match.group(1)), int(match.group(2)), name)
 
 
 # -- the engine ----------------------------------------------------------------------------------
@@ -221,17 +222,19 @@ def _own_filters() -> list[str]:
 def _inspect(names: list[str]) -> list[dict[str, Any]]:
     if not names:
         return []
-    return json.loads(docker.run(["container", "inspect", *names]).stdout)
+    inspected: list[dict[str, Any]] = json.loads(docker.run(["container", "inspect", *names]).stdout)
+    return inspected
 
 
 def _parse_container(raw: dict[str, Any]) -> _Container:
     labels = raw["Config"].get("Labels") or {}
-    ports = {}
+    ports: dict[int, int] = {}
     for spec, bindings in (raw["HostConfig"].get("PortBindings") or {}).items():
         if bindings:
             ports[int(spec.split("/")[0])] = int(bindings[0]["HostPort"])
     env = dict(item.split("=", 1) for item in raw["Config"].get("Env") or [] if "=" in item)
     return _Container(
+        id=raw["Id"],
         name=raw["Name"].lstrip("/"),
         box=labels.get(LABEL_BOX, ""),
         kind=labels.get(LABEL_KIND, "lite"),
@@ -278,12 +281,13 @@ def _run_args(box: Box, public_key: str) -> list[str]:
     return [*args, BOX_IMAGE]
 
 
-def _create(box: Box, public_key: str) -> None:
+def _create(box: Box, public_key: str) -> str:
+    """Create and start ``box``; return its container ID."""
     log.info("creating box %s (ssh 127.0.0.1:%s)", box.name, box.ssh_port)
     if box.kind == "docker":
         docker.run(["volume", "create", *_labels(box), volume_name(box.name)])
     try:
-        docker.run(_run_args(box, public_key))
+        return docker.run(_run_args(box, public_key)).stdout.strip()
     except docker.DockerError as error:
         # A failed `docker run -d` can leave a created container behind: it is ours and empty.
         docker.run(["rm", "-f", box.container], check=False)
@@ -324,23 +328,54 @@ def ensure_key() -> str:
     return key.with_suffix(".pub").read_text().strip()
 
 
-def _scan_host_keys(box: Box, timeout: float = BANNER_TIMEOUT) -> list[str]:
-    """Wait for sshd's banner and return its host keys as known_hosts lines."""
-    deadline = time.monotonic() + timeout
+def _wait_for_banner(box: Box, deadline: float) -> None:
+    while not ssh_banner(box.ssh_port, timeout=0.5):
+        if time.monotonic() > deadline:
+            logs = docker.run(["logs", "--tail", "20", box.container], check=False)
+            raise SandboxError(
+                f"box {box.name}: no sshd banner on 127.0.0.1:{box.ssh_port} after {BANNER_TIMEOUT:.0f} s; "
+                f"last container output:\n{(logs.stdout + logs.stderr).strip() or '(none)'}"
+            )
+        time.sleep(0.1)
+
+
+def _keyscan(box: Box, deadline: float) -> list[str]:
+    """The box's host keys as ``[127.0.0.1]:PORT keytype key`` lines (every key type it has)."""
     while True:
         scan = subprocess.run(["ssh-keyscan", "-p", str(box.ssh_port), "-T", "1", "127.0.0.1"],
                               capture_output=True, text=True)
         lines = [line for line in scan.stdout.splitlines() if line and not line.startswith("#")]
-        if lines:
-            return sorted(lines)
-        if time.monotonic() > deadline:
+        if lines or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    logs = docker.run(["logs", "--tail", "20", box.container], check=False)
-    raise SandboxError(
-        f"box {box.name}: no sshd banner on 127.0.0.1:{box.ssh_port} after {timeout:.0f} s; "
-        f"last container output:\n{(logs.stdout + logs.stderr).strip() or '(none)'}"
-    )
+    if not lines:
+        raise SandboxError(f"box {box.name}: sshd answers on 127.0.0.1:{box.ssh_port} but ssh-keyscan "
+                           f"got no host key: {scan.stderr.strip() or 'no output'}")
+    return sorted(lines)
+
+
+def _host_key_lines(box: Box, container_id: str, known: dict[str, list[str]]) -> list[str]:
+    """Wait for the box's sshd, then its known_hosts lines, each tagged with the container.
+
+    A box keeps its host keys for its container's life (``ssh-keygen -A`` only adds missing
+    keys), so lines recorded for the same container are reused instead of scanned again.
+    """
+    deadline = time.monotonic() + BANNER_TIMEOUT
+    _wait_for_banner(box, deadline)
+    tag = f"mooring-sandbox:{box.name}:{container_id[:12]}"
+    recorded = [line for line in known.get(tag, []) if line.startswith(f"[127.0.0.1]:{box.ssh_port} ")]
+    return recorded or [f"{line} {tag}" for line in _keyscan(box, deadline)]
+
+
+def _read_known_hosts(path: Path) -> dict[str, list[str]]:
+    """Lines of an earlier known_hosts by their ``mooring-sandbox:<box>:<container>`` tag."""
+    known: dict[str, list[str]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            fields = line.split()
+            if len(fields) == 4 and fields[3].startswith("mooring-sandbox:"):
+                known.setdefault(fields[3], []).append(line)
+    return known
 
 
 def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
@@ -376,42 +411,56 @@ def up(docker_boxes: int = 2, lite_boxes: int = 0) -> SandboxState:
     if not docker.engine_running():
         raise SandboxError(f"the docker engine does not answer `{docker.DOCKER} info` "
                            "(fix: start it, e.g. `dockerd >/var/log/dockerd.log 2>&1 &`)")
+    wanted = [planned_box("docker", i) for i in range(1, docker_boxes + 1)]
+    wanted += [planned_box("lite", j) for j in range(1, lite_boxes + 1)]
     with _locked():
         image = ensure_image(BOX_IMAGE, IMAGES / "box")
         public_key = ensure_key()
-        wanted = [planned_box("docker", i) for i in range(1, docker_boxes + 1)]
-        wanted += [planned_box("lite", j) for j in range(1, lite_boxes + 1)]
         existing = _own_containers()
-
-        to_create = [box for box in wanted if box.name not in existing]
-        for box in to_create:
-            _refuse_foreign(box)
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda box: _create(box, public_key), to_create))
-
+        created = _create_missing(wanted, existing, public_key)
         for container in existing.values():
             _revive(container, image, public_key)
-        for box in wanted:
-            if box.name in existing and _box_from_container(existing[box.name]) != box:
-                log.warning("box %s keeps the ports it was made with: %s", box.name,
-                            _box_from_container(existing[box.name]))
 
-        wanted_names = {box.name for box in wanted}
-        extra = sorted((name for name in existing if name not in wanted_names), key=_sort_key)
+        extra = sorted((name for name in existing if name not in {box.name for box in wanted}), key=_sort_key)
         if extra:
             log.warning("keeping %d box(es) beyond what was asked: %s (`mooring sandbox down` removes all)",
                         len(extra), ", ".join(extra))
-        boxes = to_create + [_box_from_container(c) for c in existing.values()]
+        boxes = [box for box, _ in created] + [_box_from_container(c) for c in existing.values()]
         boxes.sort(key=lambda box: _sort_key(box.name))
+        _warn_moved_ports(wanted, boxes)
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            host_keys = [line for lines in pool.map(_scan_host_keys, boxes) for line in lines]
-
-        state = SandboxState(sandbox_dir() / "id_ed25519", sandbox_dir() / "known_hosts", boxes,
-                             sandbox_id(), extra)
-        _write_atomic(state.known_hosts_path, "".join(f"{line}\n" for line in host_keys))
+        state = SandboxState(sandbox_dir() / "id_ed25519", sandbox_dir() / "known_hosts", boxes, sandbox_id(), extra)
+        ids = {box.name: container_id for box, container_id in created}
+        ids.update({name: container.id for name, container in existing.items()})
+        _record_host_keys(state, ids)
         _write_atomic(state_path(), state.to_json())
         return state
+
+
+def _create_missing(wanted: list[Box], existing: dict[str, _Container], public_key: str) -> list[tuple[Box, str]]:
+    """Create the wanted boxes that have no container yet; return them with their container IDs."""
+    missing = [box for box in wanted if box.name not in existing]
+    for box in missing:
+        _refuse_foreign(box)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(zip(missing, pool.map(lambda box: _create(box, public_key), missing)))
+
+
+def _warn_moved_ports(wanted: list[Box], boxes: list[Box]) -> None:
+    actual = {box.name: box for box in boxes}
+    for box in wanted:
+        if actual[box.name] != box:
+            log.warning("box %s keeps the ports it was made with (ssh %s, http %s); %s changed since?",
+                        box.name, actual[box.name].ssh_port, actual[box.name].http_port, PORT_BASE_ENV)
+
+
+def _record_host_keys(state: SandboxState, container_ids: dict[str, str]) -> None:
+    """Wait until every box's sshd answers and write all their host keys to known_hosts."""
+    known = _read_known_hosts(state.known_hosts_path)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        scans = pool.map(lambda box: _host_key_lines(box, container_ids[box.name], known), state.boxes)
+        lines = [line for box_lines in scans for line in box_lines]
+    _write_atomic(state.known_hosts_path, "".join(f"{line}\n" for line in lines))
 
 
 def _refuse_foreign(box: Box) -> None:
@@ -485,7 +534,8 @@ def status() -> list[BoxStatus]:
     [('docker-1', 'running', True), ('docker-2', 'running', True)]
     """
     containers = _own_containers()
-    recorded = {box.name: box for box in (load_state() or SandboxState(Path(), Path(), [])).boxes}
+    state = load_state()
+    recorded = {box.name: box for box in state.boxes} if state else {}
     names = sorted(set(containers) | set(recorded), key=_sort_key)
 
     def one(name: str) -> BoxStatus:
@@ -539,4 +589,6 @@ def host_data(state: SandboxState, box: Box) -> dict[str, Any]:
         "ssh_look_for_keys": False,
         "ssh_connect_retries": 2,
         "mooring_sandbox_http_port": box.http_port,
+        # Where the controller reaches the box's port 80 (health gate, checks).
+        **({"mooring_http_base": f"http://127.0.0.1:{box.http_port}"} if box.http_port else {}),
     }

@@ -229,3 +229,14 @@ def _generate_and_store(path: Path, names: list[str]) -> dict[str, str]:
         handle.write(body)
     os.chmod(path, 0o600)
     return generated
+
+
+def redact(text: str, values: list[str] | tuple[str, ...]) -> str:
+    """``text`` with every secret value replaced by ``***`` (longest first).
+
+    >>> redact("postgresql://u:Zk3vQ9@db/x", ["Zk3vQ9"])
+    'postgresql://u:***@db/x'
+    """
+    for value in sorted((v for v in values if v), key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text

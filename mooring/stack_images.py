@@ -106,3 +106,22 @@ def ensure_stack_images(api_versions: Iterable[str] = DEFAULT_API_VERSIONS, *, w
         images = {tag: future.result() for tag, future in services.items()}
         images.update(api.result())
     return images
+
+
+def buildable(ref: str) -> bool:
+    """True when mooring knows how to build ``ref`` itself (the sandbox's reference images)."""
+    return ref in SERVICE_IMAGES or ref.startswith(f"{API_REPOSITORY}:")
+
+
+def ensure_refs(refs: Iterable[str]) -> dict[str, str]:
+    """Build the reference images among ``refs`` that mooring can build; others are left alone.
+
+    >>> ensure_refs(["mooring/api:1.0.0", "postgres:15"])  # doctest: +SKIP
+    {'mooring/api:1.0.0': 'sha256:...', ...}
+    """
+    wanted = [ref for ref in refs if buildable(ref)]
+    if not wanted:
+        return {}
+    versions = sorted({ref.split(":", 1)[1] for ref in wanted if ref.startswith(f"{API_REPOSITORY}:")})
+    built = ensure_stack_images(api_versions=versions or DEFAULT_API_VERSIONS)
+    return {ref: built[ref] for ref in wanted if ref in built}

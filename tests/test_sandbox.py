@@ -256,6 +256,21 @@ def test_a_stopped_box_is_started_again(lab: SandboxState) -> None:
 
 
 @pytest.mark.boxes
+def test_a_recreated_box_gets_its_new_host_keys_recorded(lab: SandboxState) -> None:
+    lite_1 = lab.group("lite")[0]
+    def recorded() -> list[str]:
+        prefix = f"[127.0.0.1]:{lite_1.ssh_port} "
+        return [line for line in lab.known_hosts_path.read_text().splitlines() if line.startswith(prefix)]
+    before = recorded()
+    docker.run(["rm", "-f", lite_1.container])
+    assert sandbox.up(docker_boxes=1, lite_boxes=2) == lab
+    after = recorded()
+    assert len(after) == len(before) == 3  # rsa, ecdsa, ed25519: no stale line kept
+    assert not set(line.split()[2] for line in after) & set(line.split()[2] for line in before)
+    assert run_on(lite_1, lab, "hostname") == "lite-1"
+
+
+@pytest.mark.boxes
 def test_asking_for_fewer_boxes_keeps_the_others(lab: SandboxState) -> None:
     fewer = sandbox.up(docker_boxes=1, lite_boxes=1)
     assert fewer.extra_boxes == ["lite-2"]

