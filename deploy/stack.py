@@ -18,9 +18,10 @@ if model.stack is not None:
     http_base = host.data.get("mooring_http_base") or (
         f"http://{host.data.get('ssh_hostname') or host.name}:{model.stack.http_port or 80}")
     plan["http_base"] = http_base
-    plan["health"] = [
-        {"name": p.name, "path": p.path, "expected_status": p.expected_status, "timeout": p.timeout,
-         "retries": p.retries, "interval": p.interval}
-        for p in model.stack.health
-    ]
+    for kind in ("health", "smoke"):
+        plan[kind] = [
+            {"name": p.name, "path": p.path, "expected_status": p.expected_status, "timeout": p.timeout,
+             "retries": p.retries, "interval": p.interval}
+            for p in getattr(model.stack, kind)
+        ]
     write_host_plan(host.name, "stack", plan)

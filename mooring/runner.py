@@ -134,3 +134,24 @@ def inventory_path(value: str) -> str:
             return str(candidate.resolve())
     raise MooringError(f"inventory {value!r} not found: give a path or one of "
                        f"{', '.join(p.stem for p in sorted((ROOT / 'inventories').glob('*.py')))}")
+
+
+def run_fact(inventory: str, fact: str, *args: str, limit: list[str] | None = None,
+             timeout: float = 300) -> dict[str, object]:
+    """Collect one fact from every host (``pyinfra --json INVENTORY fact FACT ARGS``).
+
+    >>> run_fact("inventories/sandbox.py", "deploy.facts.docker.EngineVersions")  # doctest: +SKIP
+    {'docker-1': {'engine': '20.10.24+dfsg1', 'compose': '2.40.3'}, ...}
+    """
+    cmd = [sys.executable, "-m", "pyinfra", "--json"]
+    for name in limit or []:
+        cmd += ["--limit", name]
+    if GROUP_DATA != ROOT / "group_data":
+        cmd += ["--group-data", str(GROUP_DATA)]
+    proc = subprocess.run([*cmd, str(inventory), "fact", fact, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, env={**os.environ, "PYINFRA_PROGRESS": "off"})
+    payload = _last_json(proc.stdout)
+    if proc.returncode != 0 or payload is None:
+        tail = " | ".join(line for line in proc.stderr.strip().splitlines()[-3:])
+        raise MooringError(f"collecting {fact} failed (rc={proc.returncode}): {tail}")
+    return payload.get(fact, {})

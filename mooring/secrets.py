@@ -47,8 +47,9 @@ def quote_env_value(value: str) -> str:
     """``value`` written for a Compose v2 env file so that it reads back unchanged.
 
     Plain words stay bare; anything else is single-quoted (literal: no escapes, no ``$``
-    interpolation, ``#`` kept); values with a single quote or a control character (newline,
-    tab...) are double-quoted with backslash escapes, ``$`` written as ``\\$``.
+    interpolation, ``#`` kept); values with a single quote or a control character are
+    double-quoted: ``\\ " $`` and newline, CR, tab backslash-escaped (the escapes compose-go
+    reads), other control characters raw.
 
     >>> quote_env_value("abc"), quote_env_value("a b # $x"), quote_env_value("it's\\n")
     ('abc', "'a b # $x'", '"it\\'s\\\\n"')
@@ -67,9 +68,7 @@ def quote_env_value(value: str) -> str:
             escaped.append("\\r")
         elif char == "\t":
             escaped.append("\\t")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            escaped.append(f"\\x{ord(char):02x}")
-        else:
+        else:  # other control characters stay raw: compose-go knows no \x escape
             escaped.append(char)
     return '"' + "".join(escaped) + '"'
 
@@ -123,10 +122,6 @@ def _parse_value(rest: str, number: int) -> str:
             char = rest[index]
             if char == "\\" and index + 1 < len(rest):
                 nxt = rest[index + 1]
-                if nxt == "x" and index + 3 < len(rest):
-                    out.append(chr(int(rest[index + 2:index + 4], 16)))
-                    index += 4
-                    continue
                 out.append(_ESCAPES.get(nxt, "\\" + nxt))
                 index += 2
                 continue

@@ -128,7 +128,8 @@ def test_env_values_round_trip_through_compose(world, tmp_path):
     """Every tricky value written to .env is what Compose hands to the container."""
     data = world.read("sandbox.yml")
     for key, value in TRICKY_VALUES.items():
-        set_path(data, f"stack.env.{key}", {"value": value, "multiline": True})
+        # ${NAME} in a declared value is a reference; $${ writes a literal ${.
+        set_path(data, f"stack.env.{key}", {"value": value.replace("${", "$${"), "multiline": True})
     set_path(data, "stack.services.api.env", [*world.read("all.yml")["stack"]["services"]["api"]["env"], *TRICKY_VALUES])
     world.write("sandbox.yml", data)
     model = model_for("sandbox")
