@@ -1,0 +1,242 @@
+"""The static rule registry and individual rules (the corpus in bad_inputs/ covers the failures
+end to end; these pin down the registry, outcomes, warnings and edge cases)."""
+
+from __future__ import annotations
+
+import pytest
+
+import checks.static as static
+from checks.cron import cron_problem
+from checks.findings import Outcome
+from checks.static import RULES, get_rule, is_dev_default, registered_rules, rule, run_rules
+from mooring.model import build_model
+from mooring.preflight import check_model
+from mooring.render import render_stack
+from tests.declared_world import HOSTS, make_world, set_path
+
+REGISTERED = [
+    "backups.databases", "consistency.database_url", "consistency.db_env", "consistency.db_healthcheck",
+    "consistency.redis_url", "cors.credentials", "endpoints.delivered", "env.complete", "env.line_breaks",
+    "health.declared", "migration.declared", "mounts.consistent", "mounts.read_only_sources", "ports.unique",
+    "production.cors", "production.debug_off", "production.endpoints", "production.images_pinned",
+    "production.no_generated_secrets", "production.secrets", "proxy.http_port", "render.compose_config",
+    "render.env_roundtrip", "render.shell_syntax", "render.shellcheck", "secrets.not_in_clear", "secrets.url_safe",
+    "services.references", "services.roles",
+]
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    world = make_world(tmp_path)
+    world.activate(monkeypatch)
+    return world
+
+
+def model_for(environment: str):
+    return build_model(HOSTS[environment][0], [environment])
+
+
+def outcomes(findings, check: str) -> list[Outcome]:
+    return [f.outcome for f in findings if f.check == check]
+
+
+def edit(world, layer: str, **paths) -> None:
+    data = world.read(layer)
+    for dotted, value in paths.items():
+        set_path(data, dotted.replace("__", "."), value)
+    world.write(layer, data)
+
+
+# --- registry ------------------------------------------------------------------------------
+
+def test_registered_rules_are_exactly_these():
+    assert registered_rules() == REGISTERED
+    assert all(RULES[name].doc for name in REGISTERED)
+
+
+def test_a_duplicate_rule_is_refused():
+    with pytest.raises(ValueError, match="already registered"):
+        rule("ports.unique")(lambda ctx, name: [])
+
+
+def test_an_unknown_rule_is_an_error_listing_the_known_ones():
+    with pytest.raises(KeyError, match="unknown rule 'ports.unqiue'; registered: backups.databases"):
+        get_rule("ports.unqiue")
+
+
+def test_needs_is_validated():
+    with pytest.raises(ValueError):
+        rule("x.y", needs="network")
+
+
+def test_reference_stack_passes_every_rule(world):
+    for environment in HOSTS:
+        findings = check_model(model_for(environment))
+        bad = [str(f) for f in findings if f.outcome is not Outcome.PASSED]
+        assert not bad, f"{environment}: {bad}"
+        assert {f.check for f in findings} == {*REGISTERED, "render.templates"}
+
+
+def test_render_rules_are_skipped_with_a_reason_when_nothing_rendered(world):
+    model = model_for("staging")
+    findings = run_rules(model, model.stack, None, "rendering failed")
+    skipped = [f for f in findings if f.outcome is Outcome.SKIPPED]
+    assert {f.check for f in skipped} == {n for n in REGISTERED if n.startswith("render.")}
+    assert all("rendering failed" in f.message for f in skipped)
+
+
+def test_a_crashing_rule_reports_no_exception_text(world, monkeypatch):
+    def boom(ctx, name):
+        raise ValueError("Prod0Pg4Pass9Word7Long")  # pretend a value leaked into an exception
+    monkeypatch.setitem(RULES, "ports.unique", static.Rule("ports.unique", boom, "stack", "doc"))
+    model = model_for("production")
+    findings = run_rules(model, model.stack, None, "", names=["ports.unique"])
+    assert findings[0].outcome is Outcome.FAILED
+    assert "internal error in rule: ValueError at test_static.py:" in findings[0].message
+    assert "Prod0" not in str(findings[0])
+
+
+def test_a_host_without_stack_has_no_stack_findings(world):
+    edit(world, "staging.yml")
+    data = world.read("all.yml")
+    del data["stack"]
+    world.write("all.yml", data)
+    for layer in ("staging.yml",):
+        d = world.read(layer)
+        d.pop("stack", None)
+        world.write(layer, d)
+    model = model_for("staging")
+    assert model.stack is None
+    assert check_model(model) == []
+
+
+# --- warnings and environment-dependent outcomes --------------------------------------------
+
+def test_missing_migration_is_a_warning(world):
+    edit(world, "staging.yml", stack__migration=None)
+    findings = check_model(model_for("staging"))
+    assert outcomes(findings, "migration.declared") == [Outcome.WARNING]
+
+
+def test_weak_secret_is_a_warning_in_staging_and_ignored_in_sandbox(world):
+    world.set_secret("staging", "JWT_SECRET", "changeme")
+    assert outcomes(check_model(model_for("staging")), "production.secrets") == [Outcome.WARNING]
+    world.set_secret("sandbox", "JWT_SECRET", "changeme")
+    assert outcomes(check_model(model_for("sandbox")), "production.secrets") == [Outcome.PASSED]
+
+
+def test_unpinned_image_is_a_warning_outside_production(world):
+    edit(world, "staging.yml", stack__services__api__image="registry.example.com/solacore/api")
+    assert outcomes(check_model(model_for("staging")), "production.images_pinned") == [Outcome.WARNING]
+
+
+def test_digest_pinned_image_is_fine(world):
+    edit(world, "production.yml", stack__services__redis__image="redis@sha256:" + "a" * 64)
+    assert outcomes(check_model(model_for("production")), "production.images_pinned") == [Outcome.PASSED]
+
+
+def test_localhost_cors_is_fine_outside_production(world):
+    assert outcomes(check_model(model_for("sandbox")), "production.cors") == [Outcome.PASSED]
+
+
+def test_cors_declared_directly_in_env_is_checked_too(world):
+    edit(world, "production.yml", stack__cors=None,
+         stack__env__FRONTEND_CORS_ORIGINS="https://app.example.com,http://127.0.0.1:3000")
+    findings = check_model(model_for("production"))
+    failed = [f for f in findings if f.check == "production.cors" and f.outcome is Outcome.FAILED]
+    assert failed and failed[0].path == "stack.env.FRONTEND_CORS_ORIGINS"
+
+
+def test_whitelisted_ops_endpoints_are_allowed_in_production(world):
+    assert outcomes(check_model(model_for("production")), "production.endpoints") == [Outcome.PASSED]
+
+
+def test_ports_on_different_addresses_do_not_collide(world):
+    edit(world, "staging.yml", stack__services__api__ports=["127.0.0.2:8080:8000"],
+         stack__services__redis__ports=["127.0.0.3:8080:6379"])
+    assert outcomes(check_model(model_for("staging")), "ports.unique") == [Outcome.PASSED]
+
+
+def test_ports_on_all_addresses_collide_with_one_address(world):
+    edit(world, "staging.yml", stack__services__api__ports=["127.0.0.1:80:8000"])
+    findings = check_model(model_for("staging"))
+    assert outcomes(findings, "ports.unique") == [Outcome.FAILED]
+
+
+@pytest.mark.parametrize("test", [
+    ["CMD-SHELL", "pg_isready -U ${POSTGRES_USER} -d ${POSTGRES_DB}"],
+    ["CMD-SHELL", "pg_isready -U \"$${POSTGRES_USER}\" --dbname=\"$${POSTGRES_DB}\""],
+    ["CMD", "pg_isready", "-U", "solacore", "-d", "readme_to_recover"],
+    ["CMD", "pg_isready", "-Usolacore", "-dreadme_to_recover"],
+])
+def test_db_healthcheck_accepts_references_and_the_literal_values(world, test):
+    edit(world, "staging.yml", stack__services__db__healthcheck__test=test)
+    assert outcomes(check_model(model_for("staging")), "consistency.db_healthcheck") == [Outcome.PASSED]
+
+
+def test_database_url_defaults_to_user_database_without_postgres_db(world):
+    data = world.read("all.yml")
+    del data["stack"]["env"]["POSTGRES_DB"]
+    set_path(data, "stack.env.DATABASE_URL", "postgresql://${POSTGRES_USER}:${POSTGRES_PASSWORD}@db:5432/other")
+    set_path(data, "stack.backups.databases", ["other"])
+    world.write("all.yml", data)
+    findings = check_model(model_for("staging"))
+    message = [f.message for f in findings if f.check == "consistency.database_url" and f.outcome is Outcome.FAILED]
+    assert message and "named after the user" in message[0]
+
+
+def test_redis_url_with_secret_password_is_fine(world):
+    edit(world, "staging.yml", stack__env__REDIS_PASSWORD={"secret": "REDIS_PASSWORD"},
+         stack__env__REDIS_URL="redis://:${REDIS_PASSWORD}@redis:6379/0")
+    world.set_secret("staging", "REDIS_PASSWORD", "Redis5Password8Long2")
+    model = model_for("staging")
+    assert model.stack.env["REDIS_URL"].secret
+    findings = check_model(model)
+    assert outcomes(findings, "consistency.redis_url") == [Outcome.PASSED]
+    assert outcomes(findings, "secrets.not_in_clear") == [Outcome.PASSED]
+
+
+def test_multiline_values_are_allowed_when_declared(world):
+    edit(world, "staging.yml", stack__env__BANNER={"value": "line one\nline two", "multiline": True})
+    assert outcomes(check_model(model_for("staging")), "env.line_breaks") == [Outcome.PASSED]
+
+
+def test_render_checks_use_a_cache(world, monkeypatch):
+    model = model_for("production")
+    rendered = render_stack(model)
+    run_rules(model, model.stack, rendered)
+    calls = []
+    monkeypatch.setattr(static, "_run_on_text", lambda *a: calls.append(a) or (0, ""))
+    monkeypatch.setattr(static, "_run_compose_config", lambda *a: calls.append(a) or (0, "", {}))
+    run_rules(model, model.stack, rendered)
+    assert calls == []
+
+
+# --- small pure helpers -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["dev-secret-change-in-production", "changeme", "ChangeMe!", "admin", "password",
+                                   "Password", "please-change-me-now-123", "postgres", "123456"])
+def test_dev_defaults(value):
+    assert is_dev_default(value)
+
+
+@pytest.mark.parametrize("value", ["Zk3vQ9xLm2Rt8WpYa7Hc", "correct-horse-battery-staple-42"])
+def test_not_dev_defaults(value):
+    assert not is_dev_default(value)
+
+
+@pytest.mark.parametrize("schedule", ["0 2 * * *", "*/15 * * * *", "0 0-6/2 * * mon", "30 3 1,15 * *", "@daily",
+                                      "0 2 * jan 0", "0 2 * * 7"])
+def test_valid_cron(schedule):
+    assert cron_problem(schedule) is None
+
+
+@pytest.mark.parametrize("schedule,why", [
+    ("61 2 * * *", "minute: 61 is outside 0-59"), ("0 24 * * *", "hour: 24 is outside 0-23"),
+    ("0 2 0 * *", "day of month: 0 is outside 1-31"), ("0 2 * 13 *", "month: 13 is outside 1-12"),
+    ("0 2 * * 8", "day of week: 8 is outside 0-7"), ("0 2 * *", "4 fields"), ("5/10 * * * *", "a step needs a range"),
+    ("0 6-2 * * *", "runs backwards"), ("0 2 * * * *", "6 fields"), ("@reboot", "unknown macro"), ("x 2 * * *", "not a number"),
+    ("*/0 * * * *", "step"), ("1,,2 * * * *", "empty list item"),
+])
+def test_invalid_cron(schedule, why):
+    assert why in (cron_problem(schedule) or "")
