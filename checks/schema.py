@@ -100,20 +100,18 @@ register_block("bootstrap", {
 # --- check_with callables (each reports a message and a fix) -------------------------------
 
 def check_mount_source(field: str, value: Any, error: Callable) -> None:
-    """A mount source is a named volume, an absolute host path or ``${STACK_DIR}/...``; never relative or ``..``."""
-    if not isinstance(value, str):
+    """A mount source is a named volume, an absolute host path or ``${STACK_DIR}[/...]``; never relative or ``..``."""
+    if not isinstance(value, str) or (re.match(VOLUME_NAME_RE, value) and not value.startswith(".")):
         return
-    if re.match(VOLUME_NAME_RE, value) and "/" not in value and not value.startswith("."):
-        return
-    path = "/stack" + value[len(STACK_DIR_VAR):] if value.startswith(STACK_DIR_VAR) else value
-    if value.startswith(STACK_DIR_VAR) and value != STACK_DIR_VAR and not value.startswith(STACK_DIR_VAR + "/"):
-        path = value
+    path = value
+    if value == STACK_DIR_VAR or value.startswith(STACK_DIR_VAR + "/"):
+        path = "/stack-dir" + value[len(STACK_DIR_VAR):]
     if not path.startswith("/"):
         error(field, problem(f"{value!r} is a relative path (compose would resolve it against its working directory)",
                              "use an absolute host path, `${STACK_DIR}/...` or a named volume such as `pgdata`"))
     elif re.search(r"(^|/)\.\.(/|$)", path):
         error(field, problem(f"{value!r} contains `..`", "write the path without `..` segments"))
-    elif "//" in path or path != path.strip() or re.search(r"[\s$'\"\\]", path.replace(STACK_DIR_VAR, "")):
+    elif "//" in path or re.search(r"[\s$'\"\\]", path):
         error(field, problem(f"{value!r} has empty segments, spaces, quotes or `$` in it",
                              "use a plain absolute path such as /srv/mooring/solacore/nginx/conf.d"))
 

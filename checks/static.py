@@ -22,13 +22,16 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 from urllib.parse import urlsplit
 
 from checks.findings import Finding, Outcome
 from mooring.model import MASK, EnvVar, HostModel, Service, Stack
 from mooring.paths import TEMPLATES
 from mooring.secrets import env_var_name, redact, secrets_file
+
+if TYPE_CHECKING:
+    from mooring.render import RenderedStack
 
 #: Values that are never acceptable as a production secret (compared case-insensitively,
 #: ignoring punctuation), plus anything that contains one of DEV_DEFAULT_FRAGMENTS.
@@ -54,7 +57,7 @@ class RuleContext:
 
     model: HostModel
     stack: Stack | None
-    rendered: object | None = None  # mooring.render.RenderedStack (import cycle free)
+    rendered: RenderedStack | None = None
 
     @property
     def production(self) -> bool:
@@ -113,7 +116,7 @@ def registered_rules() -> list[str]:
     return sorted(RULES)
 
 
-def run_rules(model: HostModel, stack: Stack | None, rendered: object | None = None, render_problem: str = "",
+def run_rules(model: HostModel, stack: Stack | None, rendered: RenderedStack | None = None, render_problem: str = "",
               names: Iterable[str] | None = None) -> list[Finding]:
     """Run rules (all, or ``names``) for one host; returns their findings, PASSED/SKIPPED included.
 
@@ -264,6 +267,27 @@ def env_line_breaks(ctx: RuleContext, name: str) -> list[Finding]:
         elif re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
             found.append(ctx.finding(name, Outcome.FAILED, var.path, "the value contains a control character",
                                      "remove it (copied from a terminal?)"))
+    return found
+
+
+#: Variables a login shell on the host usually has: compose prefers them over .env when it
+#: interpolates ``${KEY}``, so a stack key with one of these names would silently change.
+SHELL_VARIABLES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG", "LANGUAGE", "TERM",
+                             "HOSTNAME", "MAIL", "SHLVL", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "TMPDIR", "TZ",
+                             "SUDO_USER", "SUDO_UID", "SUDO_GID", "SUDO_COMMAND", "DOCKER_HOST", "COMPOSE_FILE",
+                             "COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES"})
+
+
+@rule("env.shell_collision")
+def env_shell_collision(ctx: RuleContext, name: str) -> list[Finding]:
+    """No stack env key shares its name with a host shell or compose variable (the shell's value would win)."""
+    found = []
+    for var in ctx.stack.env.values():
+        if var.key in SHELL_VARIABLES or var.key.startswith(("COMPOSE_", "DOCKER_", "LC_")):
+            found.append(ctx.finding(name, Outcome.FAILED, var.path,
+                                     f"{var.key} is also a variable of the host's shell or of compose itself: "
+                                     "compose would interpolate that value instead of the declared one",
+                                     f"rename it (e.g. APP_{var.key}) and map it in the application"))
     return found
 
 
@@ -525,6 +549,10 @@ def services_references(ctx: RuleContext, name: str) -> list[Finding]:
     for kind in ("health", "smoke"):
         for index, probe in enumerate(getattr(stack, kind)):
             missing(f"stack.{kind}.{index}.service", probe.service, "the probe runs in")
+            if probe.service and probe.port is None:
+                found.append(ctx.finding(name, Outcome.FAILED, f"stack.{kind}.{index}.port",
+                                         f"probe {probe.name} runs inside {probe.service} but names no port",
+                                         "set port: the container port to ask, e.g. 8000"))
     return found
 
 
@@ -842,7 +870,7 @@ def _shell_jobs(script_text: str) -> list[tuple[str, str, Callable[[], tuple[int
     return jobs
 
 
-def warm_tool_cache(items: Iterable[tuple[Stack, object]], workers: int = 8) -> None:
+def warm_tool_cache(items: Iterable[tuple[Stack, RenderedStack]], workers: int = 8) -> None:
     """Run the external checkers (sh -n, shellcheck, docker compose config) for many rendered
     stacks at once, in threads, so the render rules then only read the cache.
 

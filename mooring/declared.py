@@ -161,16 +161,19 @@ def layers_for(host_name: str, groups: Iterable[str], host_data: dict[str, Any] 
                group_data: Path | None = None) -> list[Layer]:
     """The layers that apply to one host, lowest priority first.
 
-    ``host_data`` is pyinfra's host data (with the shims' ``mooring_layer_*`` keys); when a
-    group's key is absent there, its YAML is read directly (e.g. for ``mooring validate``).
+    ``host_data`` is pyinfra's host data (with the shims' ``mooring_layer_*`` keys). A shim's
+    layer is used only when the shim read the same file this host's group data folder holds;
+    otherwise (no shim, e.g. ``mooring validate``, or ``MOORING_GROUP_DATA`` pointing at
+    another folder than the shims pyinfra loaded from its working directory) the YAML is read
+    directly, so validate, ``mooring deploy`` and plain pyinfra always see the same layers.
     """
     group_data = group_data or group_data_dir()
     layers = []
     for name in ["all", *dict.fromkeys(g for g in groups if g != "all")]:
         key = f"{LAYER_KEY_PREFIX}{name}"
         path = group_data / f"{name}.yml"
-        if host_data is not None and key in host_data:
-            layers.append(Layer(name, host_data.get(f"{key}_file", display_path(path)), host_data[key]))
+        if host_data is not None and key in host_data and host_data.get(f"{key}_file") == display_path(path):
+            layers.append(Layer(name, display_path(path), host_data[key]))
         elif path.exists():
             layers.append(Layer(name, display_path(path), load_layer(path)))
     own = host_layer_file(host_name, group_data)

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 from mooring import docker
@@ -65,7 +66,7 @@ def ensure_base_image() -> str:
             return BASE_IMAGE
     _debootstrap_base(want)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".part")
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
     with tmp.open("wb") as out:
         save = subprocess.Popen([docker.DOCKER, "save", BASE_IMAGE], stdout=subprocess.PIPE)
         subprocess.run(["gzip", "-1"], stdin=save.stdout, stdout=out, check=True)
@@ -140,7 +141,7 @@ def archive(ref: str) -> tuple[str, Path]:
     path = state_dir() / "cache" / "images" / f"{image.split(':')[-1][:20]}.tar.gz"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
         with tmp.open("wb") as out:
             save = subprocess.Popen([docker.DOCKER, "save", ref], stdout=subprocess.PIPE)
             subprocess.run(["gzip", "-1"], stdin=save.stdout, stdout=out, check=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -434,8 +434,6 @@ def _probe(data: dict[str, Any], http_port: int | None) -> Probe:
 
 def _default_proxy(proxy: Proxy, services: dict[str, Service]) -> Proxy:
     """Fill ``service``/``upstream`` from the services' roles when not declared."""
-    from dataclasses import replace
-
     service = proxy.service or next((s.name for s in services.values() if s.role == "proxy"), None)
     upstream = proxy.upstream or next((s.name for s in services.values() if s.role == "app"), None)
     return replace(proxy, service=service, upstream=upstream)

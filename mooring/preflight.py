@@ -18,7 +18,8 @@ from checks.findings import Finding, Outcome, failed
 from checks.static import run_rules, warm_tool_cache
 from mooring.declared import group_data_dir
 from mooring.errors import ConfigError, ConfigProblem, MooringError
-from mooring.model import HostModel, build_model, host_model
+from mooring.model import HostModel, Stack, build_model, host_model
+from mooring.render import RenderedStack, render_stack
 
 log = logging.getLogger("mooring.preflight")
 
@@ -55,13 +56,11 @@ class _Prepared:
 
     model: HostModel
     findings: list[Finding]
-    stack: Any = None
-    rendered: Any = None
+    stack: Stack | None = None
+    rendered: RenderedStack | None = None
 
 
 def _prepare(model: HostModel) -> _Prepared:
-    from mooring.render import render_stack
-
     try:
         stack = model.stack
     except ConfigError as exc:
@@ -112,8 +111,10 @@ def check_hosts(hosts: Iterable[InventoryHost], group_data: Path | None = None) 
         except ConfigError as exc:
             findings.extend(problem_findings(exc.problems, host.name))
             continue
-        prepared.append(_prepare(model))
-        prepared[-1].findings.insert(0, Finding(DECLARED_CHECK, Outcome.PASSED, host.name, "", "ok"))
+        item = _prepare(model)
+        if not any(f.check == DECLARED_CHECK for f in item.findings):
+            item.findings.insert(0, Finding(DECLARED_CHECK, Outcome.PASSED, host.name, "", "ok"))
+        prepared.append(item)
     _warm(prepared)
     for item in prepared:
         findings.extend(_finish(item))
@@ -157,12 +158,16 @@ def preflight_report(inventory_path: str, limit: list[str] | None = None,
     True
     """
     folder = Path(group_data) if group_data else group_data_dir()
+    if not (folder / "all.yml").is_file():
+        return PreflightReport(inventory_path, (), [Finding(
+            DECLARED_CHECK, Outcome.FAILED, str(folder), "", f"no declared state: {folder}/all.yml does not exist",
+            "point --group-data (or MOORING_GROUP_DATA) at the folder with all.yml and the group files")])
     try:
         hosts = inventory_hosts(inventory_path)
     except MooringError as exc:
         return PreflightReport(inventory_path, (), [Finding(
             INVENTORY_CHECK, Outcome.FAILED, inventory_path, "", str(exc),
-            "fix the inventory file (a pyinfra inventory: module-level lists of host names)")])
+            "do what the message says, or fix the inventory (module-level lists of host names)")])
     selected = select_hosts(hosts, limit)
     if not selected:
         wanted = f" matching {', '.join(limit)}" if limit else ""

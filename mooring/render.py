@@ -14,7 +14,7 @@ import json
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2
@@ -244,6 +244,4 @@ def _mark_secret(rendered: RenderedFile, secrets: list[str]) -> RenderedFile:
     """A file that happens to contain a secret value is secret too (never diffed or logged)."""
     if rendered.secret or not any(value in rendered.content for value in secrets):
         return rendered
-    from dataclasses import replace
-
     return replace(rendered, secret=True)

@@ -16,7 +16,7 @@ from tests.declared_world import HOSTS, make_world, set_path
 
 REGISTERED = [
     "backups.databases", "consistency.database_url", "consistency.db_env", "consistency.db_healthcheck",
-    "consistency.redis_url", "cors.credentials", "endpoints.delivered", "env.complete", "env.line_breaks",
+    "consistency.redis_url", "cors.credentials", "endpoints.delivered", "env.complete", "env.line_breaks", "env.shell_collision",
     "health.declared", "migration.declared", "mounts.consistent", "mounts.read_only_sources", "ports.unique",
     "production.cors", "production.debug_off", "production.endpoints", "production.images_pinned",
     "production.no_generated_secrets", "production.secrets", "proxy.http_port", "render.compose_config",
@@ -97,14 +97,10 @@ def test_a_crashing_rule_reports_no_exception_text(world, monkeypatch):
 
 
 def test_a_host_without_stack_has_no_stack_findings(world):
-    edit(world, "staging.yml")
-    data = world.read("all.yml")
-    del data["stack"]
-    world.write("all.yml", data)
-    for layer in ("staging.yml",):
-        d = world.read(layer)
-        d.pop("stack", None)
-        world.write(layer, d)
+    for layer in ("all.yml", "staging.yml"):
+        data = world.read(layer)
+        data.pop("stack", None)
+        world.write(layer, data)
     model = model_for("staging")
     assert model.stack is None
     assert check_model(model) == []
@@ -182,7 +178,7 @@ def test_database_url_defaults_to_user_database_without_postgres_db(world):
     world.write("all.yml", data)
     findings = check_model(model_for("staging"))
     message = [f.message for f in findings if f.check == "consistency.database_url" and f.outcome is Outcome.FAILED]
-    assert message and "named after the user" in message[0]
+    assert message and "names the database after the user" in message[0]
 
 
 def test_redis_url_with_secret_password_is_fine(world):

@@ -8,6 +8,8 @@ also run through the real command in a subprocess (exit 1, path in the output, n
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import yaml
 from checks.findings import Outcome
 from mooring.commands.validate import format_text
 from mooring.preflight import preflight_report
-from tests.declared_world import HOSTS, delete_path, make_world, run_validate, set_path
+from tests.declared_world import HOSTS, ROOT, delete_path, make_world, run_validate, set_path
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 
@@ -189,8 +191,7 @@ def test_sandbox_generates_and_keeps_its_secrets(world):
 def test_missing_inventory_is_a_finding_not_a_traceback(world, tmp_path):
     proc = run_validate(world)  # sanity: the world is valid
     assert proc.returncode == 0
-    from tests.declared_world import PYTHON, ROOT
-    import subprocess
+    from tests.declared_world import PYTHON
 
     command = ["-m", "mooring.commands.validate", str(tmp_path / "nope.py")]
     proc = subprocess.run([PYTHON, *command], capture_output=True, text=True, env=world.env(), cwd=ROOT)
@@ -209,3 +210,60 @@ def test_unknown_limit_is_invalid(world):
     report = preflight_report(str(world.inventory), ["nosuchgroup"])
     assert not report.valid
     assert "no hosts matching nosuchgroup" in format_text(report.findings)
+
+
+# --- plain pyinfra runs the same pre-flight (deploy files call assert_host_ready) -----------
+
+DEPLOY_CHECK = '''from pyinfra import host
+from pyinfra.operations import server
+
+from mooring.preflight import assert_host_ready
+
+model = assert_host_ready(host)
+server.shell(name="after the pre-flight", commands=["true"])
+'''
+
+
+def run_pyinfra(world, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``pyinfra INVENTORY deploy_check.py --dry`` on @local (nothing changes, nothing remote).
+
+    pyinfra loads the shims of ``<cwd>/group_data`` (default: the world's copy)."""
+    world.inventory.write_text('production = ["@local"]\n')
+    deploy = world.root / "deploy_check.py"
+    deploy.write_text(DEPLOY_CHECK)
+    env = world.env()
+    # The shims import mooring and checks; from a foreign cwd the source tree must be on the path.
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([str(Path(sys.executable).parent / "pyinfra"), str(world.inventory), str(deploy), "--dry", "-y"],
+                          capture_output=True, text=True, env=env, cwd=cwd or world.root, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_plain_pyinfra_stops_before_the_first_operation(world):
+    world.set_secret("production", "JWT_SECRET", "dev-secret-change-in-production")
+    proc = run_pyinfra(world)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "stack.env.JWT_SECRET" in output and "well-known development default" in output
+    assert "Traceback" not in output and "dev-secret-change-in-production" not in output
+    assert "Ready: " not in output
+
+
+def test_plain_pyinfra_proceeds_when_the_preflight_passes(world):
+    proc = run_pyinfra(world)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    assert "Ready: " in output and "deploy_check.py" in output
+
+
+
+def test_plain_pyinfra_follows_mooring_group_data(world):
+    """Run from the source tree (its group_data shims load the real YAML), pyinfra still checks
+    the folder MOORING_GROUP_DATA names, like `mooring validate` and `mooring deploy` do."""
+    data = world.read("production.yml")
+    set_path(data, "stack.backups.retention_days", 0)
+    world.write("production.yml", data)
+    proc = run_pyinfra(world, cwd=ROOT)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert f"{world.group_data}/production.yml" in output and "stack.backups.retention_days" in output

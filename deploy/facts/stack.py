@@ -10,7 +10,8 @@ from pyinfra.api import FactBase
 CONTAINER_FORMAT = (
     '{{index .Config.Labels "com.docker.compose.service"}} {{.Id}} '
     '{{index .Config.Labels "com.docker.compose.config-hash"}} {{.State.Status}} {{.Image}} '
-    "{{.State.StartedAt}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"
+    # index, not .State.Health: containers without a healthcheck have no such key (template error).
+    '{{.State.StartedAt}} {{with index .State "Health"}}{{.Status}}{{else}}none{{end}}'
 )
 
 

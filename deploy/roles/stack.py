@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import threading
 from io import StringIO
 from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files
+from pyinfra.operations import files, server
+from pyinfra.operations.util import any_changed
 
 from deploy.facts.releases import Releases
-from deploy.facts.stack import EnvDigests
+from deploy.facts.stack import EnvDigests, compose_cmd
 from deploy.operations import images, stack
 from deploy.operations.files import secret_put
 from mooring.errors import MooringRunError
@@ -33,22 +34,28 @@ def release_id(rendered: RenderedStack, image_ids: dict[str, str], stack_model: 
     return digest.hexdigest()[:12]
 
 
-@functools.lru_cache(maxsize=None)
+_SHIPPED: dict[str, tuple[str, str]] = {}
+_SHIPPED_LOCK = threading.Lock()  # pyinfra prepares hosts in parallel greenlets
+
+
 def shipped_image(ref: str) -> tuple[str, str]:
     """(image ID, archive path) of an image shipped from the controller, built first when it is
-    one of mooring's reference images. Cached: every host of a run shares one archive."""
+    one of mooring's reference images. Every host of a run shares one archive."""
     from mooring.docker import DockerError
     from mooring.images import archive
     from mooring.stack_images import buildable, ensure_refs
 
-    if buildable(ref):
-        ensure_refs([ref])
-    try:
-        image_id, path = archive(ref)
-    except DockerError as exc:
-        raise MooringRunError(f"image {ref} (image_source: ship) is not on the controller: build or "
-                              f"`docker load` it there, or declare image_source: registry ({exc})") from None
-    return image_id, str(path)
+    with _SHIPPED_LOCK:
+        if ref not in _SHIPPED:
+            if buildable(ref):
+                ensure_refs([ref])
+            try:
+                image_id, path = archive(ref)
+            except DockerError as exc:
+                raise MooringRunError(f"image {ref} (image_source: ship) is not on the controller: build or "
+                                      f"`docker load` it there, or declare image_source: registry ({exc})") from None
+            _SHIPPED[ref] = (image_id, str(path))
+        return _SHIPPED[ref]
 
 
 def local_images(stack_model: Stack) -> dict[str, tuple[str, str | None]]:
@@ -88,13 +95,16 @@ def converge(model: HostModel) -> dict[str, Any]:
         files.directory(name=f"Directory {directory.path}", path=directory.path, user=directory.owner,
                         group=directory.group, mode=directory.mode)
     env_before = host.get_fact(EnvDigests, path=stack_model.env_file)
+    mounted: dict[str, list] = {}  # service -> ops writing files it mounts
     for item in rendered.files:
         if item.secret:
-            secret_put(name=f"Secret file {item.path}", content=item.content, dest=item.path, mode=item.mode,
-                       user=item.owner, group=item.group)
+            op = secret_put(name=f"Secret file {item.path}", content=item.content, dest=item.path, mode=item.mode,
+                            user=item.owner, group=item.group)
         else:
-            files.put(name=f"File {item.path}", src=StringIO(item.content), dest=item.path, mode=item.mode,
-                      user=item.owner, group=item.group)
+            op = files.put(name=f"File {item.path}", src=StringIO(item.content), dest=item.path, mode=item.mode,
+                           user=item.owner, group=item.group)
+        for service in item.used_by:
+            mounted.setdefault(service, []).append(op)
     for ref, (image_id, archive_path) in sorted(shipped.items()):
         if archive_path:
             images.shipped(name=f"Image {ref} (shipped)", ref=ref, image_id=image_id, archive=archive_path)
@@ -109,6 +119,10 @@ def converge(model: HostModel) -> dict[str, Any]:
                        command=stack_model.migration.command, release_id=rid)
     stack.up(name="Compose up (changed services only)", directory=stack_model.dir, project=stack_model.name,
              service_images={name: svc.image for name, svc in stack_model.services.items()})
+    # Compose does not see a changed bind-mounted file: restart exactly the services mounting one.
+    for service, ops in sorted(mounted.items()):
+        server.shell(name=f"Restart {service} (mounted config changed)", _if=any_changed(*ops),
+                     commands=[f"{compose_cmd(stack_model.dir, stack_model.name)} restart {service}"])
 
     env_file = next((item.content for item in rendered.files if item.path == stack_model.env_file), "")
     env_after = env_digests(env_file)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-COMMAND_MODULES = ("sandbox", "bootstrap")
+COMMAND_MODULES = ("sandbox", "bootstrap", "validate", "deploy")
 
 
 def load_commands() -> dict[str, ModuleType]:

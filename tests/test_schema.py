@@ -1,0 +1,208 @@
+"""Schemas, layers and the typed model (the contract deploy code consumes), and secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from checks.schema import BLOCKS, is_secret_path, normalize_merged, register_block, validate_layer
+from mooring.declared import load_layer, merge, layers_for
+from mooring.errors import ConfigError
+from mooring.model import EnvVar, Mount, PortMapping, build_model
+from mooring.secrets import (SecretRef, format_dotenv, parse_dotenv, quote_env_value, redact, resolve_secrets,
+                             secrets_file)
+from tests.declared_world import ROOT, SECRETS, make_world, set_path
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    world = make_world(tmp_path)
+    world.activate(monkeypatch)
+    return world
+
+
+def problems(data, file="group_data/all.yml"):
+    with pytest.raises(ConfigError) as info:
+        validate_layer(data, file)
+    return info.value.problems
+
+
+# --- blocks and layers ---------------------------------------------------------------------------
+
+def test_registered_blocks():
+    assert list(BLOCKS) == ["environment", "bootstrap", "stack"]
+    with pytest.raises(ValueError, match="already registered"):
+        register_block("stack", {})
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "group_data").glob("*.yml")), ids=lambda p: p.name)
+def test_every_shipped_layer_passes_the_layer_schema(path):
+    load_layer(path)
+
+
+def test_a_layer_may_set_only_some_keys():
+    validate_layer({"stack": {"env": {"APP_VERSION": "2.0.0"}}}, "group_data/staging.yml")
+
+
+def test_merged_data_needs_the_required_keys():
+    with pytest.raises(ConfigError) as info:
+        normalize_merged({"environment": "staging", "stack": {"env": {}}}, lambda path: "group_data/staging.yml")
+    paths = {p.path for p in info.value.problems}
+    assert {"stack.name", "stack.services"} <= paths
+
+
+def test_unknown_key_suggests_the_closest():
+    [problem] = problems({"stack": {"backups": {"retention_day": 3}}})
+    assert (problem.path, problem.message) == ("stack.backups.retention_day", "unknown key")
+    assert "did you mean `retention_days`" in problem.fix
+
+
+def test_every_problem_names_file_path_and_fix():
+    found = problems({"stack": {"name": "Bad Name", "releases_keep": 0, "services": {"Api": {}}}})
+    assert {p.path for p in found} == {"stack.name", "stack.releases_keep", "stack.services.Api"}
+    assert all(p.file == "group_data/all.yml" and p.fix for p in found)
+    assert "'Bad Name' has the wrong format" in str(found)
+
+
+def test_secret_values_are_hidden_in_schema_messages():
+    found = problems({"stack": {"env": {"POSTGRES_PASSWORD": ["hunter2hunter2"]}}})
+    assert "hunter2" not in str(found) and "(value hidden)" in str(found)
+    assert is_secret_path("stack.env.JWT_SECRET") and not is_secret_path("stack.env.REDIS_URL")
+
+
+def test_check_with_messages_carry_their_fix():
+    [problem] = problems({"stack": {"services": {"nginx": {"volumes": [{"source": "conf/", "target": "/etc/x"}]}}}})
+    assert problem.path == "stack.services.nginx.volumes.0.source"
+    assert "relative path" in problem.message and "${STACK_DIR}" in problem.fix
+
+
+def test_yaml_octal_mode_gets_a_quoting_fix():
+    [problem] = problems({"stack": {"services": {"nginx": {"volumes": [
+        {"source": "/etc/x", "target": "/etc/x", "mode": 0o644}]}}}})
+    assert "got integer 420" in problem.message and 'mode: "0644"' in problem.fix
+
+
+def test_layers_merge_with_provenance(world):
+    merged = merge(layers_for("prod-1.example.invalid", ["production"]))
+    assert merged.file_of("stack.services.api.image").endswith("group_data/production.yml")
+    assert merged.file_of("stack.env.POSTGRES_DB").endswith("group_data/all.yml")
+    assert merged.data["stack"]["services"]["prometheus"]["enabled"] is True
+
+
+def test_host_override_wins(world):
+    world.write("hosts/prod-2.example.invalid.yml", {"stack": {"releases_keep": 9}})
+    assert build_model("prod-2.example.invalid", ["production"]).stack.releases_keep == 9
+    assert build_model("prod-1.example.invalid", ["production"]).stack.releases_keep == 5
+
+
+# --- the model contract ---------------------------------------------------------------------------
+
+def test_stack_model_contract(world):
+    model = build_model("prod-1.example.invalid", ["production"])
+    stack = model.stack
+    assert (stack.name, stack.dir, stack.http_port, stack.releases_keep) == ("solacore", "/srv/mooring/solacore", 80, 5)
+    assert stack.compose_file == "/srv/mooring/solacore/compose.yml" and stack.env_file == "/srv/mooring/solacore/.env"
+    assert list(stack.services) == ["api", "db", "redis", "nginx", "prometheus"]
+    api = stack.services["api"]
+    assert (api.image, api.image_source, api.role) == ("registry.example.com/solacore/api:1.4.2", "registry", "app")
+    assert api.required_env == ["DATABASE_URL", "REDIS_URL"] and "DATABASE_URL" in api.env_keys
+    assert api.depends_on == {"db": "service_healthy", "redis": "service_healthy"}
+    assert api.healthcheck.retries == 5 and api.restart == "unless-stopped"
+    assert stack.services["nginx"].ports == [PortMapping("", 80, 80, "tcp")]
+    assert stack.services["prometheus"].ports == [PortMapping("127.0.0.1", 9090, 9090, "tcp")]
+    conf = stack.services["nginx"].volumes[0]
+    assert conf == Mount("bind", "/srv/mooring/solacore/nginx/conf.d", "/etc/nginx/conf.d", True, "root", "root",
+                         "0755", "dir", "nginx/default.conf.j2", "stack.services.nginx.volumes.0")
+    assert conf.rendered_path == "/srv/mooring/solacore/nginx/conf.d/default.conf"
+    assert stack.services["db"].volumes[0].type == "volume"
+    assert (stack.migration.service, stack.migration.command) == ("api", ["alembic", "upgrade", "head"])
+    backups = stack.backups
+    assert (backups.schedule, backups.retention_days, backups.databases, backups.directory, backups.service) == \
+        ("0 2 * * *", 30, ["readme_to_recover"], "/var/backups/mooring/solacore", "db")
+    assert [p.name for p in stack.health] == ["live", "ready"]
+    assert stack.health[1].url == "http://127.0.0.1:80/api/v1/health/ready" and stack.health[1].retries == 30
+    assert stack.smoke[2].expected_status == 404
+    assert stack.endpoints["dev"].enabled is False and stack.endpoints["ops"].whitelist == ["10.0.0.0/8"]
+    assert stack.proxy.upstream == "api" and stack.proxy.upstream_port == 8000
+
+
+def test_env_values_and_secret_flags(world):
+    env = build_model("prod-1.example.invalid", ["production"]).stack.env
+    password = SECRETS["production"]["POSTGRES_PASSWORD"]
+    assert env["POSTGRES_PASSWORD"] == EnvVar("POSTGRES_PASSWORD", password, True, "stack.env.POSTGRES_PASSWORD",
+                                              "POSTGRES_PASSWORD", False, (), "***", "{secret: POSTGRES_PASSWORD}")
+    url = env["DATABASE_URL"]
+    assert url.secret and url.value == f"postgresql://solacore:{password}@db:5432/readme_to_recover"
+    assert url.masked == "postgresql://solacore:***@db:5432/readme_to_recover"
+    assert password not in repr(url)
+    assert not env["POSTGRES_DB"].secret and env["PORT"].value == "8000"
+    assert env["DEV_ENDPOINTS_ENABLED"].value == "false" and env["DEV_ENDPOINTS_ENABLED"].path == "stack.endpoints.dev.enabled"
+    assert env["OPS_ENDPOINTS_WHITELIST"].value == "10.0.0.0/8"
+    assert env["BACKEND_CORS_ALLOWED_ORIGINS"].value == "https://app.example.com"
+    assert list(env) == sorted(env)
+
+
+def test_sandbox_images_are_shipped(world):
+    stack = build_model("docker-1", ["sandbox"]).stack
+    assert {s.image for s in stack.services.values()} == {"mooring/api:1.0.0", "mooring/postgres:15", "mooring/redis:7",
+                                                          "mooring/nginx:1"}
+    assert {s.image_source for s in stack.services.values()} == {"ship"}
+    assert stack.migration.command == ["python3", "-m", "app", "migrate"]
+    assert stack.services["api"].command is None
+    assert stack.env["POSTGRES_DB"].value != stack.name
+
+
+def test_bootstrap_does_not_need_the_stacks_secrets(world):
+    world.set_secret("production", "JWT_SECRET", None)
+    model = build_model("prod-1.example.invalid", ["production"])
+    assert model.bootstrap.compose_v1 == "refuse"
+    with pytest.raises(ConfigError, match="secret JWT_SECRET is not provided"):
+        model.stack
+
+
+def test_literal_dollar_brace_in_values(world):
+    data = world.read("staging.yml")
+    set_path(data, "stack.env.TEMPLATE", "hello $${NAME} and $HOME")
+    world.write("staging.yml", data)
+    assert build_model("staging-1.example.invalid", ["staging"]).stack.env["TEMPLATE"].value == "hello ${NAME} and $HOME"
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+def test_environment_variable_beats_the_file(world, monkeypatch):
+    refs = [SecretRef("JWT_SECRET", "stack.env.JWT_SECRET", "group_data/all.yml")]
+    assert resolve_secrets(refs, "production") == {"JWT_SECRET": SECRETS["production"]["JWT_SECRET"]}
+    monkeypatch.setenv("MOORING_SECRET_JWT_SECRET", "From5Env7Var9Value1")
+    assert resolve_secrets(refs, "production") == {"JWT_SECRET": "From5Env7Var9Value1"}
+
+
+def test_missing_secret_names_both_ways_and_never_a_value(world):
+    refs = [SecretRef("API_TOKEN", "stack.env.API_TOKEN", "group_data/production.yml")]
+    with pytest.raises(ConfigError) as info:
+        resolve_secrets(refs, "production")
+    [problem] = info.value.problems
+    assert (problem.file, problem.path) == ("group_data/production.yml", "stack.env.API_TOKEN")
+    assert "MOORING_SECRET_API_TOKEN" in problem.fix and str(secrets_file("production")) in problem.fix
+
+
+def test_generated_secrets_are_random_persistent_and_private(world):
+    refs = [SecretRef("A_SECRET", "stack.env.A_SECRET", "x"), SecretRef("B_SECRET", "stack.env.B_SECRET", "x")]
+    first = resolve_secrets(refs, "sandbox", generate_missing=True)
+    assert len(first["A_SECRET"]) == 32 and first["A_SECRET"] != first["B_SECRET"]
+    assert resolve_secrets(refs, "sandbox", generate_missing=True) == first
+    path = secrets_file("sandbox")
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and oct(path.parent.stat().st_mode & 0o777) == "0o700"
+
+
+def test_malformed_secrets_file_is_a_config_error_without_values(world):
+    secrets_file("staging").write_text("JWT_SECRET='unterminated-Secret-Value\n")
+    with pytest.raises(ConfigError) as info:
+        resolve_secrets([SecretRef("JWT_SECRET", "p", "f")], "staging")
+    assert "line 1" in str(info.value) and "Secret-Value" not in str(info.value)
+
+
+def test_dotenv_codec():
+    text = format_dotenv({"B": "2", "A": "x y", "C": "it's"}, header="hello")
+    assert text == "# hello\nA='x y'\nB=2\nC=\"it's\"\n"
+    assert parse_dotenv(text) == {"A": "x y", "B": "2", "C": "it's"}
+    assert quote_env_value("") == ""
+    assert redact("a Secret1 b Secret12", ["Secret1", "Secret12"]) == "a *** b ***"
