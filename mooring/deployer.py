@@ -108,7 +108,7 @@ def _judge(host: str, apply: RunResult, plan: dict[str, Any]) -> HostOutcome:
     outcome.gate = run_gate(plan["http_base"], plan.get("health", []))
     if not all(p.ok for p in outcome.gate):
         outcome.outcome = "failed"
-        outcome.error = "; ".join(p.describe() for p in outcome.gate if not p.ok)
+        outcome.error = "health gate failed: " + ", ".join(p.name for p in outcome.gate if not p.ok)
     elif outcome.changes:
         outcome.outcome = "deployed"
     return outcome

@@ -81,7 +81,10 @@ def ensure_api_images(versions: Iterable[str]) -> dict[str, str]:
     if not tags:
         return {}
     with api_context() as context:
-        return {tag: ensure_image(tag, context, build_args={"APP_VERSION": version}) for tag, version in tags.items()}
+        # A "broken" version is broken whatever APP_VERSION the stack's env later says.
+        return {tag: ensure_image(tag, context, build_args={"APP_VERSION": version,
+                                                            "BROKEN": "1" if "broken" in version.lower() else "0"})
+                for tag, version in tags.items()}
 
 
 def ensure_stack_images(api_versions: Iterable[str] = DEFAULT_API_VERSIONS, *, workers: int = 4) -> dict[str, str]:
