@@ -174,6 +174,16 @@ def test_invalid_declared_state_touches_no_host(deployed, boxes):
 def test_secrets_never_leave_the_env_file(deployed, boxes):
     """Canary secrets: used on the host, absent from every output, record and process list."""
     box = boxes.boxes[0]
+    # plain pyinfra with --diff and -vv while the .env really changes: still no value shown
+    data = group_data_with(deployed["tmp"] / "diff", box.name, "stack:\n  env:\n    APP_VERSION: 1.0.0-diff\n")
+    plain = subprocess.run([sys.executable, "-m", "pyinfra", "-y", "--diff", "-vv", "--limit", box.name,
+                            "--group-data", str(data), "inventories/sandbox.py", "deploy/stack.py"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+                           env={**os.environ, **SECRET_ENV, "MOORING_GROUP_DATA": str(data)})
+    OUTPUTS.extend([plain.stdout, plain.stderr])
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert "Secret file /srv/mooring/solacore/.env" in plain.stderr
+    assert mooring("deploy", "sandbox", "--limit", box.name).returncode == 0
     env = ssh(box, "cat /srv/mooring/solacore/.env").stdout
     assert CANARY_DB in env and CANARY_JWT in env  # they were really deployed
     everything = "\n".join(OUTPUTS)

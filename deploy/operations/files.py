@@ -8,6 +8,7 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api.command import FileUploadCommand
 from pyinfra.facts.files import Sha256File
 from pyinfra.operations import files
 
@@ -62,8 +63,9 @@ def secret_put(content: str, dest: str, mode: str = "600", user: str = "root", g
     + dest: path on the host
     + mode/user/group: the file's permissions (default 0600 root:root)
 
-    The upload lands in a temporary file with the final mode already set, then ``mv``
-    replaces the old file in one step, so readers see the old or the new file, never half.
+    Unlike ``files.put`` (which prints contents under ``--diff``), nothing of the content is
+    logged. Every file the content passes through is created empty with mode 0600 first (an
+    SFTP upload into an existing file keeps its mode), and ``mv`` swaps the new file in at once.
     """
     want = hashlib.sha256(content.encode()).hexdigest()
     if host.get_fact(Sha256File, path=dest) == want:
@@ -71,6 +73,13 @@ def secret_put(content: str, dest: str, mode: str = "600", user: str = "root", g
         yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
         return
     tmp = f"{dest}.mooring-new"
-    yield StringCommand("install", "-m", mode, "-o", user, "-g", group, "/dev/null", tmp)
-    yield from files.put._inner(src=StringIO(content), dest=tmp, mode=mode, user=user, group=group, force=True)
+    # With sudo, pyinfra uploads to this temp file as the SSH user, then copies it.
+    upload = f"/tmp/.mooring-upload-{hashlib.sha256(dest.encode()).hexdigest()[:12]}"
+    ssh_user = host.data.get("ssh_user") or "root"
+    yield StringCommand("install", "-m", "600", "-o", ssh_user, "/dev/null", upload)
+    yield StringCommand("install", "-m", "600", "-o", user, "-g", group, "/dev/null", tmp)
+    yield FileUploadCommand(StringIO(content), tmp, remote_temp_filename=upload)
+    yield StringCommand("rm", "-f", upload)
+    yield StringCommand("chown", f"{user}:{group}", tmp)
+    yield StringCommand("chmod", mode, tmp)
     yield StringCommand("mv", "-f", tmp, dest)

@@ -37,11 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the pre-flight and report; returns 0 (valid) or 1 (invalid)."""
     from mooring.preflight import preflight_report
+    from mooring.errors import MooringError
     from mooring.runner import inventory_path
 
     hosts = 0
     try:
-        report = preflight_report(inventory_path(args.inventory), args.limit, args.group_data)
+        inventory = inventory_path(args.inventory)
+    except MooringError:
+        inventory = args.inventory  # the pre-flight reports a missing inventory as a finding
+    try:
+        report = preflight_report(inventory, args.limit, args.group_data)
         findings, hosts = report.findings, len(report.hosts)
     except Exception as exc:  # a mooring bug: still no traceback, and no value that could be secret
         findings = [Finding("internal", Outcome.FAILED, args.inventory, "",
