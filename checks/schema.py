@@ -28,7 +28,8 @@ BLOCKS: dict[str, dict[str, Any]] = {}
 SECRET_HINTS = ("password", "passwd", "secret", "token", "key", "credential")
 
 NAME_RE = r"^[a-z_][a-z0-9_-]{0,31}$"
-ABS_PATH_RE = r"^/(?!.*(^|/)\.\.(/|$)).*$"
+# Absolute, no `..`, and only characters that need no shell quoting (paths reach shell commands).
+ABS_PATH_RE = r"^/(?!.*(^|/)\.\.(/|$))[A-Za-z0-9._/@+-]*$"
 STACK_NAME_RE = r"^[a-z][a-z0-9_-]{0,31}$"
 SERVICE_NAME_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 ENV_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -326,7 +327,8 @@ register_block("stack", {
     "schema": {
         "name": {"type": "string", "required": True, "regex": STACK_NAME_RE,
                  "meta": {"fix": "the compose project name: lowercase letters, digits, - and _, e.g. solacore"}},
-        "releases_keep": {"type": "integer", "min": 1, "max": 100, "default": 5},
+        "releases_keep": {"type": "integer", "min": 2, "max": 100, "default": 5,
+                          "meta": {"fix": "keep at least 2 releases: the current one and one to roll back to"}},
         "secrets_generate_missing": {"type": "boolean", "default": False},
         "services": {
             "type": "dict", "required": True, "empty": False,

@@ -14,6 +14,6 @@ boot = host_model(host).bootstrap
 docker_host.no_compose_v1(boot)
 docker_host.base_system(boot)
 docker_host.docker_engine(boot)
-docker_host.compose_v2(boot)
+docker_host.compose_v2()
 docker_host.deploy_user(boot)
 docker_host.ssh_hardening()

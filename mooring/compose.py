@@ -29,6 +29,7 @@ def local_sha256(path: str | None = None) -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=None)
 def check_local_version() -> str:
     """The shipped binary's version; raise when it differs from the pin (a half-upgraded venv)."""
     out = subprocess.run([local_binary(), "version", "--short"], capture_output=True, text=True, check=True)

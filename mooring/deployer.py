@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from checks.findings import failed
+from deploy.facts.releases import Release
 from mooring.gate import ProbeResult, run_gate
 from mooring.paths import state_dir
 from mooring.runner import RunResult, deploy_path, run_deploy
 from mooring.runplan import RUN_DIR_ENV, read_host_plans
+from mooring.secrets import redact
 
 
 @dataclass
@@ -35,6 +37,7 @@ class HostOutcome:
     error: str = ""
     rolled_back_to: int | None = None
     rollback_gate: list[ProbeResult] = field(default_factory=list)
+    release_failed: bool = False  # this deploy's release was marked -failed on the host
 
     @property
     def ok(self) -> bool:
@@ -49,6 +52,11 @@ class DeployReport:
     hosts: list[HostOutcome] = field(default_factory=list)
     run_dir: Path | None = None
     apply: RunResult | None = None
+    secrets: list[str] = field(default_factory=list, repr=False)
+
+    def shown_log(self) -> str:
+        """pyinfra's log of the apply run, every secret value redacted."""
+        return redact(self.apply.log, self.secrets) if self.apply else ""
 
     @property
     def ok(self) -> bool:
@@ -68,44 +76,64 @@ def deploy(inventory: str, limit: list[str] | None = None) -> DeployReport:
     >>> deploy("inventories/sandbox.py").ok  # doctest: +SKIP
     True
     """
-    from mooring.preflight import preflight_inventory
+    from mooring.preflight import preflight_report
 
-    report = DeployReport(findings=preflight_inventory(inventory, limit))
+    preflight = preflight_report(inventory, limit)
+    report = DeployReport(findings=preflight.findings)
     if failed(report.findings):
         return report
+    report.secrets = secrets = secret_values(preflight.hosts)
     report.run_dir = run_dir = new_run_dir()
     env = {RUN_DIR_ENV: str(run_dir)}
     report.apply = apply = run_deploy(inventory, deploy_path("stack"), limit=limit, env=env)
     plans = read_host_plans(run_dir, "stack")
     for host in sorted(set(apply.hosts) | set(plans)):
-        report.hosts.append(_judge(host, apply, plans.get(host, {})))
+        report.hosts.append(_judge(host, apply, plans.get(host, {}), secrets))
 
-    to_roll_back = [h for h in report.hosts if not h.ok and h.plan.get("new_release") and h.plan.get("previous")]
+    to_roll_back = [h for h in report.hosts if not h.ok and h.plan.get("new_release")]
     if to_roll_back:
-        run_deploy(inventory, deploy_path("rollback"), limit=[h.host for h in to_roll_back], env=env)
+        rollback = run_deploy(inventory, deploy_path("rollback"), limit=[h.host for h in to_roll_back], env=env)
         targets = read_host_plans(run_dir, "rollback")
         for outcome in to_roll_back:
-            target = targets.get(outcome.host, {}).get("target")
-            if target is not None:
-                outcome.outcome, outcome.rolled_back_to = "rolled_back", target
-                outcome.rollback_gate = run_gate(outcome.plan["http_base"], outcome.plan.get("health", []))
+            target = targets.get(outcome.host, {})
+            outcome.release_failed = bool(target.get("failed_release"))
+            if outcome.host in rollback.failed_hosts or outcome.host not in targets:
+                reasons = rollback.errors_for(outcome.host) or ["see `mooring -v deploy`"]
+                outcome.error = redact(f"{outcome.error}; rollback failed: {reasons[0]}", secrets)
+            elif target.get("target") is not None:
+                outcome.outcome, outcome.rolled_back_to = "rolled_back", target["target"]
+                outcome.rollback_gate = [_redacted(p, secrets) for p in
+                                         run_gate(outcome.plan["http_base"], outcome.plan.get("health", []))]
 
-    recorded = [h for h in report.hosts if h.plan.get("new_release")]
+    recorded = [h for h in report.hosts if "Stack | Release saved" in h.changes]
     for outcome in recorded:
-        write_record(run_dir, outcome)
+        write_record(run_dir, outcome, secrets)
     if recorded:
         run_deploy(inventory, deploy_path("record"), limit=[h.host for h in recorded], env=env)
     return report
 
 
-def _judge(host: str, apply: RunResult, plan: dict[str, Any]) -> HostOutcome:
+def secret_values(hosts) -> list[str]:
+    """Every secret value of the hosts' stacks, to redact from anything shown or written."""
+    from mooring.model import build_model
+
+    values: set[str] = set()
+    for host in hosts:
+        stack = build_model(host.name, host.groups).stack
+        if stack is not None:
+            values.update(stack.secret_values())
+    return sorted(values, key=len, reverse=True)
+
+
+def _judge(host: str, apply: RunResult, plan: dict[str, Any], secrets: list[str]) -> HostOutcome:
     outcome = HostOutcome(host, "unchanged", changes=apply.changes_for(host), plan=plan)
-    if host in apply.failed_hosts or not plan:
+    if host in apply.failed_hosts or not plan or not apply.operations:
         outcome.outcome = "failed"
         reasons = apply.errors_for(host)
-        outcome.error = reasons[0] if reasons else "pyinfra stopped before this host was planned (see log)"
+        outcome.error = redact(reasons[0], secrets) if reasons else (
+            "pyinfra stopped before this host finished (see `mooring -v deploy`)")
         return outcome
-    outcome.gate = run_gate(plan["http_base"], plan.get("health", []))
+    outcome.gate = [_redacted(p, secrets) for p in run_gate(plan["http_base"], plan.get("health", []))]
     if not all(p.ok for p in outcome.gate):
         outcome.outcome = "failed"
         outcome.error = "health gate failed: " + ", ".join(p.name for p in outcome.gate if not p.ok)
@@ -118,7 +146,6 @@ def record_for(outcome: HostOutcome) -> dict[str, Any]:
     """The release record of one host (no secret values: env keys only)."""
     plan = outcome.plan
     number = plan["release_number"]
-    failed_release = outcome.outcome in ("rolled_back", "failed") and outcome.rolled_back_to is not None
     return {
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "operator": os.environ.get("MOORING_OPERATOR") or getpass.getuser(),
@@ -127,7 +154,7 @@ def record_for(outcome: HostOutcome) -> dict[str, Any]:
         "directory": plan.get("directory"),
         "release": number,
         "release_id": plan.get("release_id"),
-        "release_dirname": f"{number:04d}-{plan.get('release_id')}" + ("-failed" if failed_release else ""),
+        "release_dirname": Release(number, plan.get("release_id", ""), outcome.release_failed).dirname,
         "changed_operations": outcome.changes,
         "env_keys_changed": plan.get("env_keys_changed", []),
         "images": plan.get("images", {}),
@@ -176,9 +203,15 @@ def record_markdown(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_record(run_dir: Path, outcome: HostOutcome) -> dict[str, Any]:
-    """Write the record into the run dir (for the host) and under .mooring/releases/ (local copy)."""
-    record = record_for(outcome)
+def _redacted(result: ProbeResult, secrets: list[str]) -> ProbeResult:
+    result.body, result.error = redact(result.body, secrets), redact(result.error, secrets)
+    return result
+
+
+def write_record(run_dir: Path, outcome: HostOutcome, secrets: list[str]) -> dict[str, Any]:
+    """Write the record into the run dir (for the host) and under .mooring/releases/ (local copy),
+    with every secret value redacted."""
+    record = json.loads(redact(json.dumps(record_for(outcome)), [json.dumps(v)[1:-1] for v in secrets]))
     text, markdown = json.dumps(record, indent=2, sort_keys=True), record_markdown(record)
     local = state_dir() / "releases" / outcome.host
     local.mkdir(parents=True, exist_ok=True)

@@ -68,10 +68,7 @@ def ensure_base_image() -> str:
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
     with tmp.open("wb") as out:
-        save = subprocess.Popen([docker.DOCKER, "save", BASE_IMAGE], stdout=subprocess.PIPE)
-        subprocess.run(["gzip", "-1"], stdin=save.stdout, stdout=out, check=True)
-        if save.wait() != 0:
-            raise docker.DockerError(["save", BASE_IMAGE], save.returncode, "", "docker save failed")
+        _save_gzipped(BASE_IMAGE, out)
     tmp.rename(cache)
     return BASE_IMAGE
 
@@ -126,7 +123,8 @@ def ensure_image(tag: str, context: Path, *, build_args: dict[str, str] | None =
             cmd += ["--build-arg", f"{key}={value}"]
         docker.run([*cmd, str(context)], timeout=1800)
     image = docker.image_id(tag)
-    assert image, f"{tag} missing right after build"
+    if image is None:
+        raise docker.DockerError(["build", tag], 0, "", f"{tag} is missing right after its build")
     return image
 
 
@@ -143,9 +141,17 @@ def archive(ref: str) -> tuple[str, Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
         with tmp.open("wb") as out:
-            save = subprocess.Popen([docker.DOCKER, "save", ref], stdout=subprocess.PIPE)
-            subprocess.run(["gzip", "-1"], stdin=save.stdout, stdout=out, check=True)
-            if save.wait() != 0:
-                raise docker.DockerError(["save", ref], save.returncode, "", "docker save failed")
+            _save_gzipped(ref, out)
         tmp.rename(path)
     return image, path
+
+
+def _save_gzipped(ref: str, out) -> None:
+    """``docker save REF | gzip -1`` into the open file ``out``."""
+    save = subprocess.Popen([docker.DOCKER, "save", ref], stdout=subprocess.PIPE)
+    try:
+        subprocess.run(["gzip", "-1"], stdin=save.stdout, stdout=out, check=True)
+    finally:
+        save.stdout.close()  # so that docker save ends if gzip failed
+    if save.wait() != 0:
+        raise docker.DockerError(["save", ref], save.returncode, "", "docker save failed")

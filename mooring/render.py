@@ -240,8 +240,16 @@ def _directories(stack: Stack) -> list[RemoteDir]:
     return [dirs[path] for path in sorted(dirs)]
 
 
+def _written_forms(value: str) -> set[str]:
+    """How a value may appear in a rendered file: raw, JSON/YAML-escaped, compose-escaped, shell-quoted."""
+    import json
+    import shlex
+
+    return {value, json.dumps(value)[1:-1], value.replace("$", "$$"), shlex.quote(value)} - {""}
+
+
 def _mark_secret(rendered: RenderedFile, secrets: list[str]) -> RenderedFile:
     """A file that happens to contain a secret value is secret too (never diffed or logged)."""
-    if rendered.secret or not any(value in rendered.content for value in secrets):
+    if rendered.secret or not any(form in rendered.content for value in secrets for form in _written_forms(value)):
         return rendered
     return replace(rendered, secret=True)

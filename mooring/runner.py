@@ -109,14 +109,16 @@ def parse_run(rc: int, stdout: str, stderr: str) -> RunResult:
 
 
 def _last_json(stdout: str) -> dict | None:
-    text = stdout.strip()
-    start = text.find("{")
-    if start < 0:
-        return None
-    try:
-        return json.loads(text[start:])
-    except json.JSONDecodeError:
-        return None
+    """The last line of stdout that is a JSON object (pyinfra prints its payload on one line)."""
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                payload = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(payload, dict):
+                return payload
+    return None
 
 
 def deploy_path(name: str) -> str:

@@ -37,3 +37,10 @@ def read_host_plans(directory: Path, kind: str) -> dict[str, dict[str, Any]]:
     for path in sorted(directory.glob(f"{kind}-*.json")):
         plans[path.stem[len(kind) + 1:]] = json.loads(path.read_text())
     return plans
+
+
+def read_host_plan(host_name: str, kind: str) -> dict[str, Any] | None:
+    """The plan of ``kind`` this run left for ``host_name``, or None (outside mooring runs)."""
+    directory = run_dir()
+    path = directory / f"{kind}-{host_name}.json" if directory else None
+    return json.loads(path.read_text()) if path and path.exists() else None

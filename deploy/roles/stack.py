@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import threading
 from io import StringIO
 from typing import Any
@@ -12,13 +13,14 @@ from pyinfra.api import deploy
 from pyinfra.operations import files, server
 from pyinfra.operations.util import any_changed
 
-from deploy.facts.releases import Releases
-from deploy.facts.stack import EnvDigests, compose_cmd
+from deploy.facts.releases import JsonFile, Releases
+from deploy.facts.stack import compose_cmd
 from deploy.operations import images, stack
 from deploy.operations.files import secret_put
 from mooring.errors import MooringRunError
 from mooring.model import HostModel, Stack
 from mooring.render import RenderedStack, render_stack
+from mooring.secrets import digest_key
 
 
 def release_id(rendered: RenderedStack, image_ids: dict[str, str], stack_model: Stack) -> str:
@@ -68,21 +70,21 @@ def local_images(stack_model: Stack) -> dict[str, tuple[str, str | None]]:
     return found
 
 
-def env_digests(content: str) -> dict[str, str]:
-    """The controller's twin of the ``EnvDigests`` fact: KEY → short sha256 of its raw value."""
-    digests = {}
-    for line in content.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            digests[key] = hashlib.sha256(value.encode()).hexdigest()[:16]
-    return digests
+def env_digests(stack_model: Stack) -> dict[str, str]:
+    """KEY → HMAC of its value under the controller's digest key: kept with each release on the
+    host so the next deploy can name changed keys, without the host ever holding anything from
+    which a value could be guessed."""
+    key = digest_key()
+    return {name: hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
+            for name, value in sorted(stack_model.env_values().items())}
 
 
 @deploy("Stack")
 def converge(model: HostModel) -> dict[str, Any]:
     """Bring the host's stack to its declared state; returns the plan (no secrets in it)."""
     stack_model = model.stack
-    assert stack_model is not None
+    if stack_model is None:
+        raise MooringRunError(f"{model.name} declares no stack")
     rendered = render_stack(model)
     shipped = local_images(stack_model)
     image_ids = {ref: image_id for ref, (image_id, _) in shipped.items()}
@@ -94,7 +96,9 @@ def converge(model: HostModel) -> dict[str, Any]:
     for directory in rendered.directories:
         files.directory(name=f"Directory {directory.path}", path=directory.path, user=directory.owner,
                         group=directory.group, mode=directory.mode)
-    env_before = host.get_fact(EnvDigests, path=stack_model.env_file)
+    env_before = (host.get_fact(JsonFile, path=f"{stack_model.dir}/releases/{current.dirname}/env-digests.json")
+                  if current else None) or {}
+    env_after = env_digests(stack_model)
     mounted: dict[str, list] = {}  # service -> ops writing files it mounts
     for item in rendered.files:
         if item.secret:
@@ -112,20 +116,20 @@ def converge(model: HostModel) -> dict[str, Any]:
             images.pulled(name=f"Image {ref} (registry)", ref=ref)
 
     stack.release_saved(name="Release saved", directory=stack_model.dir, release_id=rid,
-                        paths=[item.path for item in rendered.files], images=image_ids, keep=stack_model.releases_keep)
+                        paths=[item.path for item in rendered.files], images=image_ids, env_digests=env_after,
+                        keep=stack_model.releases_keep)
     if stack_model.migration:
         stack.migrated(name=f"Migrations ({stack_model.migration.service})", directory=stack_model.dir,
                        project=stack_model.name, service=stack_model.migration.service,
                        command=stack_model.migration.command, release_id=rid)
     stack.up(name="Compose up (changed services only)", directory=stack_model.dir, project=stack_model.name,
-             service_images={name: svc.image for name, svc in stack_model.services.items()})
+             service_images={name: svc.image for name, svc in stack_model.services.items()},
+             restarts={name: svc.restart for name, svc in stack_model.services.items()})
     # Compose does not see a changed bind-mounted file: restart exactly the services mounting one.
     for service, ops in sorted(mounted.items()):
         server.shell(name=f"Restart {service} (mounted config changed)", _if=any_changed(*ops),
                      commands=[f"{compose_cmd(stack_model.dir, stack_model.name)} restart {service}"])
 
-    env_file = next((item.content for item in rendered.files if item.path == stack_model.env_file), "")
-    env_after = env_digests(env_file)
     return {
         "stack": stack_model.name,
         "directory": stack_model.dir,

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     report = deploy(inventory_path(args.inventory), args.limit)
     print(format_report(report))
     if args.verbose and report.apply is not None:
-        print(report.apply.log, file=sys.stderr)
+        print(report.shown_log(), file=sys.stderr)
     if args.json:
         payload = {
             "ok": report.ok,
