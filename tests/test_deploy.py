@@ -153,6 +153,25 @@ def test_broken_release_is_rolled_back(deployed, boxes):
     assert "rolled back to release" in local.read_text()
 
 
+def test_failed_migration_rolls_back_and_keeps_the_good_release(deployed, boxes):
+    box = boxes.boxes[1]
+    before = ssh(box, "ls /srv/mooring/solacore/releases").stdout.split()
+    data = group_data_with(deployed["tmp"] / "migration", box.name,
+                           "stack:\n  migration:\n    service: api\n    command: [python3, -m, app, no-such-step]\n")
+    out, payload = deploy_json(deployed["tmp"], "--limit", box.name, group_data=data)
+    assert out.returncode == 1
+    host = next(h for h in payload["hosts"] if h["host"] == box.name)
+    assert host["outcome"] == "rolled_back", out.stdout
+    assert host["release_dirname"].endswith("-failed")
+    after = ssh(box, "ls /srv/mooring/solacore/releases").stdout.split()
+    good_before = [d for d in before if d[:4].isdigit() and not d.endswith("-failed")]
+    assert all(d in after for d in good_before), "a good release was pruned or marked failed"
+    assert httpx.get(f"http://127.0.0.1:{box.http_port}/api/v1/health/ready", timeout=5).status_code == 200
+    # and the declared state converges again
+    out, payload = deploy_json(deployed["tmp"], "--limit", box.name)
+    assert out.returncode == 0, out.stdout
+
+
 def test_invalid_declared_state_touches_no_host(deployed, boxes):
     box = boxes.boxes[0]
     snapshot = "find /srv/mooring /etc/cron.d -xdev -printf '%p %m %s %T@\\n' | sort; cat /srv/mooring/solacore/.env | sha256sum"

@@ -9,7 +9,7 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import Sha256File
 
-from deploy.facts.releases import JsonFile, Release, Releases
+from deploy.facts.releases import JsonFile, Release, Releases, ReleaseHistory
 from deploy.facts.stack import ComposeProject, compose_cmd
 from deploy.operations.compose import fail_host
 
@@ -68,15 +68,20 @@ def migrated(directory: str, project: str, service: str, command: list[str], rel
     yield StringCommand(*run, "&&", "date", "-u", "+%FT%TZ", ">", QuoteString(marker))
 
 
-def keep_set(history, new_number: int, keep: int) -> set[int]:
-    """Release numbers to keep: the new one, the current one, the newest good one before it,
-    and the newest ``keep`` releases that did not fail (failed ones never count)."""
+def keep_set(history: ReleaseHistory, new_number: int, keep: int) -> set[int]:
+    """Release numbers to keep when ``new_number`` is saved: the new one, the one it replaces
+    (the rollback target; the newest good one when the current one failed), and the newest
+    ``keep - 1`` releases that did not fail. Failed releases never count towards ``keep``.
+
+    >>> keep_set(ReleaseHistory([Release(1, "a"), Release(2, "b")], current="b"), 3, keep=2)
+    {2, 3}
+    """
     keep_numbers = {new_number}
-    for release in (history.current_release(), history.previous_good()):
-        if release is not None:
-            keep_numbers.add(release.number)
+    replaced = history.current_release() or history.previous_good()
+    if replaced is not None:
+        keep_numbers.add(replaced.number)
     good = [r.number for r in history.releases if not r.failed]
-    keep_numbers.update(good[-max(keep - 1, 1):])
+    keep_numbers.update(good[-(keep - 1):] if keep > 1 else [])
     return keep_numbers
 
 
