@@ -19,6 +19,16 @@ def pytest_configure(config):
     os.environ.setdefault("MOORING_SANDBOX_PORT_BASE", TEST_PORT_OFFSET)
 
 
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    """A fresh declared world (group_data copy, test secrets, fake hosts), active for this test."""
+    from tests.declared_world import make_world
+
+    created = make_world(tmp_path)
+    created.activate(monkeypatch)
+    return created
+
+
 @pytest.fixture(scope="session")
 def boxes():
     """Fresh docker boxes for this test session (bare Debian: nothing bootstrapped yet)."""

@@ -131,3 +131,11 @@ def run_validate(world: World, *args: str, extra_env: dict[str, str] | None = No
     env.update(extra_env or {})
     return subprocess.run([*command, str(world.inventory), *args], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def model_for(environment: str):
+    """The model of the first test host of ``environment`` (in an activated world)."""
+    from mooring.model import build_model
+
+    return build_model(HOSTS[environment][0], [environment])
+

@@ -18,7 +18,7 @@ from checks.static import _compose_binary
 from mooring.model import build_model
 from mooring.render import RenderError, compose_escape, render_stack, render_template
 from mooring.secrets import format_dotenv, parse_dotenv, quote_env_value
-from tests.declared_world import HOSTS, make_world, set_path
+from tests.declared_world import HOSTS, model_for, set_path
 
 ENVIRONMENTS = sorted(HOSTS)
 COMPOSE = _compose_binary()
@@ -45,15 +45,6 @@ TRICKY_VALUES = {
 }
 
 
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    world = make_world(tmp_path)
-    world.activate(monkeypatch)
-    return world
-
-
-def model_for(environment: str):
-    return build_model(HOSTS[environment][0], [environment])
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

@@ -9,10 +9,9 @@ import checks.static as static
 from checks.cron import cron_problem
 from checks.findings import Outcome
 from checks.static import RULES, get_rule, is_dev_default, registered_rules, rule, run_rules
-from mooring.model import build_model
 from mooring.preflight import check_model
 from mooring.render import render_stack
-from tests.declared_world import HOSTS, make_world, set_path
+from tests.declared_world import HOSTS, model_for, set_path
 
 REGISTERED = [
     "backups.databases", "consistency.database_url", "consistency.db_env", "consistency.db_healthcheck",
@@ -25,15 +24,6 @@ REGISTERED = [
 ]
 
 
-@pytest.fixture
-def world(tmp_path, monkeypatch):
-    world = make_world(tmp_path)
-    world.activate(monkeypatch)
-    return world
-
-
-def model_for(environment: str):
-    return build_model(HOSTS[environment][0], [environment])
 
 
 def outcomes(findings, check: str) -> list[Outcome]:
