@@ -72,7 +72,7 @@ def main() -> int:
 
     print("\n== report")
     for outcome in report.hosts:
-        print(f"  {outcome.host}: {outcome.outcome}, release {outcome.plan.get('release_number')}, "
+        print(f"  {outcome.host}: {outcome.outcome.value}, release {outcome.plan.get('release_number')}, "
               f"open {outcome.plan.get('http_base')}/api/v1/health/ready")
     print("  release records: .mooring/releases/<host>/")
     return 0 if ok else 1

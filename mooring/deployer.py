@@ -9,6 +9,7 @@ the host beside the release and locally under ``.mooring/releases/<host>/``.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import getpass
 import json
 import os
@@ -25,12 +26,21 @@ from mooring.runplan import RUN_DIR_ENV, read_host_plans
 from mooring.secrets import redact
 
 
+class Result(str, enum.Enum):
+    """The one outcome of a deploy on a host."""
+
+    UNCHANGED = "unchanged"
+    DEPLOYED = "deployed"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
+
 @dataclass
 class HostOutcome:
     """What happened to one host in one deploy."""
 
     host: str
-    outcome: str  # unchanged | deployed | rolled_back | failed
+    outcome: Result
     changes: list[str] = field(default_factory=list)
     plan: dict[str, Any] = field(default_factory=dict)
     gate: list[ProbeResult] = field(default_factory=list)
@@ -41,7 +51,7 @@ class HostOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in ("unchanged", "deployed")
+        return self.outcome in (Result.UNCHANGED, Result.DEPLOYED)
 
 
 @dataclass
@@ -101,7 +111,7 @@ def deploy(inventory: str, limit: list[str] | None = None) -> DeployReport:
                 reasons = rollback.errors_for(outcome.host) or ["see `mooring -v deploy`"]
                 outcome.error = redact(f"{outcome.error}; rollback failed: {reasons[0]}", secrets)
             elif target.get("target") is not None:
-                outcome.outcome, outcome.rolled_back_to = "rolled_back", target["target"]
+                outcome.outcome, outcome.rolled_back_to = Result.ROLLED_BACK, target["target"]
                 outcome.rollback_gate = [_redacted(p, secrets) for p in
                                          run_gate(outcome.plan["http_base"], outcome.plan.get("health", []))]
 
@@ -126,19 +136,19 @@ def secret_values(hosts) -> list[str]:
 
 
 def _judge(host: str, apply: RunResult, plan: dict[str, Any], secrets: list[str]) -> HostOutcome:
-    outcome = HostOutcome(host, "unchanged", changes=apply.changes_for(host), plan=plan)
+    outcome = HostOutcome(host, Result.UNCHANGED, changes=apply.changes_for(host), plan=plan)
     if host in apply.failed_hosts or not plan or not apply.operations:
-        outcome.outcome = "failed"
+        outcome.outcome = Result.FAILED
         reasons = apply.errors_for(host)
         outcome.error = redact(reasons[0], secrets) if reasons else (
             "pyinfra stopped before this host finished (see `mooring -v deploy`)")
         return outcome
     outcome.gate = [_redacted(p, secrets) for p in run_gate(plan["http_base"], plan.get("health", []))]
     if not all(p.ok for p in outcome.gate):
-        outcome.outcome = "failed"
+        outcome.outcome = Result.FAILED
         outcome.error = "health gate failed: " + ", ".join(p.name for p in outcome.gate if not p.ok)
     elif outcome.changes:
-        outcome.outcome = "deployed"
+        outcome.outcome = Result.DEPLOYED
     return outcome
 
 
@@ -161,7 +171,7 @@ def record_for(outcome: HostOutcome) -> dict[str, Any]:
         "migration": {"command": plan.get("migration"),
                       "result": _migration_result(outcome)},
         "gate": [p.to_dict() for p in outcome.gate],
-        "outcome": outcome.outcome,
+        "outcome": outcome.outcome.value,
         "error": outcome.error,
         "rolled_back_to": outcome.rolled_back_to,
         "rollback_gate": [p.to_dict() for p in outcome.rollback_gate],
@@ -173,7 +183,7 @@ def _migration_result(outcome: HostOutcome) -> str:
         return "none declared"
     if any(name.startswith("Stack | Migrations") for name in outcome.changes):
         return "applied"
-    if outcome.outcome == "failed" and not outcome.gate:
+    if outcome.outcome is Result.FAILED and not outcome.gate:
         return "not confirmed (apply failed)"
     return "already applied for this release"
 
@@ -229,7 +239,7 @@ def format_report(report: DeployReport) -> str:
         return "\n".join(lines)
     lines = []
     for h in report.hosts:
-        head = f"{h.host}: {h.outcome}"
+        head = f"{h.host}: {h.outcome.value}"
         if h.plan:
             head += f" (release {h.plan.get('release_number')}, {len(h.changes)} change(s))"
         lines.append(head)

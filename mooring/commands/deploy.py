@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         payload = {
             "ok": report.ok,
             "findings": [f.to_dict() for f in report.findings],
-            "hosts": [record_for(h) if h.plan else {"host": h.host, "outcome": h.outcome, "error": h.error}
+            "hosts": [record_for(h) if h.plan else {"host": h.host, "outcome": h.outcome.value, "error": h.error}
                       for h in report.hosts],
         }
         text = json.dumps(payload, indent=2, sort_keys=True)
