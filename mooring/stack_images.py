@@ -32,6 +32,7 @@ SERVICE_IMAGES: dict[str, str] = {
     "mooring/postgres:15": "postgres",
     "mooring/redis:7": "redis",
     "mooring/nginx:1": "nginx",
+    "mooring/registry:2": "registry",  # for tests of `image_source: registry` on a box
 }
 API_REPOSITORY = "mooring/api"
 API_SOURCE = EXAMPLES / "api"

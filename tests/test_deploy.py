@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, TEST_STATE, ssh
+from tests.conftest import ROOT, TEST_STATE, run_deploy_code, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -188,6 +188,47 @@ def test_invalid_declared_state_touches_no_host(deployed, boxes):
     OUTPUTS.extend([plain.stdout, plain.stderr])
     assert plain.returncode != 0 and "retention_days" in plain.stderr
     assert ssh(box, snapshot).stdout == before
+
+
+REGISTRY_UP = (
+    "docker rm -f mooring-test-registry >/dev/null 2>&1; "
+    "docker run -d --name mooring-test-registry -p 127.0.0.1:5000:5000 mooring/registry:2 >/dev/null && "
+    "for i in $(seq 40); do curl -sf http://127.0.0.1:5000/v2/ >/dev/null && break; sleep 0.5; done && "
+    "docker tag mooring/redis:7 localhost:5000/solacore/redis:7 && "
+    "docker push localhost:5000/solacore/redis:7 >/dev/null && docker rmi localhost:5000/solacore/redis:7"
+)
+
+
+def test_registry_images_are_pulled_once(deployed, boxes):
+    """``image_source: registry``: a real registry (Debian's docker-registry) runs on the box."""
+    box = boxes.boxes[0]
+    setup = run_deploy_code(
+        "from pyinfra.operations import server\n"
+        "from deploy.operations import images\n"
+        "from deploy.roles.stack import shipped_image\n"
+        "image_id, archive = shipped_image('mooring/registry:2')\n"
+        "images.shipped(name='registry image', ref='mooring/registry:2', image_id=image_id, archive=archive)\n"
+        f"server.shell(name='registry with redis pushed', commands=[{REGISTRY_UP!r}])\n",
+        limit=[box.name],
+    )
+    assert setup.rc == 0 and not setup.failed_hosts, setup.log[-2000:]
+    ref = "localhost:5000/solacore/redis:7"
+    assert ssh(box, f"docker image inspect {ref}").returncode != 0  # only the registry has it
+    data = group_data_with(deployed["tmp"] / "registry", box.name,
+                           f"stack:\n  services:\n    redis:\n      image: {ref}\n      image_source: registry\n")
+    try:
+        out, payload = deploy_json(deployed["tmp"], "--limit", box.name, group_data=data)
+        assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+        host = next(h for h in payload["hosts"] if h["host"] == box.name)
+        assert f"Stack | Image {ref} (registry)" in host["changed_operations"]
+        running = ssh(box, "docker inspect --format '{{.Config.Image}}' solacore-redis-1").stdout.strip()
+        assert running == ref
+        again, payload = deploy_json(deployed["tmp"], "--limit", box.name, group_data=data)
+        assert again.returncode == 0
+        assert next(h for h in payload["hosts"] if h["host"] == box.name)["changed_operations"] == []
+    finally:
+        ssh(box, "docker rm -f mooring-test-registry")
+        assert mooring("deploy", "sandbox", "--limit", box.name).returncode == 0
 
 
 def test_secrets_never_leave_the_env_file(deployed, boxes):
