@@ -136,7 +136,7 @@ def secret_values(hosts) -> list[str]:
 
 
 def _judge(host: str, apply: RunResult, plan: dict[str, Any], secrets: list[str]) -> HostOutcome:
-    outcome = HostOutcome(host, Result.UNCHANGED, changes=apply.changes_for(host), plan=plan)
+    outcome = HostOutcome(host, Result.UNCHANGED, changes=apply.changes_for(host, plan.get("ops")), plan=plan)
     if host in apply.failed_hosts or not plan or not apply.operations:
         outcome.outcome = Result.FAILED
         reasons = apply.errors_for(host)

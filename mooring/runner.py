@@ -34,6 +34,7 @@ class OpResult:
     changed: list[str]
     unchanged: list[str]
     failed: list[str]
+    op_hash: str = ""
 
 
 @dataclass
@@ -51,9 +52,14 @@ class RunResult:
         """How many (operation, host) pairs changed something."""
         return sum(len(op.changed) for op in self.operations)
 
-    def changes_for(self, host: str) -> list[str]:
-        """Names of the operations that changed ``host``."""
-        return [op.name for op in self.operations if host in op.changed]
+    def changes_for(self, host: str, names: dict[str, str] | None = None) -> list[str]:
+        """Names of the operations that changed ``host``.
+
+        pyinfra gives an operation one name across hosts (the first host's); ``names`` (op hash
+        → this host's name, from the deploy file's plan) puts the host's own name back.
+        """
+        names = names or {}
+        return [names.get(op.op_hash, op.name) for op in self.operations if host in op.changed]
 
     def errors_for(self, host: str) -> list[str]:
         """The log lines pyinfra printed about ``host``'s failure."""
@@ -100,7 +106,7 @@ def parse_run(rc: int, stdout: str, stderr: str) -> RunResult:
     results = payload["results"]
     hosts: set[str] = set()
     for op in results["operations"]:
-        entry = OpResult(op["name"], op["success"], op["no_change"], op["error"])
+        entry = OpResult(op["name"], op["success"], op["no_change"], op["error"], op.get("op_hash", ""))
         hosts.update(entry.changed + entry.unchanged + entry.failed)
         result.operations.append(entry)
     result.failed_hosts = list(results.get("failed_hosts", []))

@@ -93,42 +93,49 @@ def converge(model: HostModel) -> dict[str, Any]:
     current = history.current_release()
     previous = current if current and current.release_id != rid else history.previous_good()
 
+    ops: dict[str, str] = {}  # op hash -> this host's op name (pyinfra shares one hash across hosts)
+
+    def run(operation, name: str, **kwargs):
+        meta = operation(name=name, **kwargs)
+        ops[meta._hash] = f"Stack | {name}"
+        return meta
+
     for directory in rendered.directories:
-        files.directory(name=f"Directory {directory.path}", path=directory.path, user=directory.owner,
-                        group=directory.group, mode=directory.mode)
+        run(files.directory, f"Directory {directory.path}", path=directory.path, user=directory.owner,
+            group=directory.group, mode=directory.mode)
     env_before = (host.get_fact(JsonFile, path=f"{stack_model.dir}/releases/{current.dirname}/env-digests.json")
                   if current else None) or {}
     env_after = env_digests(stack_model)
     mounted: dict[str, list] = {}  # service -> ops writing files it mounts
     for item in rendered.files:
         if item.secret:
-            op = secret_put(name=f"Secret file {item.path}", content=item.content, dest=item.path, mode=item.mode,
-                            user=item.owner, group=item.group)
+            op = run(secret_put, f"Secret file {item.path}", content=item.content, dest=item.path, mode=item.mode,
+                     user=item.owner, group=item.group)
         else:
-            op = files.put(name=f"File {item.path}", src=StringIO(item.content), dest=item.path, mode=item.mode,
-                           user=item.owner, group=item.group)
+            op = run(files.put, f"File {item.path}", src=StringIO(item.content), dest=item.path, mode=item.mode,
+                     user=item.owner, group=item.group)
         for service in item.used_by:
             mounted.setdefault(service, []).append(op)
     for ref, (image_id, archive_path) in sorted(shipped.items()):
         if archive_path:
-            images.shipped(name=f"Image {ref} (shipped)", ref=ref, image_id=image_id, archive=archive_path)
+            run(images.shipped, f"Image {ref} (shipped)", ref=ref, image_id=image_id, archive=archive_path)
         else:
-            images.pulled(name=f"Image {ref} (registry)", ref=ref)
+            run(images.pulled, f"Image {ref} (registry)", ref=ref)
 
-    stack.release_saved(name="Release saved", directory=stack_model.dir, release_id=rid,
-                        paths=[item.path for item in rendered.files], images=image_ids, env_digests=env_after,
-                        keep=stack_model.releases_keep)
+    run(stack.release_saved, "Release saved", directory=stack_model.dir, release_id=rid,
+        paths=[item.path for item in rendered.files], images=image_ids, env_digests=env_after,
+        keep=stack_model.releases_keep)
     if stack_model.migration:
-        stack.migrated(name=f"Migrations ({stack_model.migration.service})", directory=stack_model.dir,
-                       project=stack_model.name, service=stack_model.migration.service,
-                       command=stack_model.migration.command, release_id=rid)
-    stack.up(name="Compose up (changed services only)", directory=stack_model.dir, project=stack_model.name,
-             service_images={name: svc.image for name, svc in stack_model.services.items()},
-             restarts={name: svc.restart for name, svc in stack_model.services.items()})
+        run(stack.migrated, f"Migrations ({stack_model.migration.service})", directory=stack_model.dir,
+            project=stack_model.name, service=stack_model.migration.service,
+            command=stack_model.migration.command, release_id=rid)
+    run(stack.up, "Compose up (changed services only)", directory=stack_model.dir, project=stack_model.name,
+        service_images={name: svc.image for name, svc in stack_model.services.items()},
+        restarts={name: svc.restart for name, svc in stack_model.services.items()})
     # Compose does not see a changed bind-mounted file: restart exactly the services mounting one.
-    for service, ops in sorted(mounted.items()):
-        server.shell(name=f"Restart {service} (mounted config changed)", _if=any_changed(*ops),
-                     commands=[f"{compose_cmd(stack_model.dir, stack_model.name)} restart {service}"])
+    for service, writers in sorted(mounted.items()):
+        run(server.shell, f"Restart {service} (mounted config changed)", _if=any_changed(*writers),
+            commands=[f"{compose_cmd(stack_model.dir, stack_model.name)} restart {service}"])
 
     return {
         "stack": stack_model.name,
@@ -140,4 +147,5 @@ def converge(model: HostModel) -> dict[str, Any]:
         "images": image_ids,
         "env_keys_changed": sorted(k for k in set(env_before) | set(env_after) if env_before.get(k) != env_after.get(k)),
         "migration": " ".join(stack_model.migration.command) if stack_model.migration else None,
+        "ops": ops,
     }
