@@ -130,3 +130,12 @@ def test_unreachable_host_is_named_and_others_still_bootstrap(bootstrapped, boxe
     assert out.returncode == 1
     assert "ghost-box: FAILED - Could not connect" in out.stdout
     assert f"{boxes.boxes[0].name}: ok, 0 change(s)" in out.stdout
+
+
+def test_timezone_cron_and_directories(bootstrapped, boxes):
+    out = ssh(boxes.boxes[0], "readlink /etc/localtime; cat /etc/timezone; pgrep -x cron >/dev/null && echo CRON;"
+                              " stat -c '%n %a' /srv/mooring /var/backups/mooring")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    assert lines[0] == "/usr/share/zoneinfo/UTC" and lines[1] == "UTC" and lines[2] == "CRON"
+    assert "/srv/mooring 755" in out.stdout and "/var/backups/mooring 750" in out.stdout

@@ -49,8 +49,12 @@ def base_system(boot: Bootstrap) -> None:
     """Packages every host needs, cron running, the timezone, mooring's directories."""
     installed("Base packages", BASE_PACKAGES)
     server.service(name="cron running", service="cron", running=True, enabled=True)
-    files.link(name=f"Timezone {boot.timezone}", path="/etc/localtime", target=f"/usr/share/zoneinfo/{boot.timezone}")
-    files.put(name="/etc/timezone", src=StringIO(f"{boot.timezone}\n"), dest="/etc/timezone", mode="644")
+    link = files.link(name=f"Timezone {boot.timezone}", path="/etc/localtime",
+                      target=f"/usr/share/zoneinfo/{boot.timezone}")
+    name = files.put(name="/etc/timezone", src=StringIO(f"{boot.timezone}\n"), dest="/etc/timezone", mode="644")
+    # cron reads the zone at start: "02:00" must mean 02:00 in the declared zone.
+    server.service(name="cron restarted (timezone changed)", service="cron", restarted=True,
+                   _if=any_changed(link, name))
     files.directory(name=f"Stacks dir {boot.base_dir}", path=boot.base_dir, user="root", group="root", mode="755")
     files.directory(name=f"Backups dir {boot.backup_dir}", path=boot.backup_dir, user="root", group="root", mode="750")
 
