@@ -22,6 +22,8 @@ def cron_problem(schedule: str) -> str | None:
     >>> cron_problem("0 2 * * *") is None, cron_problem("61 2 * * *")
     (True, 'minute: 61 is outside 0-59')
     """
+    if any(char in schedule for char in "\n\r%"):
+        return "a line break or % would break the crontab line (cron turns % into a newline)"
     text = schedule.strip()
     if text.startswith("@"):
         return None if text in MACROS else f"unknown macro {text} (use one of {', '.join(MACROS)})"

@@ -21,11 +21,13 @@ from cerberus import Validator
 from cerberus.errors import ValidationError
 
 from mooring.errors import ConfigError, ConfigProblem
+from mooring.secrets import looks_secret
 
 BLOCKS: dict[str, dict[str, Any]] = {}
 
-#: Keys whose values are never echoed back in messages.
-SECRET_HINTS = ("password", "passwd", "secret", "token", "key", "credential")
+#: Keys whose values are never echoed back in messages: see :func:`mooring.secrets.looks_secret`.
+#: Every value under ``stack.env.`` is hidden too, whatever its key.
+ENV_PREFIX = "stack.env."
 
 NAME_RE = r"^[a-z_][a-z0-9_-]{0,31}$"
 # Absolute, no `..`, and only characters that need no shell quoting (paths reach shell commands).
@@ -169,7 +171,12 @@ def check_origin(field: str, value: Any, error: Callable) -> None:
 
 
 def check_env_value(field: str, value: Any, error: Callable) -> None:
-    """An env value is a scalar, ``{secret: NAME}`` or ``{value: TEXT, multiline: true}``."""
+    """An env value is a scalar, ``{secret: NAME}`` or ``{value: TEXT, multiline: true}``; never a float
+    (``1.10`` would reach the container as ``1.1``)."""
+    if isinstance(value, float):
+        error(field, problem("a decimal number is read as a float and may change (1.10 becomes 1.1)",
+                             'quote it, e.g. "1.10"'))
+        return
     if not isinstance(value, dict):
         return
     if ("secret" in value) == ("value" in value):
@@ -483,12 +490,11 @@ def is_secret_path(path: str) -> bool:
     >>> is_secret_path("stack.env.POSTGRES_PASSWORD"), is_secret_path("stack.env.POSTGRES_DB")
     (True, False)
     """
-    last = path.rsplit(".", 1)[-1].lower()
-    return any(hint in last for hint in SECRET_HINTS)
+    return looks_secret(path.rsplit(".", 1)[-1])
 
 
 def _shown(value: Any, path: str) -> str:
-    if is_secret_path(path) or any(is_secret_path(part) for part in path.split(".")[-2:-1]):
+    if path.startswith(ENV_PREFIX) or is_secret_path(path) or any(is_secret_path(part) for part in path.split(".")[-2:-1]):
         return "(value hidden)"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -16,6 +16,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 from checks.findings import Finding, Outcome
 from mooring.model import MASK, EnvVar, HostModel, Service, Stack
 from mooring.paths import TEMPLATES
-from mooring.secrets import env_var_name, redact, secrets_file
+from mooring.secrets import env_var_name, looks_secret, redact, secrets_file
 
 if TYPE_CHECKING:
     from mooring.render import RenderedStack
@@ -43,7 +44,6 @@ DEV_DEFAULTS = frozenset({
 })
 DEV_DEFAULT_FRAGMENTS = ("changeinproduction", "changeme", "pleasechange", "insecure", "devsecret", "notsecure")
 MIN_SECRET_LENGTH = 16
-SECRET_KEY_RE = re.compile(r"(^|_)(PASSWORD|PASSWD|PASS|SECRET|TOKEN|API_KEY|PRIVATE_KEY|ACCESS_KEY|SECRET_KEY)$")
 TRUE_VALUES = frozenset({"1", "true", "yes", "on", "y"})
 URL_SAFE_RE = re.compile(r"^[A-Za-z0-9._~-]*$")
 COMPOSE_REF_RE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -296,7 +296,7 @@ def secrets_not_in_clear(ctx: RuleContext, name: str) -> list[Finding]:
     """Secret-looking keys and URL passwords come from secret references, never clear YAML."""
     found = []
     for var in ctx.stack.env.values():
-        if SECRET_KEY_RE.search(var.key.upper()) and not var.secret and var.value and _declared_in_env(var):
+        if looks_secret(var.key) and not var.secret and var.value and _declared_in_env(var):
             found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{var.key} looks like a secret but is written in clear",
                                      f"write `{var.key}: {{secret: {var.key}}}` and provide it with "
                                      f"{env_var_name(var.key)} or {secrets_file(ctx.model.environment)}"))
@@ -306,6 +306,25 @@ def secrets_not_in_clear(ctx: RuleContext, name: str) -> list[Finding]:
         if password and MASK not in password:
             found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{var.key} carries a password in clear",
                                      "build the URL from a secret, e.g. postgresql://${POSTGRES_USER}:${POSTGRES_PASSWORD}@db:5432/${POSTGRES_DB}"))
+    return found
+
+
+@rule("secrets.not_in_args")
+def secrets_not_in_args(ctx: RuleContext, name: str) -> list[Finding]:
+    """No ``${KEY}`` of a secret in a command or healthcheck (compose writes it into container config and process args)."""
+    found = []
+    env = ctx.stack.env
+    for service in ctx.stack.services.values():
+        texts = [("command", service.command or []), ("healthcheck.test", service.healthcheck.test if service.healthcheck else [])]
+        for where, args in texts:
+            keys = dict.fromkeys(k for arg in args for k in COMPOSE_REF_RE.findall(arg.replace("$${", "")))
+            for key in keys:
+                if key in env and env[key].secret:
+                    found.append(ctx.finding(name, Outcome.FAILED, _service_path(service, where),
+                                             f"${{{key}}} puts secret {key} into the container's config and process "
+                                             "arguments (docker inspect, ps)",
+                                             f"read it from the environment inside the container (CMD-SHELL with $${key}) "
+                                             f"and list {key} in stack.services.{service.name}.env"))
     return found
 
 
@@ -611,6 +630,26 @@ def proxy_publishes_http_port(ctx: RuleContext, name: str) -> list[Finding]:
                         f'publish it, e.g. ports: ["80:{stack.proxy.listen_port}"]')]
 
 
+@rule("proxy.consistent")
+def proxy_consistent(ctx: RuleContext, name: str) -> list[Finding]:
+    """The proxy has an upstream to forward to and publishes a port onto its listen_port."""
+    stack = ctx.stack
+    service = stack.services.get(stack.proxy.service or "")
+    if service is None:
+        return []
+    found = []
+    if not stack.proxy.upstream:
+        found.append(ctx.finding(name, Outcome.FAILED, "stack.proxy.upstream",
+                                 f"proxy {service.name} has no upstream (no service with role app and none declared)",
+                                 "set stack.proxy.upstream to the service it forwards to"))
+    if service.ports and not any(p.target == stack.proxy.listen_port for p in service.ports):
+        found.append(ctx.finding(name, Outcome.FAILED, _service_path(service, "ports"),
+                                 f"no published port of {service.name} targets stack.proxy.listen_port "
+                                 f"{stack.proxy.listen_port} (nginx listens there)",
+                                 f'publish it, e.g. ports: ["80:{stack.proxy.listen_port}"], or change stack.proxy.listen_port'))
+    return found
+
+
 @rule("mounts.read_only_sources")
 def mounts_read_only_sources(ctx: RuleContext, name: str) -> list[Finding]:
     """Read-only bind mount sources declare owner and mode (the container cannot chmod them: seed 003)."""
@@ -679,6 +718,33 @@ def backups_databases(ctx: RuleContext, name: str) -> list[Finding]:
                                      f"{shown} is not a plain database name (unknown or secret ${{KEY}}, or odd characters)",
                                      "use a declared, non-secret env key such as ${POSTGRES_DB}, or the name itself"))
     return found
+
+
+#: Host folders that backups must never take over (the deploy chmods the folder 0700).
+SYSTEM_DIRS = frozenset({"/", "/tmp", "/etc", "/var", "/usr", "/home", "/root", "/srv", "/opt", "/bin", "/sbin", "/lib",
+                         "/boot", "/dev", "/proc", "/sys", "/run", "/var/lib", "/var/backups"})
+
+
+@rule("backups.directory")
+def backups_directory(ctx: RuleContext, name: str) -> list[Finding]:
+    """The backup folder is a dedicated folder: no system path, not the stack dir, two components or more."""
+    stack = ctx.stack
+    if not stack.backups.enabled:
+        return []
+    directory = posixpath.normpath(stack.backups.directory)
+    parts = [p for p in directory.split("/") if p]
+    why = ""
+    if directory in SYSTEM_DIRS:
+        why = "is a system folder"
+    elif directory == stack.dir or stack.dir.startswith(directory.rstrip("/") + "/"):
+        why = f"is the stack folder {stack.dir} or holds it"
+    elif len(parts) < 2:
+        why = "has fewer than two path components"
+    if not why:
+        return []
+    return [ctx.finding(name, Outcome.FAILED, "stack.backups.directory",
+                        f"backup folder {directory} {why} (the deploy makes it root-only, mode 0700)",
+                        f"use a dedicated folder, e.g. /var/backups/mooring/{stack.name}")]
 
 
 @rule("migration.declared")
@@ -786,7 +852,7 @@ def production_debug_off(ctx: RuleContext, name: str) -> list[Finding]:
             found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{var.key} is on in production", f"set {var.key}: false"))
         elif key in ("ENV", "APP_ENV", "ENVIRONMENT", "NODE_ENV", "FLASK_ENV", "PYTHON_ENV") and \
                 var.value.strip().lower() in ("dev", "development", "debug", "local"):
-            found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{var.key} is {var.value!r} in production",
+            found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{var.key} names a development mode in production",
                                      f"set {var.key}: production"))
     return found
 

@@ -10,6 +10,7 @@ The merge remembers which file set every key, so errors can name the right file.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -84,6 +85,30 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
+# YAML 1.2 core scalars instead of PyYAML's YAML 1.1 ones, which silently change values:
+# NO/yes/on → booleans, 0123 → 83 (octal), 12:30 → 750 (base 60), 0x1F → 31. Here only
+# true/false are booleans, integers are plain decimals without leading zeros, floats need a
+# dot or an exponent (no base 60); everything else stays the string that was written.
+_BOOL_TAG, _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_StrictLoader.add_implicit_resolver(_INT_TAG, re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
+_StrictLoader.add_implicit_resolver(
+    _FLOAT_TAG,
+    re.compile(r"^(?:[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def _construct_bool(loader: _StrictLoader, node: yaml.ScalarNode) -> bool:
+    return loader.construct_scalar(node).lower() == "true"
+
+
+_StrictLoader.add_constructor(_BOOL_TAG, _construct_bool)
+
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read one YAML layer; a syntax error or a non-mapping top level is a ``ConfigError``."""
@@ -92,6 +117,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(ConfigProblem(shown, "", f"cannot read: {exc.strerror}", "create the file or fix its permissions"))
+    except UnicodeDecodeError:  # no byte, no position: the file may hold a secret
+        raise ConfigError(ConfigProblem(shown, "", "not UTF-8 text", "save it as UTF-8")) from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

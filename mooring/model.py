@@ -23,6 +23,7 @@ from mooring.secrets import SecretRef, resolve_secrets
 #: ``${NAME}`` references another stack env key; ``$${`` is a literal ``${``.
 REF_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MASK = "***"
+PRODUCTION = "production"
 
 
 @dataclass(frozen=True)
@@ -345,7 +346,9 @@ def _read_key_file(name: str, path: str, merged: Merged) -> list[str]:
     file = Path(name.replace("${MOORING_STATE}", str(state_dir())))
     file = file if file.is_absolute() else ROOT / file
     try:
-        lines = [line.strip() for line in file.read_text().splitlines()]
+        lines = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
+    except UnicodeDecodeError:
+        raise ConfigError(ConfigProblem(str(file), "", "not UTF-8 text", "save it as UTF-8")) from None
     except OSError:
         raise ConfigError(ConfigProblem(merged.file_of(path), path, f"public key file {name!r} cannot be read",
                                         "create it (the sandbox's key appears after `mooring sandbox up`) or fix the path"))
@@ -365,6 +368,11 @@ def build_stack(data: dict[str, Any], environment: str, bootstrap: Bootstrap, me
     services = {key: _service(key, value, stack_dir) for key, value in data["services"].items() if value["enabled"]}
     endpoints = {gate: _gate(gate, data["endpoints"][gate]) for gate in ("dev", "ops") if data["endpoints"].get(gate)}
     cors = Cors(**data["cors"]) if data.get("cors") else None
+    if environment == PRODUCTION and data["secrets_generate_missing"]:
+        # Refused before any secret is resolved: generation would write the secrets file.
+        raise ConfigError(ConfigProblem(merged.file_of("stack.secrets_generate_missing"), "stack.secrets_generate_missing",
+                                        "secret generation is on in production",
+                                        "remove secrets_generate_missing (sandbox only) and provide the secrets"))
     env = resolve_env(_declared_env(data["env"], endpoints, cors, merged), environment,
                       data["secrets_generate_missing"], merged)
     proxy = Proxy(**data["proxy"])
@@ -455,7 +463,7 @@ def _backups(data: dict[str, Any], name: str, bootstrap: Bootstrap, services: di
     databases = list(data["databases"]) or (["${POSTGRES_DB}"] if "POSTGRES_DB" in env else [])
     resolved = [_expand_plain(db, env) for db in databases]
     service = data.get("service") or next((s.name for s in services.values() if s.role == "postgres"), None)
-    return Backups(data["enabled"], data["schedule"], data["retention_days"], resolved,
+    return Backups(data["enabled"], data["schedule"].strip(), data["retention_days"], resolved,
                    data.get("directory") or posixpath.join(bootstrap.backup_dir, name), service)
 
 
@@ -483,8 +491,8 @@ class _Declared:
 def _declared_env(env: dict[str, Any], endpoints: dict[str, EndpointGate], cors: Cors | None,
                   merged: Merged) -> list[_Declared]:
     declared = [_declared_entry(key, value) for key, value in env.items()]
-    generated = _generated_env(endpoints, cors)
-    problems = [ConfigProblem(merged.file_of(f"stack.env.{entry.key}"), f"stack.env.{entry.key}",
+    generated, problems = _generated_env(endpoints, cors, merged)
+    problems += [ConfigProblem(merged.file_of(f"stack.env.{entry.key}"), f"stack.env.{entry.key}",
                               f"{entry.key} is also set by {generated[entry.key].path}",
                               f"remove it from stack.env and set {generated[entry.key].path} instead")
                 for entry in declared if entry.key in generated]
@@ -508,20 +516,34 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def _generated_env(endpoints: dict[str, EndpointGate], cors: Cors | None) -> dict[str, _Declared]:
-    """Env keys that mooring writes from the endpoints and cors blocks."""
-    out: dict[str, _Declared] = {}
+def _generated_env(endpoints: dict[str, EndpointGate], cors: Cors | None,
+                   merged: Merged) -> tuple[dict[str, _Declared], list[ConfigProblem]]:
+    """Env keys that mooring writes from the endpoints and cors blocks, and a problem for every
+    env name two of them share (the later one would silently replace the earlier)."""
+    entries: list[tuple[str, _Declared]] = []  # (path of the *_env key naming it, entry)
     for gate in endpoints.values():
         base = f"stack.endpoints.{gate.name}"
-        out[gate.enabled_env] = _Declared(gate.enabled_env, _escape_refs(_scalar(gate.enabled)), None, False, f"{base}.enabled")
-        out[gate.whitelist_env] = _Declared(gate.whitelist_env, _escape_refs(",".join(gate.whitelist)), None, False,
-                                            f"{base}.whitelist")
+        entries.append((f"{base}.enabled_env", _Declared(gate.enabled_env, _escape_refs(_scalar(gate.enabled)), None, False,
+                                                         f"{base}.enabled")))
+        entries.append((f"{base}.whitelist_env", _Declared(gate.whitelist_env, _escape_refs(",".join(gate.whitelist)), None,
+                                                           False, f"{base}.whitelist")))
     if cors:
-        out[cors.origins_env] = _Declared(cors.origins_env, _escape_refs(",".join(cors.allowed_origins)), None, False,
-                                          "stack.cors.allowed_origins")
-        out[cors.credentials_env] = _Declared(cors.credentials_env, _scalar(cors.allow_credentials), None, False,
-                                              "stack.cors.allow_credentials")
-    return out
+        entries.append(("stack.cors.origins_env", _Declared(cors.origins_env, _escape_refs(",".join(cors.allowed_origins)),
+                                                            None, False, "stack.cors.allowed_origins")))
+        entries.append(("stack.cors.credentials_env", _Declared(cors.credentials_env, _scalar(cors.allow_credentials), None,
+                                                                False, "stack.cors.allow_credentials")))
+    out: dict[str, _Declared] = {}
+    named_at: dict[str, str] = {}
+    problems: list[ConfigProblem] = []
+    for env_path, entry in entries:
+        if entry.key in out:
+            problems.append(ConfigProblem(merged.file_of(env_path), env_path,
+                                          f"{entry.key} is also generated by {named_at[entry.key]}",
+                                          f"give {env_path} and {named_at[entry.key]} different env names"))
+            continue
+        out[entry.key] = entry
+        named_at[entry.key] = env_path
+    return out, problems
 
 
 def _escape_refs(text: str) -> str:

@@ -231,13 +231,23 @@ def _directories(stack: Stack) -> list[RemoteDir]:
         for mount in service.volumes:
             if mount.type != "bind":
                 continue
-            if mount.kind == "dir" and (mount.template or mount.owner or not mount.read_only):
+            # A host folder outside the stack dir (/tmp, /var/run, ...) is the host's: it is
+            # managed (created, chowned, chmodded) only when the mount declares owner AND mode.
+            declared = bool(mount.owner and mount.mode)
+            if mount.kind == "dir" and (declared or (_in_stack_dir(mount.source, stack)
+                                                     and (mount.template or mount.owner or not mount.read_only))):
                 dirs.setdefault(mount.source, RemoteDir(mount.source, mount.owner or ROOT_OWNER,
                                                         mount.group or mount.owner or ROOT_OWNER, mount.mode or "0755"))
             elif mount.kind == "file" and mount.template:
                 parent = posixpath.dirname(mount.source)
-                dirs.setdefault(parent, RemoteDir(parent, ROOT_OWNER, ROOT_OWNER, "0755"))
+                if _in_stack_dir(parent, stack):
+                    dirs.setdefault(parent, RemoteDir(parent, ROOT_OWNER, ROOT_OWNER, "0755"))
     return [dirs[path] for path in sorted(dirs)]
+
+
+def _in_stack_dir(path: str, stack: Stack) -> bool:
+    """True for a path strictly inside the stack folder."""
+    return posixpath.normpath(path).startswith(stack.dir.rstrip("/") + "/")
 
 
 def _written_forms(value: str) -> set[str]:

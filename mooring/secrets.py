@@ -135,6 +135,17 @@ def _parse_value(rest: str, number: int) -> str:
 
 # --- resolution ----------------------------------------------------------------------------
 
+def looks_secret(key: str) -> bool:
+    """True when an env key name looks like it holds a secret (shared by schema and static rules).
+
+    >>> [looks_secret(k) for k in ("PGPASSWORD", "SECRET_KEY_BASE", "STRIPE_KEY", "SENTRY_DSN", "GCP_CREDENTIALS", "POSTGRES_DB")]
+    [True, True, True, True, True, False]
+    """
+    upper = key.upper()
+    return any(hint in upper for hint in ("PASS", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE")) or \
+        upper.endswith(("KEY", "DSN"))
+
+
 def secrets_file(environment: str) -> Path:
     """The untracked dotenv file holding one environment's secrets.
 
@@ -167,6 +178,8 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     except OSError as exc:
         raise ConfigError(ConfigProblem(str(path), "", f"cannot read the secrets file: {exc.strerror}",
                                         "fix its permissions (it should be mode 0600, owned by you)"))
+    except UnicodeDecodeError:  # its text would quote a byte of a secret: say only what is wrong
+        raise ConfigError(ConfigProblem(str(path), "", "not UTF-8 text", "save it as UTF-8")) from None
     try:
         return parse_dotenv(text)
     except ValueError as exc:

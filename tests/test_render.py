@@ -161,7 +161,7 @@ def test_crontab(world):
     cron = render_stack(model).file("/etc/cron.d/mooring-solacore")
     assert cron.mode == "0644" and cron.content.endswith("\n")
     line = [l for l in cron.content.splitlines() if l and not l.startswith("#") and "=" not in l]
-    assert line == ["0 2 * * * root /srv/mooring/solacore/bin/backup.sh >>/var/log/mooring-solacore-backup.log 2>&1"]
+    assert line == ["0 2 * * * root umask 077 && /srv/mooring/solacore/bin/backup.sh >>/var/log/mooring-solacore-backup.log 2>&1"]
 
 
 def test_strict_undefined():
@@ -220,7 +220,7 @@ def test_backup_writes_a_verified_dump(backup_env):
     proc = run_script(script, env, "good")
     assert proc.returncode == 0, proc.stderr
     files = sorted(folder.glob("*.sql.gz"))
-    assert len(files) == 1 and files[0].name.startswith("readme_to_recover_")
+    assert len(files) == 1 and files[0].name.startswith("solacore__readme_to_recover_")
     assert proc.stdout.strip() == str(files[0])
     assert not list(folder.glob("*.partial*"))
 
@@ -237,21 +237,68 @@ def test_backup_refuses_incomplete_dumps(backup_env, dump):
 def test_backup_prunes_after_retention_and_keeps_on_failure(backup_env):
     script, _restore, folder, env = backup_env
     folder.mkdir()
-    old = folder / "readme_to_recover_20200101T000000Z.sql.gz"
-    recent = folder / "readme_to_recover_20991231T000000Z.sql.gz"
-    for path, age_days in ((old, 8), (recent, 2)):
+    old = folder / "solacore__readme_to_recover_20200101T000000Z.sql.gz"
+    old_partial = folder / "solacore__readme_to_recover_20200101T000000Z.sql.gz.partial"
+    recent = folder / "solacore__readme_to_recover_20991231T000000Z.sql.gz"
+    # Old files that are not this stack's dumps: never deleted (the folder may be shared).
+    foreign = [folder / name for name in ("readme_to_recover_20200101T000000Z.sql.gz", "other__readme_to_recover_20200101T000000Z.sql.gz",
+                                          "solacore__readme_to_recover_manual.sql.gz", "keep.sql.gz", "notes.partial")]
+    for path, age_days in ((old, 8), (old_partial, 8), (recent, 2), *((f, 8) for f in foreign)):
         path.write_bytes(b"")
         stamp = time.time() - age_days * 86400
         os.utime(path, (stamp, stamp))
     assert run_script(script, env, "fail").returncode == 1
     assert old.exists()  # a failed night deletes nothing
     assert run_script(script, env, "good").returncode == 0
-    assert not old.exists() and recent.exists()
+    assert not old.exists() and not old_partial.exists() and recent.exists()
+    assert all(f.exists() for f in foreign)
+
+
+def test_restore_finds_the_database_in_the_new_dump_name(backup_env):
+    script, restore, folder, env = backup_env
+    assert run_script(script, env, "good").returncode == 0
+    [dump] = folder.glob("solacore__*.sql.gz")
+    proc = run_script(restore, env, "good", str(dump))
+    assert proc.returncode == 0, proc.stderr
+    assert "into readme_to_recover" in proc.stderr
+
+
+def test_trailer_must_be_a_whole_line(backup_env):
+    script, _restore, folder, env = backup_env
+    docker = script.parent / "docker"
+    docker.write_text("#!/bin/sh\nprintf -- 'CREATE TABLE t (id int);\\nSELECT 1; -- PostgreSQL database dump complete\\n'\n")
+    proc = run_script(script, env, "good")
+    assert proc.returncode == 1 and not list(folder.glob("*.sql.gz"))
+
+
+def test_crontab_schedule_is_stored_stripped(world):
+    data = world.read("staging.yml")
+    set_path(data, "stack.backups.schedule", "  0 3 * * *  ")
+    world.write("staging.yml", data)
+    cron = render_stack(model_for("staging")).file("/etc/cron.d/mooring-solacore").content
+    assert "\n0 3 * * * root umask 077 && /srv/mooring/solacore/bin/backup.sh" in cron
+
+
+def test_host_folders_outside_the_stack_dir_are_not_managed(world):
+    """rw bind mounts of /tmp or the docker socket must not become 0755 root folders (B4)."""
+    data = world.read("staging.yml")
+    set_path(data, "stack.services.api.volumes", [
+        {"source": "/tmp", "target": "/host-tmp"},
+        {"source": "/var/run/docker.sock", "target": "/var/run/docker.sock"},
+        {"source": "/srv/data/uploads", "target": "/uploads", "owner": "1000"},
+        {"source": "/srv/data/media", "target": "/media", "owner": "1000", "mode": "0750"},
+        {"source": "${STACK_DIR}/cache", "target": "/cache"},
+    ])
+    world.write("staging.yml", data)
+    dirs = {d.path: d for d in render_stack(model_for("staging")).directories}
+    assert "/tmp" not in dirs and "/var/run/docker.sock" not in dirs and "/srv/data/uploads" not in dirs
+    assert (dirs["/srv/data/media"].owner, dirs["/srv/data/media"].mode) == ("1000", "0750")
+    assert "/srv/mooring/solacore/cache" in dirs
 
 
 def test_restore_refuses_a_truncated_dump(backup_env, tmp_path):
     _script, restore, _folder, env = backup_env
-    bad = tmp_path / "readme_to_recover_20260101T000000Z.sql.gz"
+    bad = tmp_path / "solacore__readme_to_recover_20260101T000000Z.sql.gz"
     subprocess.run(["sh", "-c", f"printf 'CREATE TABLE t (id' | gzip -c > {bad}"], check=True)
     proc = run_script(restore, env, "good", str(bad))
     assert proc.returncode == 1 and "refusing to restore" in proc.stderr

@@ -206,3 +206,91 @@ def test_dotenv_codec():
     assert parse_dotenv(text) == {"A": "x y", "B": "2", "C": "it's"}
     assert quote_env_value("") == ""
     assert redact("a Secret1 b Secret12", ["Secret1", "Secret12"]) == "a *** b ***"
+
+
+# --- review fixes -------------------------------------------------------------------------------
+
+def test_production_refuses_secret_generation_before_writing_secrets(world):
+    """B1: the model refuses the flag in production before resolving (and so writing) any secret."""
+    path = secrets_file("production")
+    path.unlink()
+    data = world.read("production.yml")
+    set_path(data, "stack.secrets_generate_missing", True)
+    world.write("production.yml", data)
+    model = build_model("prod-1.example.invalid", ["production"])
+    with pytest.raises(ConfigError) as info:
+        model.stack
+    [problem] = info.value.problems
+    assert problem.file.endswith("group_data/production.yml") and problem.path == "stack.secrets_generate_missing"
+    assert "remove secrets_generate_missing" in problem.fix
+    assert not path.exists()
+
+
+def test_env_values_are_hidden_in_schema_messages_whatever_the_key():
+    """L3: a value under stack.env.* is never echoed, even when its key does not look secret."""
+    found = problems({"stack": {"env": {"SENTRY_HOST": ["https://Leak3Value9@o1.sentry.io/1"]}}})
+    assert "Leak3Value9" not in str(found) and "(value hidden)" in str(found)
+
+
+@pytest.mark.parametrize("key", ["PGPASSWORD", "SECRET_KEY_BASE", "STRIPE_KEY", "SENTRY_DSN", "GCP_CREDENTIALS",
+                                 "DB_PASSWD", "API_TOKEN", "PRIVATE_PEM"])
+def test_secret_like_keys(key):
+    """B14: one predicate for the schema and the static rules."""
+    from mooring.secrets import looks_secret
+
+    assert looks_secret(key) and is_secret_path(f"stack.env.{key}")
+
+
+@pytest.mark.parametrize("key", ["POSTGRES_DB", "REDIS_URL", "KEYBOARD_LAYOUT", "PORT"])
+def test_not_secret_like_keys(key):
+    from mooring.secrets import looks_secret
+
+    assert not looks_secret(key)
+
+
+def test_non_utf8_layer_is_a_config_error_without_bytes(world):
+    """B6/L4: no traceback, no byte, no position."""
+    path = world.layer("staging.yml")
+    path.write_bytes(b"environment: staging\nstack:\n  env:\n    NOTE: caf\xe9-S3cretish\n")
+    with pytest.raises(ConfigError) as info:
+        load_layer(path)
+    [problem] = info.value.problems
+    assert (problem.message, problem.fix) == ("not UTF-8 text", "save it as UTF-8")
+    assert "xe9" not in str(info.value) and "position" not in str(info.value)
+
+
+def test_non_utf8_secrets_file_is_a_config_error_without_bytes(world):
+    secrets_file("staging").write_bytes(b"JWT_SECRET=Abc\xff\xfeSecretValue\n")
+    with pytest.raises(ConfigError) as info:
+        resolve_secrets([SecretRef("JWT_SECRET", "p", "f")], "staging")
+    text = str(info.value)
+    assert "not UTF-8 text" in text and "save it as UTF-8" in text
+    assert "xff" not in text and "SecretValue" not in text and "position" not in text
+
+
+def test_non_utf8_key_file_is_a_config_error(world):
+    (world.state / "sandbox" / "id_ed25519.pub").write_bytes(b"ssh-ed25519 AAAA\xff\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        build_model("docker-1", ["sandbox"])
+
+
+def test_yaml_1_1_scalars_keep_their_text(world):
+    """B5: ZIP 0123, AT 12:30, COUNTRY NO, HEX 0x1F stay the strings written (YAML 1.2 core)."""
+    from mooring.declared import read_yaml
+
+    sample = world.root / "sample.yml"
+    sample.write_text("stack:\n  env:\n    ZIP: 0123\n    AT: 12:30\n    COUNTRY: NO\n    HEX: 0x1F\n    FLAG: yes\n"
+                      "    ON: true\n    N: 42\n    NEG: -7\n")
+    env = read_yaml(sample)["stack"]["env"]
+    assert env == {"ZIP": "0123", "AT": "12:30", "COUNTRY": "NO", "HEX": "0x1F", "FLAG": "yes", "ON": True,
+                   "N": 42, "NEG": -7}
+    world.layer("hosts/staging-1.example.invalid.yml").parent.mkdir(exist_ok=True)
+    world.layer("hosts/staging-1.example.invalid.yml").write_text(
+        "stack:\n  env:\n    ZIP: 0123\n    AT: 12:30\n    COUNTRY: NO\n")
+    stack = build_model("staging-1.example.invalid", ["staging"]).stack
+    assert [stack.env[k].value for k in ("ZIP", "AT", "COUNTRY")] == ["0123", "12:30", "NO"]
+
+
+def test_float_env_value_asks_to_quote():
+    [problem] = problems({"stack": {"env": {"V": 1.1}}})
+    assert problem.path == "stack.env.V" and "quote it" in problem.fix

@@ -14,12 +14,13 @@ from mooring.render import render_stack
 from tests.declared_world import HOSTS, model_for, set_path
 
 REGISTERED = [
-    "backups.databases", "consistency.database_url", "consistency.db_env", "consistency.db_healthcheck",
+    "backups.databases", "backups.directory", "consistency.database_url", "consistency.db_env", "consistency.db_healthcheck",
     "consistency.redis_url", "cors.credentials", "endpoints.delivered", "env.complete", "env.line_breaks", "env.shell_collision",
     "health.declared", "migration.declared", "mounts.consistent", "mounts.read_only_sources", "ports.unique",
     "production.cors", "production.debug_off", "production.endpoints", "production.images_pinned",
-    "production.no_generated_secrets", "production.secrets", "proxy.http_port", "render.compose_config",
-    "render.env_roundtrip", "render.shell_syntax", "render.shellcheck", "secrets.not_in_clear", "secrets.url_safe",
+    "production.no_generated_secrets", "production.secrets", "proxy.consistent", "proxy.http_port", "render.compose_config",
+    "render.env_roundtrip", "render.shell_syntax", "render.shellcheck", "secrets.not_in_args", "secrets.not_in_clear",
+    "secrets.url_safe",
     "services.references", "services.roles",
 ]
 
@@ -226,3 +227,33 @@ def test_valid_cron(schedule):
 ])
 def test_invalid_cron(schedule, why):
     assert why in (cron_problem(schedule) or "")
+
+
+def test_debug_off_never_prints_the_value(world):
+    """L2: production.debug_off names the key, never its value."""
+    edit(world, "production.yml", stack__env__APP_ENV="local")
+    findings = check_model(model_for("production"))
+    [failed] = [f for f in findings if f.check == "production.debug_off" and f.outcome is Outcome.FAILED]
+    assert "APP_ENV" in failed.message and "local" not in failed.message
+
+
+def test_secret_in_command_fails_but_shell_variable_is_fine(world):
+    """L1: ${SECRET} in a command is interpolated by compose; $$SECRET is read inside the container."""
+    edit(world, "staging.yml", stack__services__api__command=["sh", "-c", "exec app --jwt ${JWT_SECRET}"])
+    findings = check_model(model_for("staging"))
+    assert outcomes(findings, "secrets.not_in_args") == [Outcome.FAILED]
+    edit(world, "staging.yml", stack__services__api__command=["sh", "-c", "exec app --jwt $$JWT_SECRET"])
+    assert outcomes(check_model(model_for("staging")), "secrets.not_in_args") == [Outcome.PASSED]
+
+
+def test_cron_refuses_line_breaks_and_percent():
+    assert "line break" in cron_problem("0 2 * * *\n* * * * *")
+    assert "line break" in cron_problem("0 2 * * *\r")
+    assert "%" in cron_problem("0 2 * * %")
+    assert cron_problem(" 0 2 * * * ") is None
+
+
+@pytest.mark.parametrize("directory", ["/backups/solacore", "/var/backups/mooring/solacore", "/data/backups"])
+def test_backup_directory_accepts_dedicated_folders(world, directory):
+    edit(world, "staging.yml", stack__backups__directory=directory)
+    assert outcomes(check_model(model_for("staging")), "backups.directory") == [Outcome.PASSED]
