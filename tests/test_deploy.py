@@ -190,6 +190,32 @@ def test_invalid_declared_state_touches_no_host(deployed, boxes):
     assert ssh(box, snapshot).stdout == before
 
 
+def test_backup_and_restore_check_run_on_the_box(deployed, boxes):
+    """The installed nightly job really dumps, verifies, prunes only its own files and restores."""
+    box = boxes.boxes[0]
+    backups = "/var/backups/mooring/solacore"
+    cron = ssh(box, "cat /etc/cron.d/mooring-solacore").stdout
+    assert "0 2 * * * root umask 077 && /srv/mooring/solacore/bin/backup.sh" in cron
+    ssh(box, f"touch -d '40 days ago' {backups}/solacore__readme_to_recover_20200101T000000Z.sql.gz "
+             f"{backups}/someone-elses.sql.gz")
+    run = ssh(box, "/srv/mooring/solacore/bin/backup.sh")
+    OUTPUTS.extend([run.stdout, run.stderr])
+    assert run.returncode == 0, run.stderr
+    listing = ssh(box, f"ls {backups}").stdout.split()
+    dumps = [name for name in listing if name.startswith("solacore__readme_to_recover_2026")]
+    assert dumps, listing
+    assert "solacore__readme_to_recover_20200101T000000Z.sql.gz" not in listing  # its own, old: pruned
+    assert "someone-elses.sql.gz" in listing  # not its own: kept
+    trailer = ssh(box, f"gzip -dc {backups}/{dumps[-1]} | tail -n 20")
+    assert "-- PostgreSQL database dump complete" in trailer.stdout
+    check = ssh(box, f"/srv/mooring/solacore/bin/restore.sh --check {backups}/{dumps[-1]}")
+    OUTPUTS.extend([check.stdout, check.stderr])
+    assert check.returncode == 0, check.stderr
+    truncated = ssh(box, f"gzip -dc {backups}/{dumps[-1]} | head -n 5 | gzip > /tmp/truncated.sql.gz;"
+                         " /srv/mooring/solacore/bin/restore.sh --check /tmp/truncated.sql.gz")
+    assert truncated.returncode != 0
+
+
 REGISTRY_UP = (
     "docker rm -f mooring-test-registry >/dev/null 2>&1; "
     "docker run -d --name mooring-test-registry -p 127.0.0.1:5000:5000 mooring/registry:2 >/dev/null && "
