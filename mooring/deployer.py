@@ -256,6 +256,5 @@ def format_report(report: DeployReport) -> str:
         if h.ok and h.plan.get("http_base"):
             lines.append(f"  url: {h.plan['http_base']}/")
     if not report.hosts and report.apply is not None:
-        tail = [line for line in report.apply.log.strip().splitlines() if line.strip()][-5:]
-        lines.append("no host ran: " + " | ".join(tail))
+        lines.append("no host ran: " + redact(report.apply.log_tail(), report.secrets))
     return "\n".join(lines)

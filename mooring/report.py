@@ -16,6 +16,5 @@ def run_summary(result: RunResult, title: str) -> str:
         changes = result.changes_for(host)
         lines.append(f"  {host}: ok, {len(changes)} change(s)" + (f" ({', '.join(changes[:6])}{', ...' if len(changes) > 6 else ''})" if changes else ""))
     if not result.hosts:
-        tail = [line for line in result.log.strip().splitlines() if line.strip()][-5:]
-        lines.append("  no host ran: " + (" | ".join(tail) or f"pyinfra exited {result.rc}"))
+        lines.append("  no host ran: " + result.log_tail())
     return "\n".join(lines)

@@ -61,6 +61,11 @@ class RunResult:
         names = names or {}
         return [names.get(op.op_hash, op.name) for op in self.operations if host in op.changed]
 
+    def log_tail(self, lines: int = 5) -> str:
+        """The last non-empty log lines, joined (for a run in which no host got going)."""
+        tail = [line.strip() for line in self.log.strip().splitlines() if line.strip()][-lines:]
+        return " | ".join(tail) or f"pyinfra exited {self.rc}"
+
     def errors_for(self, host: str) -> list[str]:
         """The log lines pyinfra printed about ``host``'s failure."""
         tag = f"[{host}]"
@@ -69,15 +74,15 @@ class RunResult:
         return ours or [line for line in lines if any(marker in line for marker in ERROR_MARKERS)]
 
 
-def pyinfra_command(inventory: str, deploy_file: str, *, limit: list[str] | None = None,
-                    extra: list[str] | None = None) -> list[str]:
-    """The argument list of a non-interactive pyinfra run with JSON results."""
-    cmd = [sys.executable, "-m", "pyinfra", "--json", "-y"]
+def pyinfra_command(inventory: str, *operations: str, limit: list[str] | None = None,
+                    extra: list[str] | None = None, apply: bool = True) -> list[str]:
+    """The argument list of a non-interactive pyinfra run with JSON output (``-y`` when ``apply``)."""
+    cmd = [sys.executable, "-m", "pyinfra", "--json", *(["-y"] if apply else [])]
     if GROUP_DATA != ROOT / "group_data":
         cmd += ["--group-data", str(GROUP_DATA)]
     for name in limit or []:
         cmd += ["--limit", name]
-    return [*cmd, *(extra or []), inventory, deploy_file]
+    return [*cmd, *(extra or []), inventory, *operations]
 
 
 def run_deploy(inventory: str, deploy_file: str, *, limit: list[str] | None = None,
@@ -151,12 +156,8 @@ def run_fact(inventory: str, fact: str, *args: str, limit: list[str] | None = No
     >>> run_fact("inventories/sandbox.py", "deploy.facts.docker.EngineVersions")  # doctest: +SKIP
     {'docker-1': {'engine': '20.10.24+dfsg1', 'compose': '2.40.3'}, ...}
     """
-    cmd = [sys.executable, "-m", "pyinfra", "--json"]
-    for name in limit or []:
-        cmd += ["--limit", name]
-    if GROUP_DATA != ROOT / "group_data":
-        cmd += ["--group-data", str(GROUP_DATA)]
-    proc = subprocess.run([*cmd, str(inventory), "fact", fact, *args], cwd=ROOT, capture_output=True, text=True,
+    cmd = pyinfra_command(str(inventory), "fact", fact, *args, limit=limit, apply=False)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL, env={**os.environ, "PYINFRA_PROGRESS": "off"})
     payload = _last_json(proc.stdout)
     if proc.returncode != 0 or payload is None:

@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["mooring.secrets", "deploy.operations.stack", "checks.cron", "mooring.declared", "mooring.gate"]
+MODULES = ["mooring.secrets", "deploy.operations.stack", "checks.cron", "mooring.declared", "mooring.gate",
+           "deploy.facts.util"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from pyinfra.api import FactBase
 
+from deploy.facts.util import key_values
+
 from mooring.compose import PLUGIN_PATH
 
 
@@ -53,6 +55,6 @@ class ComposeInstall(FactBase[ComposeState]):
         return ComposeState(None, None, None, None, None)
 
     def process(self, output: list[str]) -> ComposeState:
-        values = dict(line.split("=", 1) for line in output if "=" in line)
+        values = key_values(output)
         return ComposeState(*(values.get(key) or None for key in (
             "plugin_version", "plugin_sha256", "v1_path", "v1_version", "v1_package")))

@@ -6,6 +6,8 @@ from typing import Optional, TypedDict
 
 from pyinfra.api import FactBase
 
+from deploy.facts.util import key_values
+
 
 class Versions(TypedDict):
     """Engine and Compose versions; None when that piece does not answer.
@@ -35,5 +37,5 @@ class EngineVersions(FactBase[Versions]):
         return Versions(engine=None, compose=None)
 
     def process(self, output: list[str]) -> Versions:
-        values = dict(line.split("=", 1) for line in output if "=" in line)
+        values = key_values(output)
         return Versions(engine=values.get("engine") or None, compose=values.get("compose") or None)

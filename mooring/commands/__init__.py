@@ -5,6 +5,7 @@ A command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run
 
 from __future__ import annotations
 
+import argparse
 import importlib
 from types import ModuleType
 
@@ -20,3 +21,9 @@ def load_commands() -> dict[str, ModuleType]:
             raise ValueError(f"command {module.NAME!r} is registered twice")
         commands[module.NAME] = module
     return commands
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """INVENTORY and ``--limit``, the same for every command that reaches hosts."""
+    parser.add_argument("inventory", help="inventory file or name (sandbox, staging, production)")
+    parser.add_argument("--limit", action="append", metavar="HOST", help="only these hosts or groups (repeatable)")

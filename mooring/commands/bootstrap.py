@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from mooring.commands import add_target_arguments
 import sys
 
 NAME = "bootstrap"
@@ -10,11 +12,12 @@ HELP = "turn bare Debian hosts into docker hosts: engine, Compose v2, deploy use
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inventory", help="inventory file or name (sandbox, staging, production)")
-    parser.add_argument("--limit", action="append", metavar="HOST", help="only these hosts or groups (repeatable)")
+    """The ``bootstrap`` command's arguments."""
+    add_target_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``mooring bootstrap``; returns the exit code."""
     from mooring.report import run_summary
     from mooring.runner import deploy_path, inventory_path, run_deploy
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from mooring.commands import add_target_arguments
 import json
 import sys
 
@@ -11,12 +13,13 @@ HELP = "push the declared stack to docker hosts: pre-flight, converge, health ga
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inventory", help="inventory file or name (sandbox, staging, production)")
-    parser.add_argument("--limit", action="append", metavar="HOST", help="only these hosts or groups (repeatable)")
+    """The ``deploy`` command's arguments."""
+    add_target_arguments(parser)
     parser.add_argument("--json", metavar="FILE", help="also write the outcome as JSON ('-' for stdout)")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``mooring deploy``; returns the exit code."""
     from mooring.deployer import deploy, format_report, record_for
     from mooring.runner import inventory_path
 

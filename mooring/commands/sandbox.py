@@ -9,6 +9,7 @@ HELP = "start, inspect or remove the local sandbox of real SSH boxes (127.0.0.1 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``sandbox`` command's arguments."""
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = actions.add_parser("up", help="build images if needed and start the boxes (idempotent)")
     up.add_argument("--docker-boxes", type=int, default=2, metavar="N", help="boxes that can run dockerd (default 2)")
@@ -18,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``mooring sandbox``; returns the exit code."""
     from mooring import sandbox
 
     if args.action == "up":
