@@ -80,3 +80,15 @@ def run_deploy_code(code: str, limit: list[str] | None = None, inventory: str = 
         return run_deploy(inventory, fh.name, limit=limit)
     finally:
         os.unlink(fh.name)
+
+
+def group_data_with(tmp: Path, host: str, overrides: str) -> Path:
+    """A copy of group_data/ under ``tmp`` with ``overrides`` as ``hosts/<host>.yml``."""
+    import shutil
+
+    copy = tmp / "group_data"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(ROOT / "group_data", copy)
+    (copy / "hosts").mkdir(exist_ok=True)
+    (copy / "hosts" / f"{host}.yml").write_text(overrides)
+    return copy

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from mooring.compose import COMPOSE_VERSION
-from tests.conftest import ROOT, run_deploy_code, ssh
+from tests.conftest import ROOT, group_data_with, run_deploy_code, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -80,14 +79,6 @@ def test_bad_sshd_config_is_rolled_back(bootstrapped, boxes):
     assert "ThisIsNotAnOption" not in out.stdout
 
 
-def _group_data_with(tmp_path, host: str, overrides: str):
-    copy = tmp_path / "group_data"
-    shutil.copytree(ROOT / "group_data", copy)
-    (copy / "hosts").mkdir(exist_ok=True)
-    (copy / "hosts" / f"{host}.yml").write_text(overrides)
-    return copy
-
-
 def _bootstrap_cli(group_data, *extra: str) -> subprocess.CompletedProcess:
     import os
 
@@ -102,14 +93,14 @@ def test_compose_v1_is_refused_or_removed_per_policy(bootstrapped, boxes, tmp_pa
                           " >/dev/null && docker-compose version --short")
     assert install.stdout.strip().startswith("1."), install.stderr
 
-    refused = _bootstrap_cli(_group_data_with(tmp_path / "refuse", target.name, "bootstrap:\n  compose_v1: refuse\n"))
+    refused = _bootstrap_cli(group_data_with(tmp_path / "refuse", target.name, "bootstrap:\n  compose_v1: refuse\n"))
     assert refused.returncode == 1
     line = next(l for l in refused.stdout.splitlines() if l.strip().startswith(f"{target.name}:"))
     assert "FAILED" in line and "refused by bootstrap.compose_v1=refuse" in line and "ContainerConfig" in line
     assert f"{other.name}: ok, 0 change(s)" in refused.stdout
     assert ssh(target, "docker-compose version --short").stdout.startswith("1."), "refuse must not touch the host"
 
-    removed = _bootstrap_cli(_group_data_with(tmp_path / "remove", target.name, "bootstrap:\n  compose_v1: remove\n"))
+    removed = _bootstrap_cli(group_data_with(tmp_path / "remove", target.name, "bootstrap:\n  compose_v1: remove\n"))
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert f"{target.name}: ok, 1 change(s) (Compose v1 | No Compose v1)" in removed.stdout
     assert ssh(target, "command -v docker-compose").returncode != 0

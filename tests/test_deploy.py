@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, TEST_STATE, run_deploy_code, ssh
+from tests.conftest import ROOT, TEST_STATE, group_data_with, run_deploy_code, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -39,15 +38,6 @@ def deploy_json(tmp: Path, *extra: str, group_data: Path | None = None) -> tuple
     payload = json.loads(target.read_text()) if target.exists() else {}
     OUTPUTS.append(target.read_text() if target.exists() else "")
     return out, payload
-
-
-def group_data_with(tmp: Path, host: str, overrides: str) -> Path:
-    copy = tmp / "group_data"
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(ROOT / "group_data", copy)
-    (copy / "hosts").mkdir(exist_ok=True)
-    (copy / "hosts" / f"{host}.yml").write_text(overrides)
-    return copy
 
 
 def containers(box) -> dict[str, tuple[str, str]]:
