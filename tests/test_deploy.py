@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -192,7 +193,8 @@ def test_backup_and_restore_check_run_on_the_box(deployed, boxes):
     OUTPUTS.extend([run.stdout, run.stderr])
     assert run.returncode == 0, run.stderr
     listing = ssh(box, f"ls {backups}").stdout.split()
-    dumps = [name for name in listing if name.startswith("solacore__readme_to_recover_2026")]
+    dumps = sorted(name for name in listing if re.fullmatch(r"solacore__readme_to_recover_\d{8}T\d{6}Z\.sql\.gz", name)
+                   and name != "solacore__readme_to_recover_20200101T000000Z.sql.gz")
     assert dumps, listing
     assert "solacore__readme_to_recover_20200101T000000Z.sql.gz" not in listing  # its own, old: pruned
     assert "someone-elses.sql.gz" in listing  # not its own: kept
