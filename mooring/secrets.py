@@ -6,8 +6,9 @@ A stack env value ``{secret: POSTGRES_PASSWORD}`` is looked up, in order, in
 2. the untracked dotenv file ``<state_dir>/secrets/<environment>.env`` (``.mooring/`` is
    gitignored), a line ``POSTGRES_PASSWORD=...``.
 
-With ``stack.secrets_generate_missing: true`` (refused in production by a static rule) a missing
-secret is generated (32 random letters and digits) and appended to that file, mode 0600.
+With ``stack.secrets_generate_missing: true`` (refused in production before any secret is read) a
+missing secret is generated (32 random letters and digits) and appended to that file, mode 0600.
+A secrets file (or the digest key) that group or others may read or write is refused.
 
 This module also holds the dotenv codec shared with the rendered ``.env``: values are written
 so that Docker Compose v2 reads back exactly the declared text (see :func:`quote_env_value`).
@@ -169,8 +170,30 @@ def generate_secret(length: int = GENERATED_LENGTH) -> str:
     return "".join(_random.choice(GENERATED_ALPHABET) for _ in range(length))
 
 
+def check_private_file(path: Path, what: str = "secrets file") -> None:
+    """Refuse ``path`` when its group or others may read or write it (``ConfigError`` naming the fix).
+
+    A missing file passes (nothing to protect yet).
+
+    >>> check_private_file(Path("/nonexistent/secrets.env"))
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(ConfigProblem(str(path), "", f"cannot stat the {what}: {exc.strerror}",
+                                        f"fix its permissions: chmod 600 {path}"))
+    if mode & 0o077:
+        raise ConfigError(ConfigProblem(
+            str(path), "", f"the {what} is readable or writable by group or others (mode {mode & 0o777:04o})",
+            f"chmod 600 {path} (and rotate its secrets if others may have read them)"))
+
+
 def read_secrets_file(path: Path) -> dict[str, str]:
-    """The secrets in ``path`` (empty when the file does not exist); a malformed file is a ``ConfigError``."""
+    """The secrets in ``path`` (empty when the file does not exist); a malformed file, or one that
+    group or others may read or write, is a ``ConfigError``."""
+    check_private_file(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -253,11 +276,14 @@ def _append_secrets(path: Path, generated: dict[str, str]) -> None:
         existing += "\n"
     body = existing + "".join(f"{name}={quote_env_value(value)}\n" for name, value in generated.items())
     temporary = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    temporary.unlink(missing_ok=True)  # a leftover could have another mode: O_CREAT would keep it
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(body)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(temporary, path)
-    os.chmod(path, 0o600)
+    _fsync_dir(path.parent)
 
 
 def redact(text: str, values: list[str] | tuple[str, ...]) -> str:
@@ -271,20 +297,69 @@ def redact(text: str, values: list[str] | tuple[str, ...]) -> str:
     return text
 
 
+#: Length in hex characters of the controller's digest key (32 random bytes).
+DIGEST_KEY_HEX_LENGTH = 64
+
+
+def digest_key_path() -> Path:
+    """Where the controller keeps its digest key: ``<state_dir>/secrets/digest.key``."""
+    return state_dir() / "secrets" / "digest.key"
+
+
 def digest_key() -> bytes:
-    """The controller's key for keyed digests of env values (created once, mode 0600).
+    """The controller's key for keyed digests of env values (created once, atomically, mode 0600).
 
     Digests stored on hosts are HMACs under this key, so a host (or a log) holding them gives
-    nothing to guess values against.
+    nothing to guess values against. The key is written to a temporary file (0600, fsync'd)
+    that is then renamed into place, so a kill leaves either no key or a whole one; a key that
+    is empty, short, not hex or readable by others is refused (``ConfigError``), never used.
+
+    >>> len(digest_key())  # doctest: +SKIP
+    64
     """
-    path = state_dir() / "secrets" / "digest.key"
+    path = digest_key_path()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _create_digest_key(path)
+    check_private_file(path, "digest key")
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        key = ""
+    if len(key) < DIGEST_KEY_HEX_LENGTH or not re.fullmatch(r"[0-9a-f]+", key):
+        raise ConfigError(ConfigProblem(
+            str(path), "", f"the digest key is empty, short or damaged (need {DIGEST_KEY_HEX_LENGTH} hex characters; "
+            "an interrupted run can leave it so)",
+            f"remove {path}: the next run creates a new key (every host's env digests then differ once, "
+            "so the next deploy recreates the services that receive env)"))
+    return key.encode()
+
+
+def _create_digest_key(path: Path) -> None:
+    """Write a new key to a unique temporary file (0600), fsync it, and link it into place.
+
+    ``os.link`` fails when another process made the key first: that key wins and ours goes.
+    """
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temporary = tempfile.mkstemp(prefix=".digest.key.", dir=path.parent)  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(_random.token_hex(DIGEST_KEY_HEX_LENGTH // 2) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another host of the same run made it first
+            os.link(temporary, path)  # atomic, and never replaces a key another run made first
+        except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(_random.token_hex(32))
-    return path.read_text().strip().encode()
+        _fsync_dir(path.parent)
+    finally:
+        os.unlink(temporary)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

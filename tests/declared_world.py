@@ -82,6 +82,7 @@ class World:
         else:
             values[name] = value
         path.write_text(format_dotenv(values))
+        path.chmod(0o600)  # mooring refuses a secrets file others may read
 
 
 def make_world(tmp: Path) -> World:
