@@ -197,6 +197,14 @@ def check_cron(field: str, value: Any, error: Callable) -> None:
                                  'write five fields "minute hour day month weekday", e.g. "0 2 * * *" (02:00 daily)'))
 
 
+def check_probe_service(field: str, value: Any, error: Callable) -> None:
+    """Refuse ``service:`` on a probe: probes run from the controller over HTTP, never inside a container."""
+    if value is not None:
+        error(field, problem(f"probes run from the controller over HTTP and cannot run inside service {value!r}",
+                             "remove `service:`; to probe another port of the host (published on an address the "
+                             "controller reaches) set `port:`"))
+
+
 # --- the stack block -------------------------------------------------------------------------
 
 def _string_list(regex: str | None = None, fix: str = "", **extra: Any) -> dict[str, Any]:
@@ -305,7 +313,7 @@ def _probe(retries: int) -> dict[str, Any]:
             "path": {"type": "string", "required": True, "regex": URL_PATH_RE,
                      "meta": {"fix": "an URL path starting with /, e.g. /api/v1/health/ready"}},
             "port": {"type": "integer", "min": 1, "max": 65535, "nullable": True, "default": None},
-            "service": {"type": "string", "regex": SERVICE_NAME_RE, "nullable": True, "default": None},
+            "service": {"nullable": True, "default": None, "check_with": check_probe_service},
             "expected_status": {"type": "integer", "min": 100, "max": 599, "default": 200},
             "timeout": {"type": "number", "min": 0.1, "max": 300, "default": 5},
             "retries": {"type": "integer", "min": 1, "max": 1000, "default": retries},

@@ -35,12 +35,29 @@ def test_registered_blocks():
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "group_data").glob("*.yml")), ids=lambda p: p.name)
-def test_every_shipped_layer_passes_the_layer_schema(path):
-    load_layer(path)
+def test_every_shipped_layer_passes_the_layer_schema(path, tmp_path):
+    data = load_layer(path)
+    assert data and set(data) <= set(BLOCKS), sorted(data)
+    # The same file plus one unknown key: loading reports that key and nothing else, so the
+    # schema did check the shipped content, and it found no problem in it.
+    copy = tmp_path / path.name
+    copy.write_text(path.read_text() + "\nstak: {}\n")
+    with pytest.raises(ConfigError) as info:
+        load_layer(copy)
+    assert [(p.path, p.message) for p in info.value.problems] == [("stak", "unknown key")]
 
 
 def test_a_layer_may_set_only_some_keys():
-    validate_layer({"stack": {"env": {"APP_VERSION": "2.0.0"}}}, "group_data/staging.yml")
+    partial = {"stack": {"env": {"APP_VERSION": "2.0.0"}}}
+    validate_layer(partial, "group_data/staging.yml")  # no required key is asked for in one layer
+    assert partial == {"stack": {"env": {"APP_VERSION": "2.0.0"}}}, "a layer is checked, not filled with defaults"
+    # ...but the merged data is checked with the required keys on,
+    with pytest.raises(ConfigError) as info:
+        normalize_merged(partial, lambda path: "group_data/staging.yml")
+    assert {"stack.name", "stack.services"} <= {p.path for p in info.value.problems}
+    # ...and the keys a partial layer does set are still checked.
+    [problem] = problems({"stack": {"env": {"APP_VERSION": ["2.0.0"]}}}, "group_data/staging.yml")
+    assert (problem.file, problem.path) == ("group_data/staging.yml", "stack.env.APP_VERSION")
 
 
 def test_merged_data_needs_the_required_keys():
@@ -92,6 +109,25 @@ def test_host_override_wins(world):
     world.write("hosts/prod-2.example.invalid.yml", {"stack": {"releases_keep": 9}})
     assert build_model("prod-2.example.invalid", ["production"]).stack.releases_keep == 9
     assert build_model("prod-1.example.invalid", ["production"]).stack.releases_keep == 5
+
+
+@pytest.mark.parametrize("kind", ["health", "smoke"])
+def test_a_probe_inside_a_service_is_refused(kind):
+    """Probes run from the controller over HTTP: `service:` cannot mean anything there."""
+    [problem] = problems({"stack": {kind: [{"name": "ready", "path": "/ready", "service": "api", "port": 8000}]}})
+    assert (problem.path, problem.message) == (
+        f"stack.{kind}.0.service", "probes run from the controller over HTTP and cannot run inside service 'api'")
+    assert problem.fix.startswith("remove `service:`") and "`port:`" in problem.fix
+
+
+def test_probe_options_reach_the_model(world):
+    data = world.read("staging.yml")
+    set_path(data, "stack.smoke", [{"name": "metrics", "path": "/-/ready", "port": 9090, "contains": "Ready",
+                                    "max_latency_ms": 250}, {"name": "version", "path": "/api/v1/version"}])
+    world.write("staging.yml", data)
+    metrics, version = build_model("staging-1.example.invalid", ["staging"]).stack.smoke
+    assert (metrics.port, metrics.contains, metrics.max_latency_ms, metrics.service) == (9090, "Ready", 250, None)
+    assert (version.port, version.contains, version.max_latency_ms, version.retries) == (80, None, None, 1)
 
 
 # --- the model contract ---------------------------------------------------------------------------
