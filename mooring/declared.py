@@ -52,15 +52,23 @@ class Merged:
 def group_data_dir() -> Path:
     """The declared-state folder: ``MOORING_GROUP_DATA`` when set (read at call time), else ``group_data/``.
 
-    >>> group_data_dir().name  # doctest: +SKIP
-    'group_data'
+    >>> os.environ["MOORING_GROUP_DATA"] = "/srv/declared"
+    >>> group_data_dir()
+    PosixPath('/srv/declared')
+    >>> del os.environ["MOORING_GROUP_DATA"]
+    >>> group_data_dir() == GROUP_DATA, GROUP_DATA.name
+    (True, 'group_data')
     """
     override = os.environ.get("MOORING_GROUP_DATA")
     return Path(override) if override else GROUP_DATA
 
 
 def display_path(path: Path | str) -> str:
-    """A path relative to the project root when inside it (shorter, stable in messages)."""
+    """A path relative to the project root when inside it (shorter, stable in messages).
+
+    >>> display_path(ROOT / "group_data" / "all.yml"), display_path("/etc/hosts")
+    ('group_data/all.yml', '/etc/hosts')
+    """
     path = Path(path)
     try:
         return str(path.resolve().relative_to(ROOT))
@@ -111,7 +119,23 @@ _StrictLoader.add_constructor(_BOOL_TAG, _construct_bool)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Read one YAML layer; a syntax error or a non-mapping top level is a ``ConfigError``."""
+    """Read one YAML layer; a syntax error or a non-mapping top level is a ``ConfigError``.
+
+    YAML 1.2 scalars: ``NO`` and ``0755`` stay the text that was written; a repeated key is refused.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     layer = Path(folder, "all.yml")
+    ...     _ = layer.write_text("country: NO\\nmode: 0755\\nretries: 3\\n")
+    ...     read_yaml(layer)
+    {'country': 'NO', 'mode': '0755', 'retries': 3}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     layer = Path(folder, "all.yml")
+    ...     _ = layer.write_text("mode: 1\\nmode: 2\\n")
+    ...     read_yaml(layer)
+    Traceback (most recent call last):
+    mooring.errors.ConfigError: ...all.yml: line 2, column 1: invalid YAML: duplicate key 'mode' (the earlier value would be ignored) (fix: fix the YAML syntax at that position)
+    """
     shown = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -137,7 +161,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def load_layer(path: Path | str) -> dict[str, Any]:
     """Read a layer and check it against the layer schema (unknown keys, types).
 
-    >>> load_layer(GROUP_DATA / "all.yml")["stack"]["name"]  # doctest: +SKIP
+    >>> load_layer(GROUP_DATA / "all.yml")["stack"]["name"]
     'solacore'
     """
     from checks.schema import validate_layer
@@ -210,7 +234,15 @@ def layers_for(host_name: str, groups: Iterable[str], host_data: dict[str, Any] 
 
 
 def merge(layers: list[Layer]) -> Merged:
-    """Deep-merge layers in order; later layers win."""
+    """Deep-merge layers in order; later layers win, and every key remembers its file.
+
+    >>> merged = merge([Layer("all", "group_data/all.yml", {"stack": {"name": "solacore", "env": {"DEBUG": "1"}}}),
+    ...                 Layer("production", "group_data/production.yml", {"stack": {"env": {"DEBUG": "0"}}})])
+    >>> merged.data
+    {'stack': {'name': 'solacore', 'env': {'DEBUG': '0'}}}
+    >>> merged.file_of("stack.env.DEBUG"), merged.file_of("stack.name"), merged.file_of("stack.env.NOT_SET")
+    ('group_data/production.yml', 'group_data/all.yml', 'group_data/all.yml')
+    """
     merged = Merged()
     for layer in layers:
         merged.files.append(layer.file)

@@ -129,7 +129,7 @@ def jinja_env() -> jinja2.Environment:
 def render_template(name: str, **context: Any) -> str:
     """Render ``templates/<name>``; a missing variable or template is a :class:`RenderError`.
 
-    >>> render_template("crontab.j2")  # doctest: +SKIP
+    >>> render_template("crontab.j2")
     Traceback (most recent call last):
     mooring.render.RenderError: templates/crontab.j2: 'stack' is undefined
     """
@@ -148,9 +148,13 @@ def render_template(name: str, **context: Any) -> str:
 def render_stack(model: HostModel) -> RenderedStack:
     """Render every file of ``model``'s stack (raise ``MooringError`` when it declares none).
 
-    >>> rendered = render_stack(build_model("docker-1", ["sandbox"]))  # doctest: +SKIP
-    >>> [f.path for f in rendered.files][:2]  # doctest: +SKIP
+    >>> from mooring.model import build_model
+    >>> rendered = render_stack(build_model("docker-1", ["sandbox"]))
+    >>> [f.path for f in rendered.files][:2]
     ['/srv/mooring/solacore/compose.yml', '/srv/mooring/solacore/.env']
+    >>> env = rendered.file("/srv/mooring/solacore/.env")
+    >>> env.mode, env.secret
+    ('0600', True)
     """
     stack = model.stack
     if stack is None:
@@ -251,7 +255,11 @@ def _in_stack_dir(path: str, stack: Stack) -> bool:
 
 
 def _written_forms(value: str) -> set[str]:
-    """How a value may appear in a rendered file: raw, JSON/YAML-escaped, compose-escaped, shell-quoted."""
+    """How a value may appear in a rendered file: raw, JSON/YAML-escaped, compose-escaped, shell-quoted.
+
+    >>> sorted(_written_forms("a$b c"))
+    ["'a$b c'", 'a$$b c', 'a$b c']
+    """
     import json
     import shlex
 
@@ -259,7 +267,12 @@ def _written_forms(value: str) -> set[str]:
 
 
 def _mark_secret(rendered: RenderedFile, secrets: list[str]) -> RenderedFile:
-    """A file that happens to contain a secret value is secret too (never diffed or logged)."""
+    """A file that happens to contain a secret value is secret too (never diffed or logged).
+
+    >>> conf = RenderedFile("/srv/mooring/solacore/app.conf", "password = 'S3cret$Value'", "0644", "root", "root")
+    >>> _mark_secret(conf, ["S3cret$Value"]).secret, _mark_secret(conf, ["Another7Value"]).secret
+    (True, False)
+    """
     if rendered.secret or not any(form in rendered.content for value in secrets for form in _written_forms(value)):
         return rendered
     return replace(rendered, secret=True)
