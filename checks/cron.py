@@ -51,8 +51,10 @@ def _item_problem(item: str, low: int, high: int) -> str | None:
     if not item:
         return "empty list item"
     base, _, step = item.partition("/")
+    # cron itself takes any step from 1 up; one larger than the field's range runs only at the
+    # range's start (*/90 in minutes is "at :00", not "every 90 minutes"), so it is refused.
     if step and not (step.isdigit() and 0 < int(step) <= high - low + 1):
-        return f"step {step!r} must be a number from 1 to {high - low + 1}"
+        return f"step {step!r} must be a number from 1 to {high - low + 1}: a larger step runs only at the range's start"
     if base == "*":
         return None
     start, dash, end = base.partition("-")

@@ -229,6 +229,26 @@ def test_invalid_cron(schedule, why):
     assert why in (cron_problem(schedule) or "")
 
 
+@pytest.mark.parametrize("schedule", ["*/60 * * * *", "0 */24 * * *", "0 0 */31 * *", "0 0 * */12 *", "0 0 * * */8",
+                                      "0-30/60 * * * *", "*/1 * * * *"])
+def test_cron_step_up_to_the_field_range_is_valid(schedule):
+    assert cron_problem(schedule) is None
+
+
+@pytest.mark.parametrize("schedule,why", [
+    ("*/61 * * * *", "minute: step '61' must be a number from 1 to 60"),
+    ("*/90 * * * *", "minute: step '90' must be a number from 1 to 60: a larger step runs only at the range's start"),
+    ("0 */25 * * *", "hour: step '25' must be a number from 1 to 24"),
+    ("0 0 */32 * *", "day of month: step '32' must be a number from 1 to 31"),
+    ("0 0 * */13 *", "month: step '13' must be a number from 1 to 12"),
+    ("0 0 * * */9", "day of week: step '9' must be a number from 1 to 8"),
+    ("0-30/61 * * * *", "minute: step '61' must be a number from 1 to 60"),
+])
+def test_cron_step_above_the_field_range_is_refused(schedule, why):
+    """Debian's cron accepts any step; a step past the field's range runs once, which is never what was meant."""
+    assert why in (cron_problem(schedule) or "")
+
+
 def test_debug_off_never_prints_the_value(world):
     """L2: production.debug_off names the key, never its value."""
     edit(world, "production.yml", stack__env__APP_ENV="local")
