@@ -416,10 +416,24 @@ def _port(value: str | dict[str, Any]) -> PortMapping:
                        match.group("proto") or "tcp")
 
 
-def _mount(data: dict[str, Any], stack_dir: str, path: str) -> Mount:
-    source = data["source"]
+def mount_source(source: str, stack_dir: str) -> str:
+    """A declared mount source as the host sees it: ``${STACK_DIR}`` expanded, host paths
+    normalised (``posixpath.normpath``: no trailing ``/``, no ``.`` segments), so that rules
+    compare paths, not spellings. Named volumes stay as written.
+
+    >>> mount_source("${STACK_DIR}/./nginx/conf.d/", "/srv/mooring/solacore"), mount_source("pgdata", "/srv")
+    ('/srv/mooring/solacore/nginx/conf.d', 'pgdata')
+    """
     if source == STACK_DIR_VAR or source.startswith(STACK_DIR_VAR + "/"):
         source = stack_dir + source[len(STACK_DIR_VAR):]
+    if not source.startswith("/"):
+        return source
+    normal = posixpath.normpath(source)
+    return "/" + normal.lstrip("/")  # normpath keeps a leading "//" (POSIX): one "/" is the same folder
+
+
+def _mount(data: dict[str, Any], stack_dir: str, path: str) -> Mount:
+    source = mount_source(data["source"], stack_dir)
     is_bind = source.startswith("/")
     kind = data.get("kind") or ("file" if data.get("template") else "dir")
     mode = data.get("mode")

@@ -1,0 +1,106 @@
+"""Guards on declared input (issue 7): the mount guard (item 4), the reachability of
+``production.no_generated_secrets``, bootstrap key validation (item 8) and the host-key policy
+(item 9). Host-free; the bad-input corpus (tests/bad_inputs/mount_guard.yml) covers every
+refused mount spelling through the pre-flight and the CLI.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from checks.findings import Outcome
+from mooring.model import mount_source
+from mooring.preflight import check_model
+from tests.declared_world import model_for, set_path
+
+STACK_DIR = "/srv/mooring/solacore"
+
+
+@pytest.mark.parametrize("declared", ["${STACK_DIR}", "${STACK_DIR}/", "${STACK_DIR}/.", "${STACK_DIR}/./",
+                                      "/srv/mooring/solacore/", "/srv/mooring/./solacore", "//srv/mooring/solacore"])
+def test_every_spelling_of_the_stack_dir_is_the_stack_dir(declared):
+    assert mount_source(declared, STACK_DIR) == STACK_DIR
+
+
+def test_named_volumes_and_subfolders_keep_their_meaning():
+    assert mount_source("pgdata", STACK_DIR) == "pgdata"
+    assert mount_source("${STACK_DIR}/nginx/./conf.d/", STACK_DIR) == f"{STACK_DIR}/nginx/conf.d"
+
+
+def _mount_findings(world, environment: str, volumes: list[dict]) -> list:
+    layer = f"{environment}.yml"
+    data = world.read(layer)
+    set_path(data, "stack.services.api.volumes", volumes)
+    world.write(layer, data)
+    return [f for f in check_model(model_for(environment)) if f.check.startswith("mounts.")
+            and f.outcome is not Outcome.PASSED]
+
+
+def test_normalised_model_drives_the_rendered_directories(world):
+    """The deploy manages what the model says: a `${STACK_DIR}/data/` mount is one folder, not two spellings."""
+    from mooring.render import render_stack
+
+    data = world.read("staging.yml")
+    set_path(data, "stack.services.api.volumes",
+             [{"source": "${STACK_DIR}/data/", "target": "/data", "owner": "1000", "mode": "0750"}])
+    world.write("staging.yml", data)
+    model = model_for("staging")
+    [mount] = model.stack.services["api"].volumes
+    assert mount.source == f"{STACK_DIR}/data"
+    dirs = {d.path: d for d in render_stack(model).directories}
+    assert dirs[f"{STACK_DIR}/data"].mode == "0750" and f"{STACK_DIR}/data/" not in dirs
+    assert dirs[STACK_DIR].mode == "0755" and dirs[STACK_DIR].owner == "root"
+
+
+def test_system_path_mounted_read_only_without_owner_is_the_hosts(world):
+    """A read-only mount of a host path mooring never manages needs no owner/mode (and gets none)."""
+    found = _mount_findings(world, "staging", [{"source": "/etc/ssl/", "target": "/etc/ssl", "read_only": True},
+                                               {"source": "/etc/localtime", "target": "/etc/localtime", "read_only": True,
+                                                "kind": "file"}])
+    assert found == [], found
+
+
+def test_a_dedicated_folder_may_be_managed(world):
+    found = _mount_findings(world, "staging", [{"source": "/srv/solacore-uploads/", "target": "/uploads", "owner": "1000",
+                                                "mode": "0750"},
+                                               {"source": "/etc/ssl/solacore", "target": "/certs", "read_only": True,
+                                                "owner": "root", "mode": "0755"}])
+    assert found == [], found
+
+
+def test_docker_socket_unmanaged_is_a_warning_even_read_only(world):
+    [finding] = _mount_findings(world, "staging", [{"source": "/var/run/docker.sock", "target": "/var/run/docker.sock",
+                                                    "read_only": True, "kind": "file"}])
+    assert finding.outcome is Outcome.WARNING and finding.check == "mounts.consistent"
+    assert "root on the host" in finding.message and finding.path == "stack.services.api.volumes.0.source"
+
+
+def test_managed_system_path_finding_names_file_key_and_fix(world):
+    [finding] = _mount_findings(world, "staging", [{"source": "/etc/", "target": "/host-etc", "owner": "1000",
+                                                    "mode": "0777"}])
+    assert finding.outcome is Outcome.FAILED and finding.file.endswith("group_data/staging.yml")
+    assert finding.path == "stack.services.api.volumes.0.source"
+    assert "/etc is a system path" in finding.message and "with owner, group, mode declared" in finding.message
+    assert "remove owner, group, mode and template" in finding.fix
+
+
+def test_another_stacks_folder_is_refused(world):
+    found = _mount_findings(world, "staging", [{"source": "/srv/mooring/other", "target": "/other"}])
+    assert [(f.check, f.outcome) for f in found] == [("mounts.consistent", Outcome.FAILED)]
+    assert "outside this stack's folder" in found[0].message
+
+
+# --- production.no_generated_secrets is reachable -----------------------------------------------
+
+def test_generated_secrets_outside_the_sandbox_are_a_warning(world):
+    data = world.read("staging.yml")
+    set_path(data, "stack.secrets_generate_missing", True)
+    world.write("staging.yml", data)
+    found = [f for f in check_model(model_for("staging")) if f.check == "production.no_generated_secrets"]
+    assert [f.outcome for f in found] == [Outcome.WARNING]
+    assert found[0].path == "stack.secrets_generate_missing" and "staging" in found[0].message
+
+
+def test_generated_secrets_in_the_sandbox_pass(world):
+    found = [f for f in check_model(model_for("sandbox")) if f.check == "production.no_generated_secrets"]
+    assert [f.outcome for f in found] == [Outcome.PASSED]
