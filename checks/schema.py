@@ -92,6 +92,9 @@ register_block("bootstrap", {
             "schema": {"type": "string", "empty": False,
                        "meta": {"fix": "a public key file path, relative to the project root or absolute"}},
         },
+        # An empty key list empties the deploy user's authorized_keys: refused unless declared.
+        "allow_no_keys": {"type": "boolean", "default": False,
+                          "meta": {"fix": "true only if nobody should log in as the deploy user"}},
         "base_dir": {"type": "string", "regex": ABS_PATH_RE, "default": "/srv/mooring",
                      "meta": {"fix": "an absolute path without `..`, e.g. /srv/mooring"}},
         "backup_dir": {"type": "string", "regex": ABS_PATH_RE, "default": "/var/backups/mooring",

@@ -7,6 +7,8 @@ bootstrap does not need). Both raise ``ConfigError`` naming file, key path and f
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import posixpath
 import re
@@ -37,6 +39,7 @@ class Bootstrap:
     authorized_keys: tuple[str, ...]
     base_dir: str
     backup_dir: str
+    allow_no_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -332,27 +335,142 @@ def _defaults(block: str) -> dict[str, Any]:
 
 
 def _bootstrap(data: dict[str, Any], merged: Merged) -> Bootstrap:
-    keys = list(data["authorized_keys"])
+    problems: list[ConfigProblem] = []
+    keys: list[str] = []
+    for index, line in enumerate(data["authorized_keys"]):
+        path = f"bootstrap.authorized_keys.{index}"
+        why = public_key_problem(line)
+        if why:
+            problems.append(ConfigProblem(merged.file_of(path), path, f"the key {why}", KEY_FIX))
+        else:
+            keys.append(_key_line(line))
     for index, name in enumerate(data["authorized_key_files"]):
-        keys.extend(_read_key_file(name, f"bootstrap.authorized_key_files.{index}", merged))
+        try:
+            keys.extend(_read_key_file(name, f"bootstrap.authorized_key_files.{index}", merged))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    allow_no_keys = bool(data.get("allow_no_keys"))
+    if not keys and not problems and not allow_no_keys:
+        path = "bootstrap.authorized_keys"
+        problems.append(ConfigProblem(
+            merged.file_of(path), path,
+            "no authorized key is declared: bootstrap would empty the deploy user's authorized_keys (lock-out)",
+            "list public keys in bootstrap.authorized_keys or bootstrap.authorized_key_files, or declare "
+            "bootstrap.allow_no_keys: true if nobody should log in as the deploy user"))
+    if problems:
+        raise ConfigError(problems)
     return Bootstrap(
         docker_source=data["docker_source"], compose_v1=data["compose_v1"], timezone=data["timezone"],
         deploy_user=data["deploy_user"], authorized_keys=tuple(dict.fromkeys(keys)),
-        base_dir=data["base_dir"], backup_dir=data["backup_dir"],
+        base_dir=data["base_dir"], backup_dir=data["backup_dir"], allow_no_keys=allow_no_keys,
     )
 
 
+# --- public keys ---------------------------------------------------------------------------
+
+#: OpenSSH public key types accepted in authorized_keys → how many SSH strings their key data holds.
+KEY_TYPES = {
+    "ssh-ed25519": 2, "ssh-rsa": 3,
+    "ecdsa-sha2-nistp256": 3, "ecdsa-sha2-nistp384": 3, "ecdsa-sha2-nistp521": 3,
+    "sk-ssh-ed25519@openssh.com": 3, "sk-ecdsa-sha2-nistp256@openssh.com": 4,
+}
+KEY_FIX = "use one OpenSSH public key per line, e.g. `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5... user@host` (the .pub file)"
+#: Text that only private key files hold (PEM/OpenSSH headers, PuTTY's .ppk).
+PRIVATE_MARKERS = ("PRIVATE KEY", "PuTTY-User-Key-File")
+
+
+def public_key_problem(line: str) -> str:
+    """Why ``line`` is not one OpenSSH public key (``TYPE BASE64 [comment]``); "" when it is.
+
+    The type must be a known one, the key data valid base64 whose embedded type equals the
+    declared one, made of exactly the fields that type has. The text never quotes the line (a
+    private key's text must not reach a message).
+
+    >>> public_key_problem("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk5c3pQ6wq0p8m1TQmS0V8z9yJXo1X3j1n6cQq2vU9a me@x")
+    ''
+    >>> public_key_problem("-----BEGIN OPENSSH PRIVATE KEY-----")
+    'is a private key, not a public one'
+    >>> public_key_problem("ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIHk5c3pQ6wq0p8m1TQmS0V8z9yJXo1X3j1n6cQq2vU9a")
+    'says ssh-rsa but its key data is of another type'
+    """
+    if any(marker in line for marker in PRIVATE_MARKERS):
+        return "is a private key, not a public one"
+    parts = line.split()
+    if len(parts) < 2:
+        return "is not an OpenSSH public key line (TYPE BASE64 [comment])"
+    kind, body = parts[0], parts[1]
+    if kind not in KEY_TYPES:
+        return "does not start with a known key type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-...)"
+    try:
+        blob = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return f"says {kind} but its key data is not base64"
+    fields = _ssh_strings(blob)
+    if fields is None and _ssh_strings(blob[:4 + len(kind)]) == [kind.encode()]:
+        return f"says {kind} but its key data is damaged (truncated or padded)"
+    if not fields or fields[0] != kind.encode():
+        return f"says {kind} but its key data is of another type"
+    if len(fields) != KEY_TYPES[kind] or (kind == "ssh-ed25519" and len(fields[1]) != 32):
+        return f"says {kind} but its key data is damaged (truncated or padded)"
+    return ""
+
+
+def _ssh_strings(blob: bytes) -> list[bytes] | None:
+    """The length-prefixed strings of an SSH key blob, or None when they do not add up."""
+    fields, position = [], 0
+    while position < len(blob):
+        if position + 4 > len(blob):
+            return None
+        size = int.from_bytes(blob[position:position + 4], "big")
+        position += 4
+        if position + size > len(blob):
+            return None
+        fields.append(blob[position:position + size])
+        position += size
+    return fields
+
+
+def _key_line(line: str) -> str:
+    """A key line as written to authorized_keys: type, key data and comment, single-spaced."""
+    return " ".join(line.split())
+
+
 def _read_key_file(name: str, path: str, merged: Merged) -> list[str]:
+    """The public keys in one declared key file; ``ConfigError`` for an unreadable file, a
+    private key, a line that is not an OpenSSH public key, or a file with none."""
     file = Path(name.replace("${MOORING_STATE}", str(state_dir())))
     file = file if file.is_absolute() else ROOT / file
+    declared = merged.file_of(path)
     try:
-        lines = [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
+        text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(ConfigProblem(str(file), "", "not UTF-8 text", "save it as UTF-8")) from None
+        raise ConfigError(ConfigProblem(declared, path, f"key file {file} is not UTF-8 text (a binary file?)",
+                                        KEY_FIX)) from None
     except OSError:
-        raise ConfigError(ConfigProblem(merged.file_of(path), path, f"public key file {name!r} cannot be read",
+        raise ConfigError(ConfigProblem(declared, path, f"public key file {name!r} cannot be read",
                                         "create it (the sandbox's key appears after `mooring sandbox up`) or fix the path"))
-    return [line for line in lines if line and not line.startswith("#")]
+    if any(marker in text for marker in PRIVATE_MARKERS):
+        raise ConfigError(ConfigProblem(
+            declared, path, f"key file {file} holds a private key: it would become an authorized key on every host",
+            f"point at the public half ({file.name}.pub, or `ssh-keygen -y -f {file}` prints it); "
+            "never copy a private key into declared state"))
+    keys, bad = [], []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        why = public_key_problem(line)
+        if why:
+            bad.append((number, why))
+        else:
+            keys.append(_key_line(line))
+    if bad:
+        number, why = bad[0]
+        more = f" (and {len(bad) - 1} more line(s))" if len(bad) > 1 else ""
+        raise ConfigError(ConfigProblem(declared, path, f"key file {file}, line {number}: the line {why}{more}", KEY_FIX))
+    if not keys:
+        raise ConfigError(ConfigProblem(declared, path, f"key file {file} holds no public key", KEY_FIX))
+    return keys
 
 
 # --- the stack -----------------------------------------------------------------------------

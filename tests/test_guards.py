@@ -104,3 +104,81 @@ def test_generated_secrets_outside_the_sandbox_are_a_warning(world):
 def test_generated_secrets_in_the_sandbox_pass(world):
     found = [f for f in check_model(model_for("sandbox")) if f.check == "production.no_generated_secrets"]
     assert [f.outcome for f in found] == [Outcome.PASSED]
+
+
+# --- bootstrap keys (item 8) --------------------------------------------------------------------
+
+def _keygen(folder, kind: str, bits: str | None = None):
+    import subprocess
+
+    key = folder / f"id_{kind}{bits or ''}"
+    args = ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "test@guards", "-f", str(key)]
+    subprocess.run([*args, *(["-b", bits] if bits else [])], check=True, capture_output=True, timeout=60)
+    return key
+
+
+def _with_key_files(world, files: list[str], keys: list[str] | None = None, **extra):
+    data = world.read("staging.yml")
+    set_path(data, "bootstrap.authorized_key_files", files)
+    set_path(data, "bootstrap.authorized_keys", keys or [])
+    for key, value in extra.items():
+        set_path(data, f"bootstrap.{key}", value)
+    world.write("staging.yml", data)
+
+
+@pytest.mark.parametrize("kind,bits", [("ed25519", None), ("rsa", "2048"), ("ecdsa", "256"), ("ecdsa", "384"),
+                                       ("ecdsa", "521")])
+def test_real_public_keys_of_every_type_are_accepted(world, tmp_path, kind, bits):
+    key = _keygen(tmp_path, kind, bits)
+    _with_key_files(world, [f"{key}.pub"])
+    model = model_for("staging")
+    assert model.bootstrap.authorized_keys == (" ".join(key.with_suffix(".pub").read_text().split()),)
+
+
+def test_private_key_file_is_refused_without_quoting_it(world, tmp_path):
+    from mooring.errors import ConfigError
+
+    key = _keygen(tmp_path, "ed25519")
+    _with_key_files(world, [str(key)])
+    with pytest.raises(ConfigError) as caught:
+        model_for("staging")
+    [problem] = caught.value.problems
+    assert problem.path == "bootstrap.authorized_key_files.0" and problem.file.endswith("group_data/staging.yml")
+    assert "holds a private key" in problem.message and f"{key.name}.pub" in problem.fix
+    body = "".join(key.read_text().splitlines()[1:-1])
+    assert body[:40] not in str(caught.value) and "BEGIN" not in str(caught.value)
+
+
+def test_pem_private_key_line_inline_is_refused(world):
+    from mooring.errors import ConfigError
+    from mooring.model import public_key_problem
+
+    assert public_key_problem("-----BEGIN RSA PRIVATE KEY-----") == "is a private key, not a public one"
+    assert public_key_problem("PuTTY-User-Key-File-3: ssh-ed25519") == "is a private key, not a public one"
+    assert "not base64" in public_key_problem("ssh-ed25519 AAAA*not*base64")
+    _with_key_files(world, [], ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk5c3pQ6wq0p8m1TQmS0V8z9yJXo1X3j1n6cQq2vU9a ok",
+                                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA ok"])
+    with pytest.raises(ConfigError) as caught:
+        model_for("staging")
+    assert [p.path for p in caught.value.problems] == ["bootstrap.authorized_keys.1"]
+
+
+def test_empty_key_file_is_refused(world, tmp_path):
+    from mooring.errors import ConfigError
+
+    empty = tmp_path / "empty.pub"
+    empty.write_text("# nobody yet\n\n")
+    _with_key_files(world, [str(empty)])
+    with pytest.raises(ConfigError, match="holds no public key"):
+        model_for("staging")
+
+
+def test_no_keys_only_when_declared(world):
+    from mooring.errors import ConfigError
+
+    _with_key_files(world, [])
+    with pytest.raises(ConfigError, match="lock-out"):
+        model_for("staging")
+    _with_key_files(world, [], allow_no_keys=True)
+    boot = model_for("staging").bootstrap
+    assert boot.authorized_keys == () and boot.allow_no_keys is True
