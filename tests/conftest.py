@@ -1,4 +1,11 @@
-"""Shared fixtures: a test sandbox of real SSH boxes, separate from a developer's own sandbox."""
+"""Shared fixtures: a test sandbox of real SSH boxes, separate from a developer's own sandbox.
+
+``MOORING_STATE`` and ``MOORING_SANDBOX_PORT_BASE`` choose the sandbox (defaults: ``.mooring/test``
+and 1000). Under pytest-xdist every worker gets its own sandbox: state ``<MOORING_STATE>/<worker>``
+and port offset ``base + 20 * (n + 1)`` for worker ``gwN``, so box test files can run with
+``-n 2 --dist loadfile``. ``MOORING_KEEP_BOXES=1`` reuses the boxes from the last run and keeps
+them afterwards (iterating); without it every session starts from fresh boxes and removes them.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +18,42 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TEST_STATE = ROOT / ".mooring" / "test"
 TEST_PORT_OFFSET = "1000"
+#: Port offset between the sandboxes of two xdist workers (a sandbox uses base+1..base+2 per kind).
+WORKER_PORT_STEP = 20
+ENGINE_DOWN = "the Docker engine is not running: run `bin/prepare-host` (make test does)"
 
 
 def pytest_configure(config):
     # Every test (and every subprocess it starts) works on the test sandbox, never the developer's.
     os.environ.setdefault("MOORING_STATE", str(TEST_STATE))
     os.environ.setdefault("MOORING_SANDBOX_PORT_BASE", TEST_PORT_OFFSET)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... (set before configure)
+    if worker and not os.environ.get("MOORING_TEST_WORKER_SANDBOX"):
+        number = int(worker.removeprefix("gw"))
+        os.environ["MOORING_STATE"] = str(Path(os.environ["MOORING_STATE"]) / worker)
+        os.environ["MOORING_SANDBOX_PORT_BASE"] = str(
+            int(os.environ["MOORING_SANDBOX_PORT_BASE"]) + WORKER_PORT_STEP * (number + 1))
+        os.environ["MOORING_TEST_WORKER_SANDBOX"] = worker
+
+
+def pytest_collection_modifyitems(config, items):
+    # MOORING_TEST_ORDER=reverse runs the tests backwards: proof that none needs another's leftovers.
+    if os.environ.get("MOORING_TEST_ORDER") == "reverse":
+        items.reverse()
+
+
+def state_path() -> Path:
+    """The test sandbox's state dir (keys, secrets, runs/, releases/) for this session or worker."""
+    return Path(os.environ.get("MOORING_STATE", TEST_STATE))
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The Docker engine, or a failure (never a skip: a skipped proof is no proof)."""
+    from mooring import docker
+
+    if not docker.engine_running():
+        pytest.fail(ENGINE_DOWN)
 
 
 @pytest.fixture
@@ -30,16 +67,16 @@ def world(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def boxes():
-    """Fresh docker boxes for this test session (bare Debian: nothing bootstrapped yet)."""
-    from mooring import docker, sandbox
+def boxes(engine):
+    """Docker boxes for this test session (fresh: bare Debian, nothing bootstrapped yet)."""
+    from mooring import sandbox
 
-    if not docker.engine_running():
-        pytest.fail("the Docker engine is not running: run `bin/prepare-host` (make test does)")
-    sandbox.down()
+    keep = bool(os.environ.get("MOORING_KEEP_BOXES"))  # iterating: reuse the boxes, keep them after
+    if not keep:
+        sandbox.down()
     state = sandbox.up(docker_boxes=2, lite_boxes=0)
     yield state
-    if not os.environ.get("MOORING_KEEP_BOXES"):
+    if not keep:
         sandbox.down()
 
 
@@ -73,8 +110,10 @@ def run_deploy_code(code: str, limit: list[str] | None = None, inventory: str = 
 
     from mooring.runner import run_deploy
 
-    TEST_STATE.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".py", dir=TEST_STATE, delete=False) as fh:
+    # Inside the tree (pyinfra wants deploy files under its cwd), named per state dir and worker.
+    scratch = ROOT / ".mooring" / "test-code"
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".py", dir=scratch, delete=False) as fh:
         fh.write(code)
     try:
         return run_deploy(inventory, fh.name, limit=limit)
@@ -82,13 +121,15 @@ def run_deploy_code(code: str, limit: list[str] | None = None, inventory: str = 
         os.unlink(fh.name)
 
 
-def group_data_with(tmp: Path, host: str, overrides: str) -> Path:
-    """A copy of group_data/ under ``tmp`` with ``overrides`` as ``hosts/<host>.yml``."""
+def group_data_with(tmp: Path, host: str, overrides: str, more: dict[str, str] | None = None) -> Path:
+    """A copy of group_data/ under ``tmp`` with ``overrides`` as ``hosts/<host>.yml`` (and each of
+    ``more``, host → YAML, as that host's file)."""
     import shutil
 
     copy = tmp / "group_data"
     shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(ROOT / "group_data", copy)
+    shutil.copytree(ROOT / "group_data", copy, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "hosts").mkdir(exist_ok=True)
-    (copy / "hosts" / f"{host}.yml").write_text(overrides)
+    for name, text in {host: overrides, **(more or {})}.items():
+        (copy / "hosts" / f"{name}.yml").write_text(text)
     return copy

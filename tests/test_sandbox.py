@@ -38,20 +38,18 @@ def port_is_free(port: int) -> bool:
 
 def free_port_base() -> int:
     """A port offset whose every box port is free now: other sandboxes (a developer's, CI's, the
-    main one) may be running on this engine. ``MOORING_TEST_PORT_BASE`` pins it."""
+    main one, other xdist workers') may be running on this engine. ``MOORING_TEST_PORT_BASE`` pins
+    it. First choice: just above this session's own sandbox (``MOORING_SANDBOX_PORT_BASE`` + 10,
+    a range no other worker's sandbox uses)."""
     if "MOORING_TEST_PORT_BASE" in os.environ:
         return int(os.environ["MOORING_TEST_PORT_BASE"])
-    start = 2000 + 10 * (os.getpid() % 50)
-    for base in range(start, start + 2000, 10):
+    preferred = int(os.environ.get(sandbox.PORT_BASE_ENV) or 0) + 10
+    fallback = 2000 + 10 * (os.getpid() % 50)
+    for base in [preferred, *range(fallback, fallback + 2000, 10)]:
         ports = {p + base + extra for extra in EXTRA_OFFSETS for p in (22201, 22301, 22302, 28001)}
         if all(port_is_free(port) for port in ports):
             return base
     raise RuntimeError("no free port range for the test sandboxes")
-
-
-PORT_BASE = free_port_base()
-
-needs_engine = pytest.mark.skipif(not docker.engine_running(), reason="docker engine not running")
 
 
 @contextmanager
@@ -96,11 +94,16 @@ def run_on(box: Box, state: SandboxState, command: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxState]:
-    """One docker box and two lite boxes in a throwaway state dir; removed afterwards."""
-    if not docker.engine_running():
-        pytest.skip("docker engine not running")
-    with sandbox_env(tmp_path_factory.mktemp("state"), PORT_BASE):
+def port_base(engine) -> int:
+    """The port offset of this module's sandboxes (chosen when the first box test needs it)."""
+    return free_port_base()
+
+
+@pytest.fixture(scope="module")
+def lab(engine, port_base: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxState]:
+    """One docker box and two lite boxes in a throwaway state dir; removed afterwards. The engine
+    fixture fails (never skips) when Docker is down, like every other box test."""
+    with sandbox_env(tmp_path_factory.mktemp("state"), port_base):
         try:
             yield sandbox.up(docker_boxes=1, lite_boxes=2)
         finally:
@@ -167,11 +170,11 @@ def test_inventory_without_state_says_run_up_first(tmp_path: Path) -> None:
 
 
 @pytest.mark.boxes
-def test_up_makes_the_asked_boxes(lab: SandboxState) -> None:
+def test_up_makes_the_asked_boxes(lab: SandboxState, port_base: int) -> None:
     assert [(b.name, b.kind, b.ssh_port, b.http_port) for b in lab.boxes] == [
-        ("docker-1", "docker", 22201 + PORT_BASE, 28001 + PORT_BASE),
-        ("lite-1", "lite", 22301 + PORT_BASE, None),
-        ("lite-2", "lite", 22302 + PORT_BASE, None),
+        ("docker-1", "docker", 22201 + port_base, 28001 + port_base),
+        ("lite-1", "lite", 22301 + port_base, None),
+        ("lite-2", "lite", 22302 + port_base, None),
     ]
     assert lab.extra_boxes == []
     assert sandbox.load_state() == lab
@@ -280,10 +283,10 @@ def test_asking_for_fewer_boxes_keeps_the_others(lab: SandboxState) -> None:
 
 
 @pytest.mark.boxes
-def test_down_removes_exactly_its_own_sandbox(lab: SandboxState, tmp_path: Path) -> None:
-    with sandbox_env(tmp_path / "other", PORT_BASE + 6):
+def test_down_removes_exactly_its_own_sandbox(lab: SandboxState, port_base: int, tmp_path: Path) -> None:
+    with sandbox_env(tmp_path / "other", port_base + 6):
         other = sandbox.up(docker_boxes=0, lite_boxes=1)
-    with sandbox_env(tmp_path / "mine", PORT_BASE + 3):
+    with sandbox_env(tmp_path / "mine", port_base + 3):
         mine = sandbox.up(docker_boxes=1, lite_boxes=1)
         removed = sandbox.down()
         assert sorted(removed) == sorted([b.container for b in mine.boxes] + [sandbox.volume_name("docker-1")])
@@ -297,13 +300,13 @@ def test_down_removes_exactly_its_own_sandbox(lab: SandboxState, tmp_path: Path)
         assert labelled("ps", other.sandbox_id) == [other.boxes[0].container]
         assert len(labelled("ps", lab.sandbox_id)) == 3
     finally:
-        with sandbox_env(tmp_path / "other", PORT_BASE + 6):
+        with sandbox_env(tmp_path / "other", port_base + 6):
             sandbox.down()
 
 
 @pytest.mark.boxes
-def test_a_taken_port_is_a_clear_error(lab: SandboxState, tmp_path: Path) -> None:
-    with sandbox_env(tmp_path, PORT_BASE + 8), socket.socket() as squatter:
+def test_a_taken_port_is_a_clear_error(lab: SandboxState, port_base: int, tmp_path: Path) -> None:
+    with sandbox_env(tmp_path, port_base + 8), socket.socket() as squatter:
         box = sandbox.planned_box("lite", 1)
         squatter.bind(("127.0.0.1", box.ssh_port))
         squatter.listen()
