@@ -2,7 +2,11 @@
 for every environment, JSON output, the secret canary, and the CLI's exit codes.
 
 Every corpus case runs in-process through the pre-flight (fast); the cases marked ``cli: true``
-also run through the real command in a subprocess (exit 1, path in the output, no traceback).
+also run through the command line (``mooring.cli.main``, in this process): exit 1 and one
+finding, read from ``--json``, with both the expected path and the expected text. A few tests
+start real processes on purpose: the secret canary (everything a process prints, logging
+included), the stand-alone ``python -m mooring.commands.validate`` and ``python -m mooring``
+entries, and plain pyinfra.
 """
 
 from __future__ import annotations
@@ -10,13 +14,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import yaml
 
 from checks.findings import Outcome
+from mooring.cli import main
 from mooring.commands.validate import format_text
 from mooring.preflight import preflight_report
 from tests.declared_world import HOSTS, ROOT, delete_path, make_world, run_validate, set_path
@@ -65,6 +71,49 @@ def world(tmp_path, monkeypatch):
     return world
 
 
+@dataclass
+class Ran:
+    """What one in-process ``mooring validate`` returned and printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def document(self) -> dict[str, Any]:
+        """The ``--json -`` document (stdout holds nothing else)."""
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def validate(world, capsys, monkeypatch) -> Callable[..., Ran]:
+    """``mooring validate <world inventory> ARGS`` through ``mooring.cli.main``, in this process;
+    ``env`` sets extra environment variables for the call (restored after the test)."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Ran:
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        code = main(["validate", str(world.inventory), *args])
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
+    return run
+
+
+def failed_findings(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in document["findings"] if f["outcome"] == "failed"]
+
+
+def says(finding: dict[str, Any], expect: dict[str, str]) -> bool:
+    """One finding points at the expected path (its ``file: path``) and says the expected text
+    (in its message or its fix)."""
+    where = ": ".join(part for part in (finding["file"], finding["path"]) if part)
+    return expect["path"] in where and (expect["text"] in finding["message"] or expect["text"] in finding["fix"])
+
+
 def test_corpus_is_big_enough():
     assert len(CASES) >= 40
     assert sum(1 for c in CASES if c.get("cli")) >= 8
@@ -89,14 +138,26 @@ CLI_CASES = [c for c in CASES if c.get("cli")]
 
 
 @pytest.mark.parametrize("case", CLI_CASES, ids=[c["id"] for c in CLI_CASES])
-def test_bad_input_through_the_cli(world, case):
+def test_bad_input_through_the_cli(world, validate, case):
     apply_case(world, case)
     limit = [arg for item in case.get("limit") or [] for arg in ("--limit", item)]
-    proc = run_validate(world, *limit)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 1, output
-    assert case["expect"]["path"] in output and case["expect"]["text"] in output, output
-    assert "Traceback" not in output
+    ran = validate(*limit, "--json", "-")
+    assert ran.returncode == 1, ran.output
+    expected = case["expect"]
+    matching = [f for f in failed_findings(ran.document()) if says(f, expected)]
+    assert matching, f"{case['id']}: no failed finding at {expected['path']!r} saying {expected['text']!r}:\n{ran.stdout}"
+    assert "Traceback" not in ran.output
+
+
+def test_a_bad_input_through_the_real_process(world):
+    """One corpus case through ``python -m mooring validate`` in a child process: exit code,
+    the finding on stdout, nothing on a traceback."""
+    case = next(c for c in CLI_CASES if c["id"] == "database-url-wrong-db")
+    apply_case(world, case)
+    proc = run_validate(world, "--json", "-")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert [f for f in failed_findings(json.loads(proc.stdout)) if says(f, case["expect"])], proc.stdout
+    assert "INVALID" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_reference_stack_is_valid_in_every_environment(world):
@@ -108,31 +169,32 @@ def test_reference_stack_is_valid_in_every_environment(world):
 
 
 @pytest.mark.parametrize("environment", sorted(HOSTS))
-def test_reference_stack_is_valid_per_environment_through_the_cli(world, environment):
-    proc = run_validate(world, "--limit", environment)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.strip().splitlines()[-1].startswith(f"valid: {len(HOSTS[environment])} host(s) checked")
+def test_reference_stack_is_valid_per_environment_through_the_cli(validate, environment):
+    ran = validate("--limit", environment)
+    assert ran.returncode == 0, ran.output
+    assert ran.stdout.strip().splitlines()[-1].startswith(f"valid: {len(HOSTS[environment])} host(s) checked")
 
 
-def test_json_report(world, tmp_path):
+def test_json_report(validate, tmp_path):
     out = tmp_path / "report.json"
-    proc = run_validate(world, "--json", str(out))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ran = validate("--json", str(out))
+    assert ran.returncode == 0, ran.output
     document = json.loads(out.read_text())
     assert document["valid"] is True
     assert {"check", "outcome", "subject", "path", "message", "fix", "file"} <= set(document["findings"][0])
+    assert ran.stdout.strip().splitlines()[-1].startswith("valid: ")
 
 
-def test_json_to_stdout_keeps_stdout_pure_json(world):
+def test_json_to_stdout_keeps_stdout_pure_json(world, validate):
     world.set_secret("production", "JWT_SECRET", "changeme")
-    proc = run_validate(world, "--json", "-", "--limit", "production")
-    assert proc.returncode == 1
-    document = json.loads(proc.stdout)
+    ran = validate("--json", "-", "--limit", "production")
+    assert ran.returncode == 1
+    document = ran.document()
     assert document["valid"] is False
-    failed = [f for f in document["findings"] if f["outcome"] == "failed"]
+    failed = failed_findings(document)
     assert failed and failed[0]["subject"] == "group:production"
     assert failed[0]["path"] == "stack.env.JWT_SECRET"
-    assert "INVALID" in proc.stderr
+    assert "INVALID" in ran.stderr
 
 
 def test_identical_findings_are_reported_once_per_group(world):
@@ -169,12 +231,13 @@ def test_secret_canary_never_appears(world, tmp_path):
     assert canary[:12] not in everything
 
 
-def test_secret_from_process_environment_wins(world):
-    proc = run_validate(world, "--limit", "production",
-                        extra_env={"MOORING_SECRET_JWT_SECRET": "dev-secret-change-in-production"})
-    assert proc.returncode == 1
-    assert "stack.env.JWT_SECRET" in proc.stdout and "development default" in proc.stdout
-    assert "dev-secret-change-in-production" not in proc.stdout + proc.stderr
+def test_secret_from_process_environment_wins(validate):
+    ran = validate("--limit", "production", "--json", "-",
+                   env={"MOORING_SECRET_JWT_SECRET": "dev-secret-change-in-production"})
+    assert ran.returncode == 1
+    weak = [f for f in failed_findings(ran.document()) if f["path"] == "stack.env.JWT_SECRET"]
+    assert weak and "development default" in weak[0]["message"], ran.stdout
+    assert "dev-secret-change-in-production" not in ran.output
 
 
 def test_sandbox_generates_and_keeps_its_secrets(world):
@@ -188,22 +251,28 @@ def test_sandbox_generates_and_keeps_its_secrets(world):
     assert path.read_text() == content
 
 
-def test_missing_inventory_is_a_finding_not_a_traceback(world, tmp_path):
-    proc = run_validate(world)  # sanity: the world is valid
-    assert proc.returncode == 0
+def test_missing_inventory_is_a_finding_not_a_traceback(world, validate, tmp_path):
+    assert validate().returncode == 0  # sanity: the world is valid
     from tests.declared_world import PYTHON
 
-    command = ["-m", "mooring.commands.validate", str(tmp_path / "nope.py")]
-    proc = subprocess.run([PYTHON, *command], capture_output=True, text=True, env=world.env(), cwd=ROOT)
-    assert proc.returncode == 1
-    assert "does not exist" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    missing = tmp_path / "nope.py"
+    command = ["-m", "mooring.commands.validate", str(missing), "--json", "-"]  # the stand-alone entry
+    proc = subprocess.run([PYTHON, *command], capture_output=True, text=True, env=world.env(), cwd=ROOT,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1, proc.stderr
+    [finding] = json.loads(proc.stdout)["findings"]
+    assert (finding["check"], finding["outcome"], finding["subject"]) == ("inventory", "failed", str(missing))
+    assert "does not exist" in finding["message"] and "Traceback" not in proc.stderr
 
 
-def test_broken_inventory_is_a_finding(world):
+def test_broken_inventory_is_a_finding(world, validate):
     world.inventory.write_text("production = [\n")
-    proc = run_validate(world)
-    assert proc.returncode == 1
-    assert "inventory" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    ran = validate("--json", "-")
+    assert ran.returncode == 1
+    [finding] = ran.document()["findings"]
+    assert (finding["check"], finding["outcome"], finding["subject"]) == ("inventory", "failed", str(world.inventory))
+    assert finding["message"] == f"inventory {world.inventory}: line 1: '[' was never closed"
+    assert "Traceback" not in ran.output
 
 
 def test_unknown_limit_is_invalid(world):
