@@ -1,0 +1,174 @@
+"""Static rules that mutation testing showed could be switched off with no test failing
+(docs/mutation.md): each case here makes one rule fire, and pins what it reports.
+
+Host-free: a declared world in tmp_path, rules run in-process; the render rules run the real
+``sh -n``, shellcheck and the shipped Compose v2 binary on rendered files changed in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+
+import pytest
+
+from checks.findings import Finding, Outcome
+from checks.static import run_rules
+from mooring.preflight import check_model
+from mooring.render import render_stack
+from tests.declared_world import model_for, set_path
+
+
+def edit(world, layer: str, **paths) -> None:
+    data = world.read(layer)
+    for dotted, value in paths.items():
+        set_path(data, dotted.replace("__", "."), value)
+    world.write(layer, data)
+
+
+def only(findings: list[Finding], check: str) -> list[tuple[Outcome, str, str]]:
+    """(outcome, path, message) of one check's findings."""
+    return [(f.outcome, f.path, f.message) for f in findings if f.check == check]
+
+
+def with_file(rendered, path: str, content: str):
+    """``rendered`` with the file at ``path`` replaced by ``content``."""
+    files = [dataclasses.replace(f, content=content) if f.path == path else f for f in rendered.files]
+    return dataclasses.replace(rendered, files=files)
+
+
+# --- proxy.http_port ------------------------------------------------------------------------------
+
+def test_a_proxy_without_a_published_port_cannot_be_reached(world):
+    edit(world, "staging.yml", stack__services__nginx__ports=[])
+    model = model_for("staging")
+    assert model.stack.http_port is None
+    assert only(check_model(model), "proxy.http_port") == [
+        (Outcome.FAILED, "stack.services.nginx.ports", "the proxy publishes no host port, so the stack cannot be reached")]
+
+
+def test_host_probes_without_a_proxy_name_the_proxy_key(world):
+    """No proxy service at all, but host probes that need the published port."""
+    edit(world, "staging.yml", stack__services__nginx__enabled=False)
+    findings = run_rules(model := model_for("staging"), model.stack, names=["proxy.http_port"])
+    assert model.stack.proxy.service is None and model.stack.health
+    assert only(findings, "proxy.http_port") == [
+        (Outcome.FAILED, "stack.proxy.service", "the proxy publishes no host port, so the stack cannot be reached")]
+    assert findings[0].fix == 'publish it, e.g. ports: ["80:80"]'
+
+
+def test_no_proxy_and_no_host_probe_needs_no_port(world):
+    edit(world, "staging.yml", stack__services__nginx__enabled=False, stack__health=[], stack__smoke=[])
+    model = model_for("staging")
+    assert only(run_rules(model, model.stack, names=["proxy.http_port"]), "proxy.http_port") == [
+        (Outcome.PASSED, "", "ok")]
+
+
+def test_probes_with_their_own_port_need_no_proxy_port(world):
+    edit(world, "staging.yml", stack__services__nginx__enabled=False,
+         stack__health=[{"name": "live", "path": "/live", "port": 8000}], stack__smoke=[])
+    model = model_for("staging")
+    assert only(run_rules(model, model.stack, names=["proxy.http_port"]), "proxy.http_port") == [
+        (Outcome.PASSED, "", "ok")]
+
+
+# --- services.roles -------------------------------------------------------------------------------
+
+def test_a_second_service_with_a_unique_role_is_a_warning(world):
+    edit(world, "staging.yml", stack__services__cache={"role": "redis", "image": "redis:7"})
+    findings = check_model(model_for("staging"))
+    assert only(findings, "services.roles") == [
+        (Outcome.WARNING, "stack.services.cache.role", "2 services have role redis; checks and templates use redis")]
+    [finding] = [f for f in findings if f.check == "services.roles"]
+    assert finding.fix == "give the others role: other"
+
+
+def test_many_workers_and_apps_are_fine(world):
+    edit(world, "staging.yml", stack__services__worker={"role": "app", "image": "registry.example.com/solacore/api:1.4.2"})
+    assert only(check_model(model_for("staging")), "services.roles") == [(Outcome.PASSED, "", "ok")]
+
+
+# --- health.declared ------------------------------------------------------------------------------
+
+def test_no_health_probe_is_a_warning(world):
+    edit(world, "staging.yml", stack__health=[])
+    assert only(check_model(model_for("staging")), "health.declared") == [
+        (Outcome.WARNING, "stack.health", "no health probe is declared: a deploy cannot verify itself")]
+
+
+# --- production.no_generated_secrets --------------------------------------------------------------
+
+def test_generated_secrets_in_production_fail_the_rule_itself(world):
+    """The model refuses this first (tests/test_schema.py); the rule is the second line and must
+    still fire when handed such a stack."""
+    model = model_for("production")
+    stack = dataclasses.replace(model.stack, secrets_generate_missing=True)
+    assert only(run_rules(model, stack, names=["production.no_generated_secrets"]), "production.no_generated_secrets") == [
+        (Outcome.FAILED, "stack.secrets_generate_missing", "secret generation is on in production")]
+
+
+def test_generated_secrets_in_the_sandbox_are_fine(world):
+    model = model_for("sandbox")
+    stack = dataclasses.replace(model.stack, secrets_generate_missing=True)
+    assert only(run_rules(model, stack, names=["production.no_generated_secrets"]), "production.no_generated_secrets") == [
+        (Outcome.PASSED, "", "ok")]
+
+
+# --- render rules -------------------------------------------------------------------------------
+
+@pytest.fixture
+def rendered_staging(world):
+    model = model_for("staging")
+    return model, render_stack(model)
+
+
+def test_a_script_that_does_not_parse_fails_sh_n(rendered_staging):
+    model, rendered = rendered_staging
+    script = rendered.scripts()[0]
+    broken = with_file(rendered, script.path, "#!/bin/sh\nif then fi (\n")
+    [finding] = run_rules(model, model.stack, broken, names=["render.shell_syntax"])
+    assert (finding.outcome, finding.path, finding.file) == (Outcome.FAILED, "stack.backups", f"templates/{script.template}")
+    assert finding.message.startswith(f"{script.path}: sh -n: ")
+    assert finding.fix == f"fix templates/{script.template}"
+
+
+def test_every_shipped_script_parses(rendered_staging):
+    model, rendered = rendered_staging
+    assert len(rendered.scripts()) >= 2
+    assert only(run_rules(model, model.stack, rendered, names=["render.shell_syntax"]), "render.shell_syntax") == [
+        (Outcome.PASSED, "", "ok")]
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed (bin/prepare-host installs it)")
+def test_a_shellcheck_warning_fails_render_shellcheck(rendered_staging):
+    model, rendered = rendered_staging
+    script = rendered.scripts()[-1]
+    warned = with_file(rendered, script.path, '#!/bin/sh\nset -eu\nrm -rf $1/*\n')  # parses; SC2086 unquoted
+    [finding] = run_rules(model, model.stack, warned, names=["render.shellcheck"])
+    assert (finding.outcome, finding.path, finding.file) == (Outcome.FAILED, "stack.backups", f"templates/{script.template}")
+    assert finding.message.startswith(f"{script.path}: shellcheck: ") and "SC2086" in finding.message
+
+
+def test_render_shellcheck_is_skipped_when_shellcheck_is_missing(rendered_staging, monkeypatch):
+    model, rendered = rendered_staging
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    assert only(run_rules(model, model.stack, rendered, names=["render.shellcheck"]), "render.shellcheck") == [
+        (Outcome.SKIPPED, "", "shellcheck is not installed (apt-get install shellcheck)")]
+
+
+def test_an_env_file_compose_reads_differently_fails_the_roundtrip(rendered_staging):
+    model, rendered = rendered_staging
+    env_file = rendered.file(model.stack.env_file)
+    changed, count = re.subn(r"(?m)^APP_VERSION=.*$", "APP_VERSION=9.9.9", env_file.content)
+    assert count == 1
+    findings = run_rules(model, model.stack, with_file(rendered, env_file.path, changed), names=["render.env_roundtrip"])
+    assert only(findings, "render.env_roundtrip") == [
+        (Outcome.FAILED, "stack.env.APP_VERSION", "compose reads back a different value for APP_VERSION in service api")]
+    assert findings[0].fix == "report this as a mooring bug (the .env quoting is wrong)"
+
+
+def test_the_rendered_env_file_roundtrips(rendered_staging):
+    model, rendered = rendered_staging
+    assert only(run_rules(model, model.stack, rendered, names=["render.env_roundtrip"]), "render.env_roundtrip") == [
+        (Outcome.PASSED, "", "ok")]

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Mutation testing of the host-free core (checks/, mooring/model.py, mooring/declared.py) with mutmut 3.
+
+    .venv/bin/python tools/mutation.py                      # copy, mutate, test, report (all modules)
+    .venv/bin/python tools/mutation.py 'checks.cron.*'      # only these mutants (fnmatch on mutant names)
+    .venv/bin/python tools/mutation.py --report             # report the last run again, run nothing
+    .venv/bin/python tools/mutation.py --report --markdown docs/mutation-scores.md
+
+The checkout is never mutated: the project is copied to ``--workdir`` (default
+``/tmp/mooring-mutation``; .git, .venv, .mooring and caches left out) and mutmut runs there with
+``tools/mutation.cfg`` appended to the copy's setup.cfg. Later runs reuse the copy's ``mutants/``
+folder, so mutmut re-tests only what changed (``--fresh`` starts over). Only host-free tests run
+(``-m "not boxes"``): no docker, no SSH. One worker by default (``--max-children``).
+
+Scores count a mutant as killed when a test failed or timed out under it; "survived" and
+"no tests" are not killed. See docs/mutation.md for the scores and the surviving mutants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = Path(__file__).resolve().parent / "mutation.cfg"
+DEFAULT_WORKDIR = Path(os.environ.get("MOORING_MUTATION_DIR", "/tmp/mooring-mutation"))
+#: The modules under mutation, in report order.
+MODULES = ["checks/cron.py", "checks/findings.py", "checks/schema.py", "checks/static.py", "mooring/model.py",
+           "mooring/declared.py"]
+SKIP = shutil.ignore_patterns(".git", ".venv", ".mooring", "mutants", "*.egg-info", "__pycache__", ".pytest_cache",
+                              ".mutmut-cache")
+
+#: mutmut exit codes (mutmut.stats.status_by_exit_code) folded into the four columns we report.
+KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout"}
+SURVIVED = {0: "survived"}
+NO_TESTS = {5: "no tests", 33: "no tests"}
+
+#: Written into the copy: a pyinfra run the tests start from a foreign working directory (with
+#: PYTHONPATH=<copy>/mutants) imports mutated modules, whose trampolines read mutmut's config
+#: from the working directory. Load it once from the copy instead.
+SITECUSTOMIZE = '''"""Written by tools/mutation.py into the mutation copy only (never in the checkout)."""
+import os
+
+if os.environ.get("MUTANT_UNDER_TEST"):
+    _here = os.path.dirname(os.path.abspath(__file__))
+    _copy = os.path.dirname(_here) if os.path.basename(_here) == "mutants" else _here
+    _cwd = os.getcwd()
+    try:
+        os.chdir(_copy)
+        from mutmut.configuration import config as _config
+
+        _config()
+    except Exception:  # not a mutation run after all: behave as if this file did not exist
+        pass
+    finally:
+        os.chdir(_cwd)
+'''
+
+
+def export_tree(source: str, target: Path) -> None:
+    """The project files into ``target``: the committed tree (``HEAD``) or the working tree."""
+    if source == "worktree":
+        for entry in ROOT.iterdir():
+            if SKIP(str(ROOT), [entry.name]):
+                continue
+            if entry.is_dir():
+                shutil.copytree(entry, target / entry.name, ignore=SKIP, symlinks=True)
+            else:
+                shutil.copy2(entry, target / entry.name)
+        return
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", source], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+
+
+def sync_copy(workdir: Path, fresh: bool, source: str) -> None:
+    """Bring ``workdir`` to the project files of ``source``, keeping ``workdir/mutants`` (mutmut's
+    cache) unless ``fresh``. Unchanged files keep their mtime, so mutmut re-mutates only what changed."""
+    import filecmp
+    import tempfile
+
+    if fresh and workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mooring-mutation-src-") as tmp:
+        src = Path(tmp)
+        export_tree(source, src)
+        setup_cfg = src / "setup.cfg"
+        setup_cfg.write_text(setup_cfg.read_text() + "\n" + CONFIG.read_text())
+        (src / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        wanted = {p.relative_to(src) for p in src.rglob("*") if not p.is_dir()}
+        for path in sorted(workdir.rglob("*"), reverse=True):
+            rel = path.relative_to(workdir)
+            if rel.parts[0] == "mutants" or rel.name == "mutmut.log" or rel.name == "survivors.diff":
+                continue
+            if path.is_dir() and not path.is_symlink():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            elif rel not in wanted:
+                path.unlink()
+        for rel in sorted(wanted):
+            source_file, target = src / rel, workdir / rel
+            if target.is_file() and not target.is_symlink() and filecmp.cmp(source_file, target, shallow=False):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists() or target.is_symlink():
+                target.unlink()
+            shutil.copy(source_file, target, follow_symlinks=False)
+
+
+def run_mutmut(workdir: Path, patterns: list[str], max_children: int) -> int:
+    mutmut = Path(sys.executable).parent / "mutmut"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOORING_SECRET_")}
+    env.pop("PYTHONPATH", None)
+    log = workdir / "mutmut.log"
+    print(f"mutmut runs in {workdir} (log: {log})", flush=True)
+    with log.open("w") as handle:
+        proc = subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *patterns], cwd=workdir,
+                              env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").replace("\r", "\n").splitlines()[-30:]
+        print("\n".join(tail), file=sys.stderr)
+        print(f"mutmut exited with {proc.returncode}", file=sys.stderr)
+    return proc.returncode
+
+
+def load_results(workdir: Path) -> dict[str, dict[str, int | None]]:
+    """module path → mutant name → mutmut exit code (None: not tested yet)."""
+    results = {}
+    for module in MODULES:
+        meta = workdir / "mutants" / f"{module}.meta"
+        if meta.exists():
+            results[module] = json.loads(meta.read_text())["exit_code_by_key"]
+    return results
+
+
+def status(code: int | None) -> str:
+    if code is None:
+        return "not checked"
+    return KILLED.get(code) or SURVIVED.get(code) or NO_TESTS.get(code) or f"suspicious ({code})"
+
+
+def report(workdir: Path, markdown: Path | None, show_diffs: bool) -> int:
+    results = load_results(workdir)
+    if not results:
+        print(f"no results in {workdir}/mutants: run without --report first", file=sys.stderr)
+        return 1
+    rows = []
+    survivors: list[tuple[str, str]] = []
+    totals = Counter()
+    for module, codes in results.items():
+        counts = Counter(status(code) for code in codes.values())
+        killed = counts["killed"] + counts["timeout"]
+        total = len(codes)
+        rows.append((module, killed, total, counts))
+        totals.update(counts)
+        totals["total"] += total
+        survivors += [(name, status(code)) for name, code in sorted(codes.items()) if status(code) not in ("killed", "timeout")]
+    lines = [f"Mutation score ({datetime.date.today().isoformat()}, mutmut, host-free tests)", "",
+             "| module | killed / total | score | survived | no tests | timeout | not checked |",
+             "|---|---|---|---|---|---|---|"]
+    for module, killed, total, counts in rows:
+        score = f"{100 * killed / total:.1f} %" if total else "-"
+        lines.append(f"| `{module}` | {killed} / {total} | {score} | {counts['survived']} | {counts['no tests']} | "
+                     f"{counts['timeout']} | {counts['not checked']} |")
+    all_killed = totals["killed"] + totals["timeout"]
+    lines.append(f"| **all** | {all_killed} / {totals['total']} | {100 * all_killed / max(totals['total'], 1):.1f} % | "
+                 f"{totals['survived']} | {totals['no tests']} | {totals['timeout']} | {totals['not checked']} |")
+    text = "\n".join(lines)
+    print(text)
+    if survivors:
+        print(f"\n{len(survivors)} mutant(s) not killed:")
+        for name, why in survivors:
+            print(f"  {name}: {why}")
+    if markdown:
+        markdown.write_text(text + "\n")
+        print(f"\nwritten: {markdown}")
+    if show_diffs and survivors:
+        mutmut = Path(sys.executable).parent / "mutmut"
+        out = workdir / "survivors.diff"
+        with out.open("w") as handle:
+            for name, _why in survivors:
+                diff = subprocess.run([str(mutmut), "show", name], cwd=workdir, capture_output=True, text=True)
+                handle.write(diff.stdout + "\n")
+        print(f"diffs of the mutants not killed: {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("patterns", nargs="*", help="mutant names or fnmatch patterns, e.g. 'checks.cron.*'")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="the throw-away copy (default %(default)s)")
+    parser.add_argument("--max-children", type=int, default=1, help="parallel mutmut workers (default 1)")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results (delete the copy first)")
+    parser.add_argument("--source", default="HEAD",
+                        help="what to copy: a git revision (default HEAD: the committed tree, never half-done edits) "
+                             "or `worktree` (the working tree as it is)")
+    parser.add_argument("--report", action="store_true", help="only report the results already in --workdir")
+    parser.add_argument("--markdown", type=Path, help="also write the score table to this file")
+    parser.add_argument("--diffs", action="store_true", help="write the diff of every mutant not killed to WORKDIR/survivors.diff")
+    args = parser.parse_args(argv)
+    workdir = args.workdir.resolve()
+    if ROOT == workdir or ROOT in workdir.parents:
+        parser.error("--workdir must be outside the checkout (the copy is mutated)")
+    if not args.report:
+        sync_copy(workdir, args.fresh, args.source)
+        code = run_mutmut(workdir, args.patterns, args.max_children)
+        if code != 0:
+            return code
+    return report(workdir, args.markdown, args.diffs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
