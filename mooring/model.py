@@ -319,9 +319,94 @@ def build_model(host_name: str, groups: Iterable[str], host_data: dict[str, Any]
                      merged, data, groups)
 
 
-def host_model(host) -> HostModel:
-    """The model of a pyinfra ``host`` (uses the shims' layers from its host data)."""
-    return build_model(host.name, host.groups, host.data.dict())
+def host_model(host, first_contact_ok: bool = False) -> HostModel:
+    """The model of a pyinfra ``host`` (uses the shims' layers from its host data).
+
+    Its connection settings are checked first (:func:`host_key_problems`): a host whose
+    host-key checking is not strict is refused with ``ConfigError``. ``first_contact_ok`` (only
+    ``deploy/bootstrap.py`` passes it) lets a host declared ``mooring_first_contact: True``
+    through with ``accept-new``.
+    """
+    data = host.data.dict()
+    problems = host_key_problems(host.name, data, first_contact_ok)
+    if problems:
+        raise ConfigError(problems)
+    return build_model(host.name, host.groups, data)
+
+
+# --- host keys --------------------------------------------------------------------------------
+# pyinfra's own default is accept-new: a host key it has never seen (a new box, or a man in the
+# middle) is trusted and written to known_hosts. mooring makes strict checking the default of
+# every inventory (group_data/all.py sets ssh_strict_host_key_checking = "yes": group data
+# applies to every inventory, and a host or group may still override it) and refuses overrides,
+# before pyinfra connects (the all.py shim checks the inventory it is loaded for) and again in
+# every deploy file (host_model). The one opt-out is a new box's first bootstrap.
+
+STRICT_HOST_KEYS = "yes"
+HOST_KEY_SETTING = "ssh_strict_host_key_checking"
+FIRST_CONTACT = "mooring_first_contact"
+FIRST_CONTACT_CHECKING = "accept-new"
+HOST_KEY_FIX = (f"remove the override ({HOST_KEY_SETTING} = {STRICT_HOST_KEYS!r} is mooring's default, from "
+                "group_data/all.py) and add the host's key to the inventory's known_hosts file after checking its "
+                "fingerprint out of band; for a new box's first bootstrap only, set host data "
+                f"{FIRST_CONTACT}: True with {HOST_KEY_SETTING}: {FIRST_CONTACT_CHECKING!r} and ssh_known_hosts_file "
+                "(bootstrap records the key there), then remove both")
+
+
+def host_key_problems(host_name: str, data: dict[str, Any], first_contact_ok: bool = False,
+                      where: str = "inventory") -> list[ConfigProblem]:
+    """Why ``host_name``'s connection settings (pyinfra host data) would trust an unknown host key.
+
+    Strict (``"yes"``) passes. ``mooring_first_contact: True`` with ``"accept-new"`` and an
+    explicit ``ssh_known_hosts_file`` passes only when ``first_contact_ok`` (bootstrap). Anything
+    else — unset (pyinfra's default accept-new), ``accept-new``, ``no``, ``off``, ``ask`` — is a
+    problem naming the host, the key and the fix.
+
+    >>> host_key_problems("web-1", {"ssh_strict_host_key_checking": "yes"})
+    []
+    >>> host_key_problems("web-1", {"ssh_strict_host_key_checking": "no"})[0].message
+    "host-key checking for web-1 is 'no': an unknown or changed host key would be trusted (man in the middle)"
+    """
+    value = data.get(HOST_KEY_SETTING)
+    path = f"{host_name}.{HOST_KEY_SETTING}"
+    if value == STRICT_HOST_KEYS:
+        return []
+    if data.get(FIRST_CONTACT) is True and value == FIRST_CONTACT_CHECKING:
+        if not first_contact_ok:
+            return [ConfigProblem(where, f"{host_name}.{FIRST_CONTACT}",
+                                  f"{FIRST_CONTACT} is for a new box's first bootstrap only",
+                                  f"remove {FIRST_CONTACT} and {HOST_KEY_SETTING} from {host_name}'s data: "
+                                  "bootstrap recorded its key in the known_hosts file")]
+        if not data.get("ssh_known_hosts_file"):
+            return [ConfigProblem(where, f"{host_name}.ssh_known_hosts_file",
+                                  f"{FIRST_CONTACT} needs an explicit ssh_known_hosts_file to record the new key in",
+                                  "set ssh_known_hosts_file for the host, e.g. ~/.ssh/known_hosts")]
+        return []
+    shown = "unset (pyinfra's default: 'accept-new')" if value is None else repr(value)
+    return [ConfigProblem(where, path, f"host-key checking for {host_name} is {shown}: an unknown or changed host key "
+                                       "would be trusted (man in the middle)", HOST_KEY_FIX)]
+
+
+def check_inventory_host_keys(first_contact_ok: bool = True) -> None:
+    """For ``group_data/all.py``: refuse, before pyinfra connects, an inventory whose hosts weaken
+    host-key checking (their inventory and group data; the shim's own default is not in yet).
+
+    Runs only inside pyinfra's inventory loading (its context inventory is set); elsewhere it does
+    nothing. ``first_contact_ok`` is True here because the deploy file is not known yet: the
+    deploy files check again through :func:`host_model` (only bootstrap allows first contact).
+    """
+    from pyinfra.context import ctx_inventory
+
+    if not ctx_inventory.isset():
+        return
+    problems: list[ConfigProblem] = []
+    for pyinfra_host in ctx_inventory.get():
+        data = pyinfra_host.data.dict()
+        if HOST_KEY_SETTING not in data:
+            continue  # mooring's default ("yes", set by all.py itself) applies
+        problems.extend(host_key_problems(pyinfra_host.name, data, first_contact_ok))
+    if problems:
+        raise ConfigError(problems)
 
 
 def _defaults(block: str) -> dict[str, Any]:

@@ -182,3 +182,46 @@ def test_no_keys_only_when_declared(world):
     _with_key_files(world, [], allow_no_keys=True)
     boot = model_for("staging").bootstrap
     assert boot.authorized_keys == () and boot.allow_no_keys is True
+
+
+# --- host-key policy (item 9; the runs through pyinfra are in test_bootstrap_safety.py) ------------
+
+KH = {"ssh_known_hosts_file": "~/.ssh/known_hosts"}
+
+
+@pytest.mark.parametrize("data,first_contact_ok,problem", [
+    ({"ssh_strict_host_key_checking": "yes"}, False, ""),
+    ({}, False, "is unset (pyinfra's default: 'accept-new')"),
+    ({"ssh_strict_host_key_checking": "accept-new"}, True, "is 'accept-new'"),
+    ({"ssh_strict_host_key_checking": "no", "mooring_first_contact": True, **KH}, True, "is 'no'"),
+    ({"ssh_strict_host_key_checking": "ask"}, False, "is 'ask'"),
+    ({"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, **KH}, True, ""),
+    ({"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, **KH}, False,
+     "is for a new box's first bootstrap only"),
+    ({"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True}, True,
+     "needs an explicit ssh_known_hosts_file"),
+    ({"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": "yes", **KH}, True, "is 'accept-new'"),
+], ids=["strict", "unset", "accept-new", "no-even-first-contact", "ask", "first-contact-bootstrap",
+        "first-contact-not-bootstrap", "first-contact-without-known-hosts", "first-contact-not-boolean"])
+def test_host_key_policy(data, first_contact_ok, problem):
+    from mooring.model import host_key_problems
+
+    found = host_key_problems("web-1", data, first_contact_ok)
+    assert [p.message for p in found if problem in p.message] == [p.message for p in found]
+    assert bool(found) == bool(problem)
+    assert all(p.fix for p in found)
+
+
+def test_shipped_group_data_makes_strict_checking_the_default(tmp_path):
+    """Group data applies to every inventory: all.py sets "yes" (an inventory or host may override it)."""
+    import subprocess
+    import sys
+
+    from tests.declared_world import ROOT
+
+    inventory = tmp_path / "plain.py"
+    inventory.write_text('staging = ["web-1.example.invalid"]\n')
+    proc = subprocess.run([sys.executable, "-m", "pyinfra", str(inventory), "debug-inventory"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and '"ssh_strict_host_key_checking": "yes"' in output, output

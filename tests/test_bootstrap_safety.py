@@ -1,0 +1,134 @@
+"""Bootstrap safety on real boxes (issue 7): a drop-in that locks out the next login is put back
+(item 8), and host keys are checked strictly through mooring's own pyinfra path (item 9).
+
+Every run goes through ``mooring.runner.run_deploy`` (pyinfra in a subprocess, as ``mooring
+bootstrap`` runs it) or the ``mooring`` CLI. Inventories with modified connection settings are
+written to a temporary folder; their known_hosts files start empty.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deploy.roles.docker_host import SSHD_DROPIN, SSHD_SETTINGS
+from mooring.runner import run_deploy
+from tests.conftest import ROOT, run_deploy_code, ssh
+
+pytestmark = [pytest.mark.boxes, pytest.mark.slow]
+
+HARDEN = "from deploy.roles import docker_host\ndocker_host.ssh_hardening({args})\n"
+#: Parses (sshd -t passes) but refuses the login mooring uses (root, in the sandbox).
+LOCKOUT = "PermitRootLogin no\nPasswordAuthentication no\n"
+
+
+def _dropin(box) -> str | None:
+    proc = ssh(box, f"cat {SSHD_DROPIN}")
+    return proc.stdout if proc.returncode == 0 else None
+
+
+# --- item 8: a fresh login proves the sshd change, or the previous drop-in comes back -------------
+
+def test_sshd_change_is_proven_by_a_fresh_login_or_rolled_back(boxes):
+    box = boxes.boxes[-1]
+    limit = [box.name]
+    first = run_deploy_code(HARDEN.format(args=""), limit=limit)
+    assert first.rc == 0 and not first.failed_hosts, first.log
+    second = run_deploy_code(HARDEN.format(args=""), limit=limit)
+    assert second.rc == 0 and second.changed == 0, second.changes_for(box.name)
+    assert _dropin(box) == SSHD_SETTINGS
+
+    locked = run_deploy_code(HARDEN.format(args=f"settings={LOCKOUT!r}"), limit=limit)
+    assert locked.rc != 0 and box.name in locked.failed_hosts, locked.log
+    errors = " ".join(locked.errors_for(box.name)) or locked.log
+    assert "a fresh SSH login failed" in errors and "previous sshd drop-in restored" in errors, errors
+    assert "login now works" in errors, errors
+    # The previous drop-in is back byte for byte, sshd runs it, and root still logs in.
+    assert _dropin(box) == SSHD_SETTINGS
+    assert ssh(box, "sshd -T | grep -i '^permitrootlogin'").stdout.strip() == "permitrootlogin without-password"
+
+    again = run_deploy_code(HARDEN.format(args=""), limit=limit)
+    assert again.rc == 0 and again.changed == 0, again.changes_for(box.name)
+
+
+# --- item 9: strict host-key checking is the default of every inventory ----------------------------
+
+def _inventory(tmp_path: Path, box, name: str, **changes) -> tuple[Path, Path]:
+    """An inventory for ``box`` with sandbox settings, an empty known_hosts file and ``changes``
+    (a value of None removes the key)."""
+    from mooring.sandbox import host_data, load_state
+
+    data = host_data(load_state(), box)
+    known_hosts = tmp_path / f"{name}_known_hosts"
+    known_hosts.write_text("")
+    data["ssh_known_hosts_file"] = str(known_hosts)
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    inventory = tmp_path / f"{name}.py"
+    inventory.write_text(f"docker_boxes = [({box.name!r}, {data!r})]\nsandbox = docker_boxes\n")
+    return inventory, known_hosts
+
+
+def test_inventory_without_a_setting_gets_strict_checking(boxes, tmp_path):
+    """pyinfra's own default (accept-new) would trust the unknown key and bootstrap the box."""
+    box = boxes.boxes[0]
+    inventory, known_hosts = _inventory(tmp_path, box, "unset", ssh_strict_host_key_checking=None)
+    result = run_deploy(str(inventory), "deploy/bootstrap.py")
+    assert result.rc != 0 and result.changed == 0
+    assert "No host key for" in result.log and "known_hosts" in result.log, result.log
+    assert known_hosts.read_text() == "", "the unknown key was recorded"
+
+
+@pytest.mark.parametrize("setting", ["accept-new", "no", "off"])
+def test_inventory_weakening_host_key_checking_is_refused_before_connecting(boxes, tmp_path, setting):
+    box = boxes.boxes[0]
+    inventory, known_hosts = _inventory(tmp_path, box, "weak", ssh_strict_host_key_checking=setting)
+    result = run_deploy(str(inventory), "deploy/bootstrap.py")
+    assert result.rc != 0 and result.changed == 0
+    assert f"host-key checking for {box.name} is {setting!r}" in result.log, result.log
+    assert "mooring_first_contact" in result.log  # the fix names the documented opt-out
+    assert "Connecting to hosts" not in result.log, "refused only after connecting"
+    assert known_hosts.read_text() == ""
+
+
+def test_mooring_bootstrap_refuses_a_weak_inventory(boxes, tmp_path):
+    box = boxes.boxes[0]
+    inventory, known_hosts = _inventory(tmp_path, box, "weak_cli", ssh_strict_host_key_checking="accept-new")
+    proc = subprocess.run([sys.executable, "-m", "mooring", "-v", "bootstrap", str(inventory)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env={**os.environ}, stdin=subprocess.DEVNULL)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert f"host-key checking for {box.name} is 'accept-new'" in output and "Traceback" not in output
+    assert known_hosts.read_text() == ""
+
+
+def test_first_contact_is_for_bootstrap_and_records_the_key(boxes, bootstrapped, tmp_path):
+    from mooring.sandbox import load_state
+
+    box = boxes.boxes[0]
+    inventory, known_hosts = _inventory(tmp_path, box, "first", ssh_strict_host_key_checking="accept-new",
+                                        mooring_first_contact=True)
+    # Not for a stack deploy: refused in the deploy file.
+    refused = run_deploy(str(inventory), "deploy/stack.py")
+    assert refused.rc != 0 and refused.changed == 0
+    assert "mooring_first_contact is for a new box's first bootstrap only" in refused.log, refused.log
+    known_hosts.write_text("")
+    # Bootstrap: the key is recorded, and it is the box's real key (the sandbox's own record).
+    first = run_deploy(str(inventory), "deploy/bootstrap.py")
+    assert first.rc == 0 and not first.failed_hosts, first.log
+    recorded = {tuple(line.split()[1:3]) for line in known_hosts.read_text().splitlines() if line.strip()}
+    sandbox_keys = {tuple(line.split()[1:3]) for line in load_state().known_hosts_path.read_text().splitlines()
+                    if line.startswith(f"[127.0.0.1]:{box.ssh_port} ")}
+    assert recorded and recorded <= sandbox_keys
+    # Afterwards the opt-out goes and strict checking works with the recorded key: no changes.
+    strict, _ = _inventory(tmp_path, box, "after", ssh_strict_host_key_checking="yes")
+    strict.write_text(strict.read_text().replace(str(tmp_path / "after_known_hosts"), str(known_hosts)))
+    again = run_deploy(str(strict), "deploy/bootstrap.py")
+    assert again.rc == 0 and again.changed == 0, again.changes_for(box.name)
