@@ -1,41 +1,40 @@
 """Rollback: put back the release a failed deploy replaced.
 
 Run by ``mooring deploy`` for hosts whose new release failed, with ``MOORING_RUN_DIR`` set: the
-stack plan left there says which release was current before and which one this deploy made.
-Run by hand, ``--data mooring_rollback_to=N`` names the release to restore:
+command's verdict left there names the release to restore, the release number this run saved
+(marked ``-failed`` by number) and whether any container changed. Run by hand,
+``--data mooring_rollback_to=N`` names the release to restore (and makes it current):
 
     pyinfra inventories/sandbox.py deploy/rollback.py --limit docker-1 --data mooring_rollback_to=3
 """
 
 from pyinfra import host
 
-from deploy.facts.releases import Releases
 from deploy.operations import stack
 from deploy.operations.compose import fail_host_op
 from mooring.model import host_model
-from mooring.runplan import read_host_plan, write_host_plan
+from mooring.render import render_stack
+from mooring.runplan import RollbackResult, Verdict, read_host_plan, run_id, write_host_plan
 
 model = host_model(host)
-plan = read_host_plan(host.name, "stack") or {}
+verdict = read_host_plan(host.name, "verdict", Verdict) or Verdict()
 if model.stack is not None:
-    history = host.get_fact(Releases, directory=model.stack.dir)
-    saved = any(r.release_id == plan.get("release_id") for r in history.releases)
-    failed_release = plan.get("release_id") if saved else None
     wanted = host.data.get("mooring_rollback_to")
+    target = verdict.roll_back_to
     if wanted is not None:
         target = int(wanted) if str(wanted).isdigit() else None
-    elif not saved:
-        # The deploy failed before it saved its release: re-apply the release still current.
-        current = history.current_release()
-        target = current.number if current else None
-    else:
-        target = (plan.get("previous") or {}).get("number")
+    mounts: dict[str, list[str]] = {}
+    for item in render_stack(model).files:
+        if item.used_by:
+            mounts[item.path] = list(item.used_by)
 
     if wanted is not None and target is None:
-        fail_host_op(f"mooring_rollback_to={wanted!r} is not a release number")
+        fail_host_op(name="Roll back", message=f"mooring_rollback_to={wanted!r} is not a release number")
     elif target is not None:
         stack.rolled_back(name=f"Roll back to release {target}", directory=model.stack.dir,
-                          project=model.stack.name, number=target, failed_release=failed_release)
-    elif failed_release:
-        stack.marked_failed(name="Mark the failed release", directory=model.stack.dir, release_id=failed_release)
-    write_host_plan(host.name, "rollback", {"target": target, "failed_release": failed_release})
+                          project=model.stack.name, number=target, run=run_id(), failed_number=verdict.failed,
+                          containers_touched=verdict.containers_touched, mounts=mounts,
+                          make_current=wanted is not None)
+    elif verdict.failed is not None:
+        stack.marked_failed(name="Mark the failed release", directory=model.stack.dir, number=verdict.failed)
+    write_host_plan(host.name, "rollback", RollbackResult(target=target, failed_release=verdict.failed))

@@ -3,7 +3,9 @@
     pyinfra inventories/sandbox.py deploy/stack.py
 
 Pre-flight runs first for each host (schema, secrets, static rules, rendering): any failure
-stops the run before the first operation, naming file, key and fix.
+stops the run before the first operation, naming file, key and fix. Each host's stack is
+locked for the run. Under ``mooring deploy`` the command gates, promotes or rolls back and
+unlocks afterwards; a plain pyinfra run gates, promotes and unlocks itself (no rollback).
 """
 
 from pyinfra import host
@@ -15,13 +17,5 @@ from mooring.runplan import write_host_plan
 model = assert_host_ready(host)
 if model.stack is not None:
     plan = stack.converge(model)
-    http_base = host.data.get("mooring_http_base") or (
-        f"http://{host.data.get('ssh_hostname') or host.name}:{model.stack.http_port or 80}")
-    plan["http_base"] = http_base
-    for kind in ("health", "smoke"):
-        plan[kind] = [
-            {"name": p.name, "path": p.path, "expected_status": p.expected_status, "timeout": p.timeout,
-             "retries": p.retries, "interval": p.interval}
-            for p in getattr(model.stack, kind)
-        ]
-    write_host_plan(host.name, "stack", plan)
+    if plan is not None:
+        write_host_plan(host.name, "stack", plan)

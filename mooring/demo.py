@@ -24,7 +24,7 @@ def main() -> int:
     """Run the whole demo; returns the exit code (0 when every step passed)."""
     from mooring import sandbox
     from mooring.deployer import deploy, format_report
-    from mooring.gate import probe
+    from mooring.gate import run_probe
     from mooring.preflight import preflight_inventory
     from mooring.report import run_summary
     from mooring.runner import deploy_path, inventory_path, run_deploy, run_fact
@@ -63,17 +63,16 @@ def main() -> int:
     started = step("checks: smoke probes through nginx")
     ok = True
     for outcome in report.hosts:
-        for smoke in outcome.plan.get("smoke", []):
-            result = probe(smoke["name"], outcome.plan["http_base"] + smoke["path"], smoke["expected_status"],
-                           retries=3)
+        for smoke in outcome.plan.smoke:
+            result = run_probe(outcome.plan.http_base, {**smoke, "retries": 3})
             ok &= result.ok
             print(f"  {outcome.host}: {'ok  ' if result.ok else 'FAIL'} {result.describe()}")
     done(started)
 
     print("\n== report")
     for outcome in report.hosts:
-        print(f"  {outcome.host}: {outcome.outcome.value}, release {outcome.plan.get('release_number')}, "
-              f"open {outcome.plan.get('http_base')}/api/v1/health/ready")
+        print(f"  {outcome.host}: {outcome.outcome.value}, release {outcome.plan.release_number}, "
+              f"open {outcome.plan.http_base}/api/v1/health/ready")
     print("  release records: .mooring/releases/<host>/")
     return 0 if ok else 1
 

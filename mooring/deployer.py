@@ -13,6 +13,7 @@ import enum
 import getpass
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from checks.findings import failed
 from deploy.facts.releases import Release
 from mooring.gate import ProbeResult, run_gate
 from mooring.paths import state_dir
-from mooring.runner import RunResult, deploy_path, run_deploy
-from mooring.runplan import RUN_DIR_ENV, read_host_plans
+from mooring.runner import RunInterrupted, RunResult, deploy_path, run_deploy
+from mooring.runplan import (COMMAND_ENV, RUN_DIR_ENV, RUN_ID_ENV, RUN_PID_ENV, Op, RollbackResult, StackPlan,
+                             Verdict, read_host_plans, write_plan_in)
 from mooring.secrets import redact
 
 
@@ -42,12 +44,14 @@ class HostOutcome:
     host: str
     outcome: Result
     changes: list[str] = field(default_factory=list)
-    plan: dict[str, Any] = field(default_factory=dict)
+    plan: StackPlan | None = None
     gate: list[ProbeResult] = field(default_factory=list)
     error: str = ""
     rolled_back_to: int | None = None
     rollback_gate: list[ProbeResult] = field(default_factory=list)
     release_failed: bool = False  # this deploy's release was marked -failed on the host
+    staged: bool = False  # this run's release folder exists on the host
+    interrupted: str = ""
 
     @property
     def ok(self) -> bool:
@@ -63,6 +67,7 @@ class DeployReport:
     run_dir: Path | None = None
     apply: RunResult | None = None
     secrets: list[str] = field(default_factory=list, repr=False)
+    interrupted: str = ""  # why the run was stopped (Ctrl-C, time-out), empty when it was not
 
     def shown_log(self) -> str:
         """pyinfra's log of the apply run, every secret value redacted."""
@@ -70,7 +75,8 @@ class DeployReport:
 
     @property
     def ok(self) -> bool:
-        return not failed(self.findings) and all(h.ok for h in self.hosts) and bool(self.hosts)
+        return (not failed(self.findings) and all(h.ok for h in self.hosts) and bool(self.hosts)
+                and not self.interrupted)
 
 
 def new_run_dir() -> Path:
@@ -80,8 +86,14 @@ def new_run_dir() -> Path:
     return path
 
 
-def deploy(inventory: str, limit: list[str] | None = None) -> DeployReport:
+def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600) -> DeployReport:
     """Run a whole deploy against ``inventory``; nothing is touched when pre-flight fails.
+
+    Converge (locked per host), gate, then per host: promote the gated release, or roll back
+    to the release it replaced (only what changed), record, unlock. A Ctrl-C or a time-out
+    at any point still ends in rollbacks of the hosts whose new release was not gated, and an
+    "interrupted" record; a kill -9 leaves a stale lock and a ``pending`` release that the next
+    run recognises.
 
     >>> deploy("inventories/sandbox.py").ok  # doctest: +SKIP
     True
@@ -94,33 +106,86 @@ def deploy(inventory: str, limit: list[str] | None = None) -> DeployReport:
         return report
     report.secrets = secrets = secret_values(preflight.hosts)
     report.run_dir = run_dir = new_run_dir()
-    env = {RUN_DIR_ENV: str(run_dir)}
-    report.apply = apply = run_deploy(inventory, deploy_path("stack"), limit=limit, env=env)
-    plans = read_host_plans(run_dir, "stack")
-    for host in sorted(set(apply.hosts) | set(plans)):
-        report.hosts.append(_judge(host, apply, plans.get(host, {}), secrets))
-
-    to_roll_back = [h for h in report.hosts if not h.ok and h.plan.get("new_release")]
-    if to_roll_back:
-        rollback = run_deploy(inventory, deploy_path("rollback"), limit=[h.host for h in to_roll_back], env=env)
-        targets = read_host_plans(run_dir, "rollback")
-        for outcome in to_roll_back:
-            target = targets.get(outcome.host, {})
-            outcome.release_failed = bool(target.get("failed_release"))
-            if outcome.host in rollback.failed_hosts or outcome.host not in targets:
-                reasons = rollback.errors_for(outcome.host) or ["see `mooring -v deploy`"]
-                outcome.error = redact(f"{outcome.error}; rollback failed: {reasons[0]}", secrets)
-            elif target.get("target") is not None:
-                outcome.outcome, outcome.rolled_back_to = Result.ROLLED_BACK, target["target"]
-                outcome.rollback_gate = [_redacted(p, secrets) for p in
-                                         run_gate(outcome.plan["http_base"], outcome.plan.get("health", []))]
-
-    recorded = [h for h in report.hosts if "Stack | Release saved" in h.changes]
-    for outcome in recorded:
-        write_record(run_dir, outcome, secrets)
-    if recorded:
-        run_deploy(inventory, deploy_path("record"), limit=[h.host for h in recorded], env=env)
+    env = {RUN_DIR_ENV: str(run_dir), RUN_ID_ENV: uuid.uuid4().hex[:12], RUN_PID_ENV: str(os.getpid()),
+           COMMAND_ENV: "mooring deploy"}
+    try:
+        report.apply = run_deploy(inventory, deploy_path("stack"), limit=limit, env=env, timeout=timeout)
+    except RunInterrupted as exc:
+        report.apply, report.interrupted = exc.partial, exc.reason
+    plans = read_host_plans(run_dir, "stack", StackPlan)
+    for host in sorted(set(report.apply.hosts) | set(plans)):
+        try:
+            report.hosts.append(_judge(host, report.apply, plans.get(host), secrets, report.interrupted))
+        except KeyboardInterrupt:
+            report.interrupted = "interrupted (Ctrl-C)"
+            report.hosts.append(_judge(host, report.apply, plans.get(host), secrets, report.interrupted))
+    _settle(inventory, report, env)
     return report
+
+
+def _settle(inventory: str, report: DeployReport, env: dict[str, str]) -> None:
+    """After the gate: roll back what failed, record, then promote and unlock every locked host."""
+    run_dir, secrets = report.run_dir, report.secrets
+    locked = [h for h in report.hosts if h.plan is not None]
+    for outcome in locked:
+        write_plan_in(run_dir, outcome.host, "verdict", _verdict(outcome, report.apply))
+    to_roll_back = [h for h in locked if not h.ok and h.plan.new_release]
+    if to_roll_back:
+        try:
+            rollback = run_deploy(inventory, deploy_path("rollback"), limit=[h.host for h in to_roll_back], env=env)
+        except RunInterrupted as exc:
+            rollback, report.interrupted = exc.partial, report.interrupted or exc.reason
+        done = read_host_plans(run_dir, "rollback", RollbackResult)
+        for outcome in to_roll_back:
+            _rolled_back(outcome, rollback, done.get(outcome.host), secrets)
+
+    for outcome in locked:
+        if outcome.plan.new_release and outcome.staged:
+            write_record(run_dir, outcome, secrets)
+    if locked:
+        try:
+            finish = run_deploy(inventory, deploy_path("record"), limit=[h.host for h in locked], env=env)
+        except RunInterrupted as exc:
+            finish, report.interrupted = exc.partial, report.interrupted or exc.reason
+        for outcome in locked:
+            if outcome.host in finish.failed_hosts and outcome.ok:
+                outcome.outcome = Result.FAILED
+                reasons = finish.errors_for(outcome.host) or ["see `mooring -v deploy`"]
+                outcome.error = redact(f"gate passed, but promoting the release failed: {reasons[0]}", secrets)
+
+
+def _rolled_back(outcome: HostOutcome, rollback: RunResult, done: RollbackResult | None, secrets: list[str]) -> None:
+    """Fold the rollback run's result for one host into its outcome (and probe it again)."""
+    if outcome.host in rollback.failed_hosts or done is None:
+        reasons = rollback.errors_for(outcome.host) or ["see `mooring -v deploy`"]
+        outcome.error = redact(f"{outcome.error}; rollback failed: {reasons[0]}", secrets)
+        return
+    outcome.release_failed = done.failed_release is not None and outcome.staged
+    if done.target is not None:
+        outcome.outcome, outcome.rolled_back_to = Result.ROLLED_BACK, done.target
+        outcome.rollback_gate = [_redacted(p, secrets) for p in
+                                 run_gate(outcome.plan.http_base, list(outcome.plan.health))]
+
+
+def _verdict(outcome: HostOutcome, apply: RunResult) -> Verdict:
+    """Promote a gated new release; roll back a failed one; otherwise only unlock."""
+    plan = outcome.plan
+    if outcome.ok:
+        return Verdict(promote=plan.release_number if plan.new_release else None)
+    if not plan.new_release:
+        return Verdict()
+    return Verdict(roll_back_to=plan.previous.number if plan.previous else None, failed=plan.release_number,
+                   containers_touched=bool(outcome.interrupted) or _touched_containers(outcome.host, apply, plan))
+
+
+def _touched_containers(host: str, apply: RunResult, plan: StackPlan) -> bool:
+    """Whether an operation that can change containers ran (or failed half-way) on ``host``."""
+    prefixes = tuple(Op.full(name) for name in Op.TOUCH_CONTAINERS)
+    for op in apply.operations:
+        if host in op.changed or host in op.failed:
+            if plan.ops.get(op.op_hash, op.name).startswith(prefixes):
+                return True
+    return False
 
 
 def secret_values(hosts) -> list[str]:
@@ -135,15 +200,23 @@ def secret_values(hosts) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
-def _judge(host: str, apply: RunResult, plan: dict[str, Any], secrets: list[str]) -> HostOutcome:
-    outcome = HostOutcome(host, Result.UNCHANGED, changes=apply.changes_for(host, plan.get("ops")), plan=plan)
-    if host in apply.failed_hosts or not plan or not apply.operations:
+def _judge(host: str, apply: RunResult, plan: StackPlan | None, secrets: list[str],
+           interrupted: str = "") -> HostOutcome:
+    outcome = HostOutcome(host, Result.UNCHANGED, changes=apply.changes_for(host, plan.ops if plan else None),
+                          plan=plan)
+    if plan is not None:
+        outcome.staged = _staged(host, apply, plan)
+    if interrupted:
+        outcome.outcome, outcome.interrupted = Result.FAILED, interrupted
+        outcome.error = f"{interrupted} before this host's release was gated"
+        return outcome
+    if host in apply.failed_hosts or plan is None or not apply.operations:
         outcome.outcome = Result.FAILED
         reasons = apply.errors_for(host)
         outcome.error = redact(reasons[0], secrets) if reasons else (
             "pyinfra stopped before this host finished (see `mooring -v deploy`)")
         return outcome
-    outcome.gate = [_redacted(p, secrets) for p in run_gate(plan["http_base"], plan.get("health", []))]
+    outcome.gate = [_redacted(p, secrets) for p in run_gate(plan.http_base, list(plan.health))]
     if not all(p.ok for p in outcome.gate):
         outcome.outcome = Result.FAILED
         outcome.error = "health gate failed: " + ", ".join(p.name for p in outcome.gate if not p.ok)
@@ -152,36 +225,47 @@ def _judge(host: str, apply: RunResult, plan: dict[str, Any], secrets: list[str]
     return outcome
 
 
+def _staged(host: str, apply: RunResult, plan: StackPlan) -> bool:
+    """Whether this run's release folder is on the host (staged now, or by an unfinished run)."""
+    name = Op.full(Op.RELEASE_STAGED)
+    for op in apply.operations:
+        if plan.ops.get(op.op_hash, op.name) == name:
+            return host in op.changed or host in op.unchanged
+    return False
+
+
 def record_for(outcome: HostOutcome) -> dict[str, Any]:
     """The release record of one host (no secret values: env keys only)."""
     plan = outcome.plan
-    number = plan["release_number"]
+    number = plan.release_number
     return {
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "operator": os.environ.get("MOORING_OPERATOR") or getpass.getuser(),
         "host": outcome.host,
-        "stack": plan.get("stack"),
-        "directory": plan.get("directory"),
+        "stack": plan.stack,
+        "directory": plan.directory,
         "release": number,
-        "release_id": plan.get("release_id"),
-        "release_dirname": Release(number, plan.get("release_id", ""), outcome.release_failed).dirname,
+        "release_id": plan.release_id,
+        "release_dirname": Release(number, plan.release_id, outcome.release_failed).dirname,
+        "new_release": plan.new_release,
         "changed_operations": outcome.changes,
-        "env_keys_changed": plan.get("env_keys_changed", []),
-        "images": plan.get("images", {}),
-        "migration": {"command": plan.get("migration"),
+        "env_keys_changed": list(plan.env_keys_changed),
+        "images": plan.images,
+        "migration": {"command": plan.migration,
                       "result": _migration_result(outcome)},
         "gate": [p.to_dict() for p in outcome.gate],
         "outcome": outcome.outcome.value,
         "error": outcome.error,
+        "interrupted": outcome.interrupted,
         "rolled_back_to": outcome.rolled_back_to,
         "rollback_gate": [p.to_dict() for p in outcome.rollback_gate],
     }
 
 
 def _migration_result(outcome: HostOutcome) -> str:
-    if not outcome.plan.get("migration"):
+    if not outcome.plan.migration:
         return "none declared"
-    if any(name.startswith("Stack | Migrations") for name in outcome.changes):
+    if any(name.startswith(Op.full(Op.MIGRATIONS)) for name in outcome.changes):
         return "applied"
     if outcome.outcome is Result.FAILED and not outcome.gate:
         return "not confirmed (apply failed)"
@@ -237,14 +321,15 @@ def format_report(report: DeployReport) -> str:
         lines = ["pre-flight failed: no host was touched"]
         lines += [f"  {f}" for f in failed(report.findings)]
         return "\n".join(lines)
-    lines = []
+    lines = [f"deploy {report.interrupted}: hosts whose new release was not gated were rolled back"] \
+        if report.interrupted else []
     for h in report.hosts:
         head = f"{h.host}: {h.outcome.value}"
         if h.plan:
-            head += f" (release {h.plan.get('release_number')}, {len(h.changes)} change(s))"
+            head += f" (release {h.plan.release_number}, {len(h.changes)} change(s))"
         lines.append(head)
-        if h.plan.get("env_keys_changed"):
-            lines.append(f"  env keys changed: {', '.join(h.plan['env_keys_changed'])}")
+        if h.plan and h.plan.env_keys_changed:
+            lines.append(f"  env keys changed: {', '.join(h.plan.env_keys_changed)}")
         for p in h.gate:
             lines.append(f"  gate: {p.describe()}")
         if h.error:
@@ -253,8 +338,8 @@ def format_report(report: DeployReport) -> str:
             lines.append(f"  rolled back to release {h.rolled_back_to}")
             for p in h.rollback_gate:
                 lines.append(f"  after rollback: {p.describe()}")
-        if h.ok and h.plan.get("http_base"):
-            lines.append(f"  url: {h.plan['http_base']}/")
+        if h.ok and h.plan and h.plan.http_base:
+            lines.append(f"  url: {h.plan.http_base}/")
     if not report.hosts and report.apply is not None:
         lines.append("no host ran: " + redact(report.apply.log_tail(), report.secrets))
     return "\n".join(lines)

@@ -94,9 +94,44 @@ def run_deploy(inventory: str, deploy_file: str, *, limit: list[str] | None = No
     0
     """
     cmd = pyinfra_command(str(inventory), str(deploy_file), limit=limit, extra=extra)
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYINFRA_PROGRESS": "off", **(env or {})}, stdin=subprocess.DEVNULL)
-    return parse_run(proc.returncode, proc.stdout, proc.stderr)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYINFRA_PROGRESS": "off", **(env or {})}, stdin=subprocess.DEVNULL)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stdout, stderr = _stop(proc)
+        raise RunInterrupted(f"timed out after {timeout:.0f} s", parse_run(-1, stdout, stderr)) from None
+    except KeyboardInterrupt:
+        stdout, stderr = _stop(proc)
+        raise RunInterrupted("interrupted (Ctrl-C)", parse_run(-1, stdout, stderr)) from None
+    return parse_run(proc.returncode, stdout, stderr)
+
+
+class RunInterrupted(MooringError):
+    """A pyinfra run that was stopped (time-out, Ctrl-C) before it finished; ``partial`` holds
+    what it reported until then."""
+
+    def __init__(self, reason: str, partial: RunResult):
+        super().__init__(reason)
+        self.reason, self.partial = reason, partial
+
+
+def _stop(proc: subprocess.Popen) -> tuple[str, str]:
+    """Stop a pyinfra child (SIGINT, then SIGKILL after 10 s) and collect its output."""
+    import signal
+
+    for sig, wait in ((signal.SIGINT, 10), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(sig)
+        try:
+            return proc.communicate(timeout=wait)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            continue
+    try:
+        return proc.communicate(timeout=5)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt, ValueError):
+        return "", ""
 
 
 def parse_run(rc: int, stdout: str, stderr: str) -> RunResult:

@@ -24,10 +24,20 @@ class Release:
 
 @dataclass(frozen=True)
 class ReleaseHistory:
-    """The releases kept on a host and the one currently in place."""
+    """The releases kept on a host, the one currently in place (it passed its gate), and the
+    one an unfinished run staged (``pending``: saved, never promoted).
+
+    ``current`` is the current release's ID; ``current_number`` its number when the host
+    recorded one (IDs recur when a config is reverted, numbers never do). ``digest`` sums up
+    the listing, so a run can tell at execution time that another run changed it meanwhile.
+    """
 
     releases: list[Release] = field(default_factory=list)
     current: str | None = None
+    current_number: int | None = None
+    pending: Release | None = None
+    pending_run: str | None = None
+    digest: str = ""
 
     def next_number(self) -> int:
         return max((r.number for r in self.releases), default=0) + 1
@@ -36,7 +46,17 @@ class ReleaseHistory:
         return next((r for r in self.releases if r.number == number), None)
 
     def current_release(self) -> Release | None:
+        if self.current_number is not None:
+            found = self.by_number(self.current_number)
+            return found if found and not found.failed and found.release_id == self.current else None
         return next((r for r in reversed(self.releases) if r.release_id == self.current and not r.failed), None)
+
+    def pending_release(self) -> Release | None:
+        """The staged, never promoted release of an unfinished run (still kept, not failed)."""
+        if self.pending is None:
+            return None
+        found = self.by_number(self.pending.number)
+        return found if found and not found.failed and found.release_id == self.pending.release_id else None
 
     def previous_good(self) -> Release | None:
         """The newest release before the current one that did not fail its gate."""
@@ -55,27 +75,95 @@ class Releases(FactBase[ReleaseHistory]):
     """
 
     def command(self, directory: str) -> str:
-        releases = shlex.quote(f"{directory}/releases")
-        return (f"if [ -d {releases} ]; then ls -1 {releases}; "
-                f"[ -f {releases}/current ] && echo current=$(cat {releases}/current); fi; true")
+        return releases_listing(directory)
 
     @staticmethod
     def default() -> ReleaseHistory:
         return ReleaseHistory()
 
     def process(self, output: list[str]) -> ReleaseHistory:
-        history = ReleaseHistory()
-        current = None
+        releases: list[Release] = []
+        values: dict[str, str] = {}
         for line in output:
-            if line.startswith("current="):
-                current = line.split("=", 1)[1].strip() or None
+            key, sep, value = line.partition("=")
+            if sep and key in ("current", "pending", "digest"):
+                values[key] = value.strip()
                 continue
-            number, _, rest = line.partition("-")
-            if number.isdigit() and rest:
-                release_id, _, flag = rest.partition("-")
-                history.releases.append(Release(int(number), release_id, flag == "failed"))
-        history.releases.sort(key=lambda r: r.number)
-        return ReleaseHistory(history.releases, current)
+            parsed = parse_dirname(line.strip())
+            if parsed is not None:
+                releases.append(parsed)
+        releases.sort(key=lambda r: r.number)
+        current, current_number = values.get("current") or None, None
+        if current and parse_dirname(current):
+            current_number, current = parse_dirname(current).number, parse_dirname(current).release_id
+        pending_text, _, pending_run = (values.get("pending") or "").partition(" ")
+        return ReleaseHistory(releases, current, current_number, parse_dirname(pending_text),
+                              pending_run.strip() or None, values.get("digest", ""))
+
+
+def parse_dirname(name: str) -> Release | None:
+    """``0003-ab12cd`` or ``0003-ab12cd-failed`` → Release; anything else → None.
+
+    >>> parse_dirname("0003-ab12cd-failed")
+    Release(number=3, release_id='ab12cd', failed=True)
+    >>> parse_dirname("current") is None
+    True
+    """
+    number, _, rest = name.partition("-")
+    if not number.isdigit() or not rest:
+        return None
+    release_id, _, flag = rest.partition("-")
+    if not release_id.isalnum() or flag not in ("", "failed"):
+        return None
+    return Release(int(number), release_id, flag == "failed")
+
+
+def releases_listing(directory: str) -> str:
+    """Shell that lists ``<directory>/releases`` with ``current=``, ``pending=`` and ``digest=`` lines.
+
+    The digest covers exactly what the listing shows; the deploy lock recomputes it at execution
+    time with :func:`releases_digest_sh` to see whether another run changed the history meanwhile.
+    """
+    releases = shlex.quote(f"{directory}/releases")
+    return (f"if [ -d {releases} ]; then ls -1 {releases}; "
+            f"[ -f {releases}/current ] && echo current=$(cat {releases}/current); "
+            f"[ -f {releases}/pending ] && echo pending=$(cat {releases}/pending); fi; "
+            f"echo digest=$({releases_digest_sh(directory)}); true")
+
+
+def releases_digest_sh(directory: str) -> str:
+    """Shell printing a short digest of the release listing, ``current`` and ``pending``."""
+    releases = shlex.quote(f"{directory}/releases")
+    return (f"{{ ls -1 {releases} 2>/dev/null; cat {releases}/current {releases}/pending 2>/dev/null; }}"
+            f" | cksum | tr ' ' -")
+
+
+class DeployLock(FactBase[dict]):
+    """
+    Returns the owner record of the stack's deploy lock (run, operator, controller, pids,
+    command, started), ``{}`` for a lock without a readable owner, or None when unlocked.
+
+    .. code:: python
+
+        host.get_fact(DeployLock, directory="/srv/mooring/solacore")
+    """
+
+    def command(self, directory: str) -> str:
+        lock = shlex.quote(f"{directory}/.mooring/lock")
+        return f"if [ -d {lock} ]; then echo locked; cat {lock}/owner 2>/dev/null; fi; true"
+
+    @staticmethod
+    def default() -> None:
+        return None
+
+    def process(self, output: list[str]) -> dict | None:
+        if not output or output[0].strip() != "locked":
+            return None
+        try:
+            owner = json.loads("\n".join(output[1:]))
+        except json.JSONDecodeError:
+            return {}
+        return owner if isinstance(owner, dict) else {}
 
 
 class JsonFile(FactBase[dict]):

@@ -54,29 +54,53 @@ def validated_put(content: str, dest: str, validate: str, mode: str = "644", use
         yield then
 
 
-@operation()
-def secret_put(content: str, dest: str, mode: str = "600", user: str = "root", group: str = "root"):
+def temp_globs(dest: str) -> list[str]:
+    """Shell globs of the temporary files ``atomic_put`` uses for ``dest`` (any run's).
+
+    >>> temp_globs("/srv/s/.env")[0]
+    '/srv/s/.env.mooring-new-*'
     """
-    Write a file that holds secrets: atomically, never shown in diffs or logs.
+    return [f"{shlex.quote(dest)}.mooring-new-*", f"/tmp/.mooring-upload-{_dest_tag(dest)}-*"]
 
-    + content: the file's text (never printed; compared by SHA-256 only)
+
+def _dest_tag(dest: str) -> str:
+    return hashlib.sha256(dest.encode()).hexdigest()[:12]
+
+
+@operation()
+def atomic_put(content: str, dest: str, mode: str = "644", user: str = "root", group: str = "root",
+               secret: bool = False, run: str = "manual"):
+    """
+    Write a file atomically: uploaded to a per-run temporary name, permissions set, renamed.
+
+    + content: the file's text
     + dest: path on the host
-    + mode/user/group: the file's permissions (default 0600 root:root)
+    + mode/user/group: the file's permissions
+    + secret: the content holds secrets: never shown in diffs or logs, compared by digest only
+    + run: the run's ID, part of every temporary name (two runs never share one)
 
-    Unlike ``files.put`` (which prints contents under ``--diff``), nothing of the content is
-    logged. Every file the content passes through is created empty with mode 0600 first (an
-    SFTP upload into an existing file keeps its mode), and ``mv`` swaps the new file in at once.
+    A reader (cron running backup.sh, compose reading .env) sees the old file or the new one,
+    never a torn one. Every file the content passes through is created empty with mode 0600
+    first (an SFTP upload into an existing file keeps its mode). A killed run's temporary
+    files are removed by the next run when it takes the deploy lock (``temp_globs``).
+
+    **Example:**
+
+    .. code:: python
+
+        atomic_put(name="backup script", content="#!/bin/sh\\n", dest="/srv/mooring/s/bin/backup.sh",
+                   mode="755", run="ab12cd")
     """
     want = hashlib.sha256(content.encode()).hexdigest()
-    tmp = f"{dest}.mooring-new"
-    # With sudo, pyinfra uploads to this temp file as the SSH user, then copies it.
-    upload = f"/tmp/.mooring-upload-{hashlib.sha256(dest.encode()).hexdigest()[:12]}"
     if host.get_fact(Sha256File, path=dest) == want:
-        host.noop(f"{dest} is up to date (sha256 {want[:12]}, content not shown)")
+        host.noop(f"{dest} is up to date (content not shown)" if secret else f"{dest} is up to date (sha256 {want[:12]})")
         yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
         return
+    tmp = f"{dest}.mooring-new-{run}"
+    # With sudo, pyinfra uploads to this temp file as the SSH user, then copies it.
+    upload = f"/tmp/.mooring-upload-{_dest_tag(dest)}-{run}"
     q_tmp, q_upload = QuoteString(tmp), QuoteString(upload)
-    yield StringCommand("rm", "-f", q_tmp, q_upload)  # leftovers of an interrupted run
+    yield StringCommand("rm", "-f", q_tmp, q_upload)
     # Owned by the SSH user (SUDO_USER under sudo) so that the SFTP upload can write it.
     yield StringCommand("install", "-m", "600", "-o", '"${SUDO_USER:-$(id -un)}"', "/dev/null", q_upload)
     yield StringCommand("install", "-m", "600", "-o", QuoteString(user), "-g", QuoteString(group), "/dev/null", q_tmp)
@@ -85,3 +109,18 @@ def secret_put(content: str, dest: str, mode: str = "600", user: str = "root", g
     yield StringCommand("chown", QuoteString(f"{user}:{group}"), q_tmp)
     yield StringCommand("chmod", QuoteString(mode), q_tmp)
     yield StringCommand("mv", "-f", q_tmp, QuoteString(dest))
+
+
+@operation()
+def secret_put(content: str, dest: str, mode: str = "600", user: str = "root", group: str = "root",
+               run: str = "manual"):
+    """
+    Write a file that holds secrets: atomically, never shown in diffs or logs
+    (``atomic_put`` with ``secret=True``).
+
+    + content: the file's text (never printed; compared by SHA-256 only)
+    + dest: path on the host
+    + mode/user/group: the file's permissions (default 0600 root:root)
+    + run: the run's ID, part of every temporary name
+    """
+    yield from atomic_put._inner(content=content, dest=dest, mode=mode, user=user, group=group, secret=True, run=run)

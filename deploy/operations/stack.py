@@ -1,9 +1,23 @@
 """Operations on a compose stack: bring it up only when something changed, migrate once per
-release, keep releases, and roll back to a kept one."""
+release, keep releases, and roll back to a kept one.
+
+Release bookkeeping on the host, under ``<stack dir>/releases/``:
+
+- ``NNNN-<id>/`` one kept release: ``files.tar.gz`` (rendered files, no secrets),
+  ``secret-files.tar.gz`` (0600, kept only for the current release and its rollback target),
+  ``images.json``, ``env-digests.json``; ``-failed`` appended once its gate failed.
+- ``pending``: ``NNNN-<id> <run>`` of a release that was staged and not yet gated. It becomes
+  ``current`` only after its health gate passed (``release_promoted``).
+- ``current``: ``NNNN-<id>`` of the release in place, which passed its gate.
+
+Every bookkeeping file is written to a temporary name and renamed; archives are checked with
+``tar -t`` before anything is extracted, and restored files are swapped in one by one.
+"""
 
 from __future__ import annotations
 
 import json
+import shlex
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
@@ -69,76 +83,189 @@ def migrated(directory: str, project: str, service: str, command: list[str], rel
 
 
 def keep_set(history: ReleaseHistory, new_number: int, keep: int) -> set[int]:
-    """Release numbers to keep when ``new_number`` is saved: the new one, the one it replaces
-    (the rollback target; the newest good one when the current one failed), and the newest
-    ``keep - 1`` releases that did not fail. Failed releases never count towards ``keep``.
+    """Release numbers to keep when ``new_number`` becomes current: the new one, the one it
+    replaces (the rollback target; the newest good one when there is no current one), and the
+    newest ``keep - 1`` releases that did not fail. Failed releases never count towards ``keep``.
 
-    >>> keep_set(ReleaseHistory([Release(1, "a"), Release(2, "b")], current="b"), 3, keep=2)
-    {2, 3}
+    >>> sorted(keep_set(ReleaseHistory([Release(1, "a"), Release(2, "b")], current="b"), 3, keep=2))
+    [2, 3]
     """
     keep_numbers = {new_number}
     replaced = history.current_release() or history.previous_good()
     if replaced is not None:
         keep_numbers.add(replaced.number)
-    good = [r.number for r in history.releases if not r.failed]
+    good = [r.number for r in history.releases if not r.failed and r.number != new_number]
     keep_numbers.update(good[-(keep - 1):] if keep > 1 else [])
     return keep_numbers
 
 
+def _write_atomically(text: str, dest: str, run: str) -> StringCommand:
+    """``printf`` text to a per-run temporary name, then rename it over ``dest``."""
+    tmp = f"{dest}.tmp-{run}"
+    return StringCommand("printf", "'%s\\n'", QuoteString(text), ">", QuoteString(tmp), "&&",
+                         "mv", "-f", QuoteString(tmp), QuoteString(dest))
+
+
+def _tar_members(paths: list[str]) -> list[QuoteString]:
+    return [QuoteString(p.lstrip("/")) for p in paths]
+
+
 @operation()
-def release_saved(directory: str, release_id: str, paths: list[str], images: dict[str, str],
-                  env_digests: dict[str, str], keep: int = 5):
+def release_staged(directory: str, number: int, release_id: str, paths: list[str], secret_paths: list[str],
+                   images: dict[str, str], env_digests: dict[str, str], run: str):
     """
-    Keep what makes up this release under ``releases/NNNN-<id>/`` and make it current.
+    Keep what makes up a new release under ``releases/NNNN-<id>/`` and mark it ``pending``.
 
     + directory: the stack directory
-    + release_id: content ID of the release (rendered files, image IDs, migration)
-    + paths: the rendered files of the release (compose file, .env, configs, scripts)
+    + number/release_id: the release this run saves (its number is fixed by the run's plan)
+    + paths: rendered files without secrets (compose file, configs, scripts): ``files.tar.gz``
+    + secret_paths: rendered files holding secrets (``.env``): ``secret-files.tar.gz``, 0600
     + images: image ref → image ID on the host (rollback re-tags these)
-    + env_digests: .env key → keyed digest of its value (never the value): tells the next
-      deploy which keys changed
-    + keep: releases to keep; the current and the last good one are never pruned
+    + env_digests: .env key → keyed digest of its value (never the value)
+    + run: this run's ID (temporary names, the ``pending`` record)
+
+    The release is built in a hidden per-run folder and renamed into place, so a kill leaves
+    either no release folder or a whole one. It does not become ``current`` here: only
+    ``release_promoted``, after the health gate, does that.
 
     **Example:**
 
     .. code:: python
 
-        stack.release_saved(name="Release saved", directory="/srv/mooring/solacore", release_id="0f3a9c",
-                            paths=["/srv/mooring/solacore/compose.yml"], images={}, env_digests={})
+        stack.release_staged(name="Release staged", directory="/srv/mooring/solacore", number=3,
+                             release_id="0f3a9c", paths=["/srv/mooring/solacore/compose.yml"],
+                             secret_paths=["/srv/mooring/solacore/.env"], images={}, env_digests={}, run="ab12")
+    """
+    release = Release(number, release_id)
+    history = host.get_fact(Releases, directory=directory)
+    base = f"{directory}/releases"
+    pending = history.pending_release()
+    if history.by_number(number) == release and pending == release:
+        host.noop(f"release {number} ({release_id}) is already staged")
+        return
+    target, stage = f"{base}/{release.dirname}", f"{base}/.stage-{run}"
+    yield StringCommand("rm", "-rf", QuoteString(stage), "&&", "mkdir", "-p", "-m", "700", QuoteString(stage))
+    yield StringCommand("tar", "-C", "/", "-czpf", QuoteString(f"{stage}/files.tar.gz"), *_tar_members(paths))
+    if secret_paths:
+        yield StringCommand("(", "umask", "077", "&&", "tar", "-C", "/", "-czpf",
+                            QuoteString(f"{stage}/secret-files.tar.gz"), *_tar_members(secret_paths), ")")
+    for name, data in (("images.json", images), ("env-digests.json", env_digests)):
+        yield StringCommand("printf", "'%s\\n'", QuoteString(json.dumps(data, sort_keys=True)), ">",
+                            QuoteString(f"{stage}/{name}"))
+    if history.by_number(number) is not None:  # an interrupted run staged this very release
+        yield StringCommand("rm", "-rf", QuoteString(f"{base}/{history.by_number(number).dirname}"))
+    yield StringCommand("mv", QuoteString(stage), QuoteString(target))
+    yield _write_atomically(f"{release.dirname} {run}", f"{base}/pending", run)
+
+
+@operation()
+def release_promoted(directory: str, number: int, release_id: str, keep: int, run: str):
+    """
+    Make a staged release ``current`` after its health gate passed, and prune old releases.
+
+    + directory: the stack directory
+    + number/release_id: the release whose gate passed
+    + keep: releases to keep; the current one and its rollback target are never pruned
+    + run: this run's ID (temporary names)
+
+    Secret archives are kept only for the new current release and the one it replaced (its
+    rollback target): rotated secrets do not live on in older releases.
     """
     history = host.get_fact(Releases, directory=directory)
-    if history.current == release_id:
-        current = history.current_release()
-        host.noop(f"release {current.number if current else '?'} ({release_id}) is already current")
-        return
-    release = Release(history.next_number(), release_id)
+    release = Release(number, release_id)
     base = f"{directory}/releases"
-    target = f"{base}/{release.dirname}"
-    yield StringCommand("mkdir", "-p", "-m", "700", QuoteString(target))
-    yield StringCommand("tar", "-czpPf", QuoteString(f"{target}/files.tar.gz"), *(QuoteString(p) for p in paths))
-    for name, data in (("images.json", images), ("env-digests.json", env_digests)):
-        yield StringCommand("echo", QuoteString(json.dumps(data, sort_keys=True)), ">", QuoteString(f"{target}/{name}"))
-    yield StringCommand("echo", release_id, ">", QuoteString(f"{base}/current"))
-    kept = keep_set(history, release.number, keep)
+    if history.by_number(number) != release:
+        yield fail_host(f"release {release.dirname} is not kept in {base}: not promoted")
+        return
+    current = history.current_release()
+    if current == release and history.pending is None:
+        host.noop(f"release {number} ({release_id}) is already current")
+        return
+    yield _write_atomically(release.dirname, f"{base}/current", run)
+    yield StringCommand("rm", "-f", QuoteString(f"{base}/pending"))
+    kept = keep_set(history, number, keep)
+    replaced = current or history.previous_good()
     for gone in history.releases:
         if gone.number not in kept:
             yield StringCommand("rm", "-rf", QuoteString(f"{base}/{gone.dirname}"),
                                 QuoteString(f"{base}/migrated-{gone.release_id}"))
+        elif gone.number not in (number, replaced.number if replaced else None):
+            yield StringCommand("rm", "-f", QuoteString(f"{base}/{gone.dirname}/secret-files.tar.gz"))
+
+
+def _mark_failed(base: str, history: ReleaseHistory, number: int | None) -> list[StringCommand]:
+    """Commands marking release ``number`` failed (by number: IDs recur) and clearing ``pending``."""
+    release = history.by_number(number) if number is not None else None
+    commands = []
+    if release is not None and not release.failed:
+        failed = Release(release.number, release.release_id, failed=True)
+        commands.append(StringCommand("mv", QuoteString(f"{base}/{release.dirname}"),
+                                      QuoteString(f"{base}/{failed.dirname}")))
+    if history.pending is not None and history.pending.number == number:
+        commands.append(StringCommand("rm", "-f", QuoteString(f"{base}/pending")))
+    return commands
+
+
+def restore_script(source: str, run: str, mounts: dict[str, list[str]], compose: str,
+                   touched: bool, tags: dict[str, str]) -> str:
+    """Shell that restores a kept release's files, one atomic swap per file that differs, and
+    its image tags.
+
+    Archives are listed (``tar -t``) before anything is extracted; extraction goes to a
+    scratch folder, never over live files. When ``touched``, ``compose up -d`` then recreates
+    what differs from the restored compose file, .env and image tags, and the services mounting
+    a restored config that differed are restarted (compose does not see bind-mounted files).
+
+    >>> print(restore_script("/s/releases/0001-ab", "r1", {}, "dc", touched=False, tags={}).splitlines()[0])
+    set -eu
+    """
+    archives = f"{shlex.quote(source)}/files.tar.gz {shlex.quote(source)}/secret-files.tar.gz"
+    cases = "".join(f"{shlex.quote(path)}) restart=\"$restart {' '.join(services)}\" ;; "
+                    for path, services in sorted(mounts.items()) if services)
+    lines = [
+        "set -eu",
+        "stage=$(mktemp -d /var/tmp/mooring-restore.XXXXXX)",
+        "trap 'rm -rf \"$stage\"' EXIT",
+        f"for archive in {archives}; do",
+        "  [ -f \"$archive\" ] || continue",
+        "  tar -tzf \"$archive\" >/dev/null || { echo \"mooring: $archive is damaged: nothing restored\" >&2; exit 1; }",
+        "done",
+        f"for archive in {archives}; do",
+        "  if [ -f \"$archive\" ]; then tar -C \"$stage\" -xzpf \"$archive\"; fi",
+        "done",
+        "restart=''",
+        "for file in $(cd \"$stage\" && find . -type f | sed 's|^\\.||'); do",
+        "  cmp -s \"$stage$file\" \"$file\" && continue",
+        f"  cp -p \"$stage$file\" \"$file.mooring-new-{run}\" && mv -f \"$file.mooring-new-{run}\" \"$file\"",
+        "  echo \"restored $file\"",
+        f"  case \"$file\" in {cases}*) ;; esac" if cases else "  :",
+        "done",
+        *(f"docker tag {shlex.quote(image_id)} {shlex.quote(ref)}" for ref, image_id in sorted(tags.items())),
+    ]
+    if touched:
+        lines += [f"{compose} up -d --remove-orphans --quiet-pull",
+                  f"if [ -n \"$restart\" ]; then {compose} restart $restart; fi"]
+    return "\n".join(lines)
 
 
 @operation(is_idempotent=False)
-def rolled_back(directory: str, project: str, number: int, failed_release: str | None = None):
+def rolled_back(directory: str, project: str, number: int, run: str, failed_number: int | None = None,
+                containers_touched: bool = True, mounts: dict[str, list[str]] | None = None,
+                make_current: bool = False):
     """
-    Restore release ``number``: its files and image tags, then recreate the services.
+    Restore release ``number``: its files (one swap per differing file) and image tags, then
+    bring back only what changed.
 
     + directory: the stack directory
     + project: compose project name
     + number: the kept release to restore
-    + failed_release: release ID that this deploy created and that failed; it is marked
-      ``-failed`` so that later rollbacks skip it (None when the deploy failed before saving one)
-
-    Services are recreated (``--force-recreate``): a restored bind-mounted config does not
-    change compose's config hash, so a plain ``up`` would keep the failed config running.
+    + run: this run's ID (temporary names)
+    + failed_number: release number this run saved and that failed: marked ``-failed`` (by
+      number, since IDs recur when a config is reverted) so that later rollbacks skip it
+    + containers_touched: False when the deploy failed before any container changed (image
+      upload, disk full): files and tags are restored, no container is restarted
+    + mounts: file path → services mounting it; those are restarted when the file is restored
+    + make_current: write ``current`` (an on-demand rollback to an older release)
     """
     history = host.get_fact(Releases, directory=directory)
     target = history.by_number(number)
@@ -146,29 +273,27 @@ def rolled_back(directory: str, project: str, number: int, failed_release: str |
     if target is None or target.failed:
         yield fail_host(f"release {number} is not kept (or failed) in {base}: nothing safe to roll back to")
         return
-    for release in history.releases:
-        if failed_release and release.release_id == failed_release and not release.failed:
-            failed = Release(release.number, release.release_id, failed=True)
-            yield StringCommand("mv", QuoteString(f"{base}/{release.dirname}"), QuoteString(f"{base}/{failed.dirname}"))
+    yield from _mark_failed(base, history, failed_number)
     source = f"{base}/{target.dirname}"
-    yield StringCommand("tar", "-xzpPf", QuoteString(f"{source}/files.tar.gz"))
-    for ref, image_id in sorted((host.get_fact(JsonFile, path=f"{source}/images.json") or {}).items()):
-        yield StringCommand("docker", "tag", QuoteString(image_id), QuoteString(ref))
-    yield StringCommand(*compose_up(directory, project), "--force-recreate")
-    yield StringCommand("echo", target.release_id, ">", QuoteString(f"{base}/current"))
+    tags = host.get_fact(JsonFile, path=f"{source}/images.json") or {}
+    script = restore_script(source, run, mounts or {}, compose_cmd(directory, project), containers_touched, tags)
+    yield StringCommand("sh", "-c", QuoteString(script))
+    if make_current and history.current_release() != target:
+        yield _write_atomically(target.dirname, f"{base}/current", run)
 
 
 @operation(is_idempotent=False)
-def marked_failed(directory: str, release_id: str):
+def marked_failed(directory: str, number: int):
     """
-    Mark a release that failed its health gate ``-failed`` (when nothing could be rolled back to).
+    Mark release ``number`` ``-failed`` (its gate failed, or its run never finished) and clear
+    ``pending`` when it names it.
 
     + directory: the stack directory
-    + release_id: the failed release
+    + number: the release number (IDs recur, numbers never do)
     """
     history = host.get_fact(Releases, directory=directory)
-    base = f"{directory}/releases"
-    for release in history.releases:
-        if release.release_id == release_id and not release.failed:
-            failed = Release(release.number, release.release_id, failed=True)
-            yield StringCommand("mv", QuoteString(f"{base}/{release.dirname}"), QuoteString(f"{base}/{failed.dirname}"))
+    commands = _mark_failed(f"{directory}/releases", history, number)
+    if not commands:
+        host.noop(f"release {number} is not kept or already marked failed")
+        return
+    yield from commands

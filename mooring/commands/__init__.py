@@ -9,7 +9,7 @@ import argparse
 import importlib
 from types import ModuleType
 
-COMMAND_MODULES = ("sandbox", "bootstrap", "validate", "deploy")
+COMMAND_MODULES = ("sandbox", "bootstrap", "validate", "deploy", "unlock")
 
 
 def load_commands() -> dict[str, ModuleType]:

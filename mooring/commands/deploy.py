@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from mooring.commands import add_target_arguments
 import json
 import sys
+
+from mooring.commands import add_target_arguments
 
 NAME = "deploy"
 HELP = "push the declared stack to docker hosts: pre-flight, converge, health gate, rollback, record"
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         payload = {
             "ok": report.ok,
             "findings": [f.to_dict() for f in report.findings],
+            "interrupted": report.interrupted,
             "hosts": [record_for(h) if h.plan else {"host": h.host, "outcome": h.outcome.value, "error": h.error}
                       for h in report.hosts],
         }

@@ -1,0 +1,36 @@
+"""``mooring unlock INVENTORY``: break a stack's deploy lock left by a run that is gone."""
+
+from __future__ import annotations
+
+import argparse
+
+from mooring.commands import add_target_arguments
+
+NAME = "unlock"
+HELP = ("break the deploy lock of each host's stack (prints who held it); only for a run that is "
+        "gone: a kill -9 on this controller is seen and broken by the next deploy on its own")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``unlock`` command's arguments."""
+    add_target_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``mooring unlock``; returns the exit code (1 when a host could not be reached)."""
+    from mooring.deployer import new_run_dir
+    from mooring.runner import deploy_path, inventory_path, run_deploy
+    from mooring.runplan import RUN_DIR_ENV
+
+    run_dir = new_run_dir()
+    result = run_deploy(inventory_path(args.inventory), deploy_path("unlock"), limit=args.limit,
+                        env={RUN_DIR_ENV: str(run_dir)})
+    for host in sorted(result.hosts):
+        found = run_dir / f"unlock-{host}.txt"
+        if host in result.failed_hosts or not found.exists():
+            print(f"{host}: could not unlock: {(result.errors_for(host) or ['unreachable'])[0]}")
+            continue
+        lines = found.read_text().splitlines()
+        print(f"{host}: lock broken (was held by: {' '.join(lines[1:]) or 'unknown'})" if lines[0] == "held"
+              else f"{host}: not locked")
+    return 1 if result.failed_hosts or not result.hosts else 0
