@@ -1,0 +1,139 @@
+"""Release bookkeeping as data: which release a run saves, what is kept, the typed run plans,
+keyed release IDs and redacted records (host-free; the box tests prove the same on hosts)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from deploy.facts.releases import DeployLock, Release, Releases, ReleaseHistory, parse_dirname
+from deploy.operations.stack import keep_set, restore_script
+from mooring.runplan import ReleaseRef, StackPlan, Verdict
+
+
+def history(*names: str, current: str | None = None, pending: str | None = None) -> ReleaseHistory:
+    lines = list(names) + ([f"current={current}"] if current else []) + ([f"pending={pending}"] if pending else [])
+    return Releases().process(lines)
+
+
+def test_current_is_found_by_number_when_ids_recur():
+    # A (1), B (2), A again (3): the ID "aaa" names two releases; `current` says which.
+    h = history("0001-aaa", "0002-bbb", "0003-aaa", current="0001-aaa")
+    assert h.current_release() == Release(1, "aaa")
+    assert history("0001-aaa", "0002-bbb", "0003-aaa", current="0003-aaa").current_release() == Release(3, "aaa")
+
+
+def test_a_current_release_marked_failed_is_not_current():
+    assert history("0001-aaa-failed", current="0001-aaa").current_release() is None
+
+
+def test_old_current_format_still_reads():
+    assert history("0001-aaa", "0002-bbb", current="bbb").current_release() == Release(2, "bbb")
+
+
+def test_pending_names_an_unfinished_release_and_its_run():
+    h = history("0001-aaa", "0002-bbb", current="0001-aaa", pending="0002-bbb run42")
+    assert h.pending_release() == Release(2, "bbb") and h.pending_run == "run42"
+    assert history("0001-aaa", "0002-bbb-failed", pending="0002-bbb run42").pending_release() is None
+
+
+@pytest.mark.parametrize("name,parsed", [
+    ("0003-ab12-failed", Release(3, "ab12", True)),
+    ("0003-ab12", Release(3, "ab12")),
+    ("migrated-ab12", None), ("current", None), ("0003-ab12-weird", None), ("0003-", None), (".stage-run", None),
+])
+def test_release_folder_names(name, parsed):
+    assert parse_dirname(name) == parsed
+
+
+def test_listing_digest_is_read():
+    assert history("0001-a", "digest=123-45").digest == "123-45"
+
+
+@pytest.mark.parametrize("numbers,current,new,keep", [
+    (range(1, 9), 8, 9, 3),  # more releases than keep: the current one (replaced) stays
+    (range(1, 9), 2, 9, 2),  # an old current one (after a rollback) stays too
+    (range(1, 4), 3, 4, 1),  # keep=1: the new one and its rollback target only
+])
+def test_keep_set_keeps_the_new_release_and_the_one_it_replaces(numbers, current, new, keep):
+    h = ReleaseHistory([Release(n, f"id{n}") for n in numbers], current=f"id{current}", current_number=current)
+    kept = keep_set(h, new, keep)
+    assert new in kept and current in kept
+    newest_good = sorted(n for n in numbers if n != new)[-(keep - 1):] if keep > 1 else []
+    assert kept == {new, current, *newest_good}
+
+
+def test_keep_set_never_counts_failed_releases():
+    h = ReleaseHistory([Release(1, "a"), *(Release(n, f"f{n}", True) for n in range(2, 8))], current="a",
+                       current_number=1)
+    assert keep_set(h, 8, keep=2) == {1, 8}
+
+
+def test_stack_plan_round_trips_through_json():
+    plan = StackPlan(stack="s", directory="/srv/s", release=ReleaseRef(3, "ab"), new_release=True,
+                     previous=ReleaseRef(2, "cd"), unfinished=None, images={"a:1": "sha256:1"},
+                     env_keys_changed=("A", "B"), migration="m", ops={"h": "Stack | x"}, http_base="http://x",
+                     health=({"name": "ready", "path": "/r", "port": None},), run_id="r1")
+    again = StackPlan.from_json(plan.to_json())
+    assert again == plan and again.release_number == 3 and again.previous.number == 2
+    assert Verdict.from_json(Verdict(roll_back_to=2, failed=3, containers_touched=False).to_json()).failed == 3
+
+
+def test_deploy_lock_fact_reads_the_owner():
+    owner = {"run": "r1", "operator": "ana", "controller": "c", "pids": [1]}
+    assert DeployLock().process(["locked", json.dumps(owner)]) == owner
+    assert DeployLock().process(["locked"]) == {}
+    assert DeployLock().process([]) is None
+
+
+def test_restore_script_lists_archives_before_extracting_and_restarts_only_changed_mounts():
+    script = restore_script("/srv/s/releases/0002-ab", "r1", {"/srv/s/nginx/site.conf": ["nginx"]}, "dc",
+                            touched=True, tags={"api:1": "sha256:1"})
+    assert script.index("tar -tzf") < script.index("-xzpf")
+    assert "/srv/s/nginx/site.conf) restart=\"$restart nginx\"" in script
+    assert "docker tag sha256:1 api:1" in script and "dc up -d" in script
+    untouched = restore_script("/srv/s/releases/0002-ab", "r1", {}, "dc", touched=False, tags={})
+    assert "up -d" not in untouched and "restart" not in untouched.split("restart=''")[1]
+
+
+def test_release_id_is_keyed(world, monkeypatch, tmp_path):
+    """The release ID (world-readable on hosts) is an HMAC under the controller's key, not a plain
+    hash of rendered files that hold secrets."""
+    from deploy.roles.stack import release_id
+    from mooring.render import render_stack
+    from tests.declared_world import model_for
+
+    model = model_for("sandbox")
+    rendered = render_stack(model)
+    first = release_id(rendered, {}, model.stack)
+    assert release_id(rendered, {}, model.stack) == first  # stable under one key
+    plain = hashlib.sha256()
+    for item in sorted(rendered.files, key=lambda f: f.path):
+        plain.update(f"{item.path}\0{item.mode}\0{item.owner}\0{item.group}\0".encode())
+        plain.update(item.content.encode())
+    assert first != plain.hexdigest()[:12]
+    other_state = tmp_path / "other-state"
+    (other_state / "sandbox").mkdir(parents=True)
+    monkeypatch.setenv("MOORING_STATE", str(other_state))
+    assert release_id(rendered, {}, model.stack) != first  # another key, another ID
+
+
+def test_write_record_redacts_every_secret(tmp_path, monkeypatch):
+    """A secret that reached an error text or a probe body never reaches the record files."""
+    from mooring.deployer import HostOutcome, Result, write_record
+    from mooring.gate import ProbeResult
+
+    monkeypatch.setenv("MOORING_STATE", str(tmp_path / "state"))
+    secret = 'p@ss "word" $x \\ y'
+    plan = StackPlan(stack="s", directory="/srv/s", release=ReleaseRef(1, "ab"), new_release=True)
+    outcome = HostOutcome("h1", Result.FAILED, plan=plan, error=f"db said: password {secret} rejected",
+                          gate=[ProbeResult("ready", "http://x/r", ok=False, attempts=1, status=500,
+                                            body=f"leak {secret}")])
+    write_record(tmp_path, outcome, [secret])
+    written = [p.read_text() for p in [*tmp_path.glob("record-*"), *(tmp_path / "state").rglob("*.*")]]
+    assert len(written) == 4
+    for text in written:
+        assert secret not in text and json.dumps(secret)[1:-1] not in text
+    assert "rejected" in (tmp_path / "record-h1.md").read_text()
