@@ -119,12 +119,16 @@ def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600
         except KeyboardInterrupt:
             report.interrupted = "interrupted (Ctrl-C)"
             report.hosts.append(_judge(host, report.apply, plans.get(host), secrets, report.interrupted))
-    _settle(inventory, report, env)
+    _settle(inventory, report, env, limit)
     return report
 
 
-def _settle(inventory: str, report: DeployReport, env: dict[str, str]) -> None:
-    """After the gate: roll back what failed, record, then promote and unlock every locked host."""
+def _settle(inventory: str, report: DeployReport, env: dict[str, str], limit: list[str] | None) -> None:
+    """After the gate: roll back what failed, record, then promote and unlock every locked host.
+
+    After an interruption every targeted host is unlocked (only a lock this run holds is
+    released): the converge may have been stopped after a host's lock was taken and before
+    its plan was written."""
     run_dir, secrets = report.run_dir, report.secrets
     locked = [h for h in report.hosts if h.plan is not None]
     for outcome in locked:
@@ -142,9 +146,10 @@ def _settle(inventory: str, report: DeployReport, env: dict[str, str]) -> None:
     for outcome in locked:
         if outcome.plan.new_release and outcome.staged:
             write_record(run_dir, outcome, secrets)
-    if locked:
+    if locked or report.interrupted:
         try:
-            finish = run_deploy(inventory, deploy_path("record"), limit=[h.host for h in locked], env=env)
+            finish = run_deploy(inventory, deploy_path("record"),
+                                limit=limit if report.interrupted else [h.host for h in locked], env=env)
         except RunInterrupted as exc:
             finish, report.interrupted = exc.partial, report.interrupted or exc.reason
         for outcome in locked:

@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``deploy`` command's arguments."""
     add_target_arguments(parser)
     parser.add_argument("--json", metavar="FILE", help="also write the outcome as JSON ('-' for stdout)")
+    parser.add_argument("--timeout", type=float, default=3600, metavar="SECONDS",
+                        help="stop the converge after SECONDS; hosts whose new release was not gated are "
+                             "rolled back (default 3600)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from mooring.deployer import deploy, format_report, record_for
     from mooring.runner import inventory_path
 
-    report = deploy(inventory_path(args.inventory), args.limit)
+    report = deploy(inventory_path(args.inventory), args.limit, timeout=args.timeout)
     print(format_report(report))
     if args.verbose and report.apply is not None:
         print(report.shown_log(), file=sys.stderr)
