@@ -1,0 +1,271 @@
+"""The typed model, pinned where mutation testing found it loose (docs/mutation.md): defaults
+filled from roles, ports and mounts as the host sees them, env references and their errors.
+
+Host-free: a declared world in tmp_path (fake hosts, test secrets), models built in-process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from mooring.errors import ConfigError
+from mooring.model import EnvVar, Mount, PortMapping, Probe, mount_source
+from tests.declared_world import model_for, set_path
+
+STACK_DIR = "/srv/mooring/solacore"
+
+
+def edit(world, layer: str, **paths) -> None:
+    data = world.read(layer)
+    for dotted, value in paths.items():
+        set_path(data, dotted.replace("__", "."), value)
+    world.write(layer, data)
+
+
+def staging(world, **paths):
+    """The staging host's stack after setting ``paths`` in staging.yml."""
+    edit(world, "staging.yml", **paths)
+    return model_for("staging").stack
+
+
+def problems(world, **paths) -> list[tuple[str, str, str]]:
+    """(path, message, fix) of every problem building the staging stack reports."""
+    edit(world, "staging.yml", **paths)
+    with pytest.raises(ConfigError) as info:
+        model_for("staging").stack
+    return [(p.path, p.message, p.fix) for p in info.value.problems]
+
+
+# --- small value types ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("port,text", [
+    (PortMapping("", 80, 80), "80:80/tcp"),
+    (PortMapping("127.0.0.1", 9090, 9091), "127.0.0.1:9090:9091/tcp"),
+    (PortMapping("::1", 53, 5353, "udp"), "[::1]:53:5353/udp"),
+])
+def test_port_mapping_text(port, text):
+    assert str(port) == text
+
+
+def mount(**changes) -> Mount:
+    base = Mount("bind", f"{STACK_DIR}/nginx/conf.d", "/etc/nginx/conf.d", True, "root", "root", "0755", "dir",
+                 "nginx/default.conf.j2", "stack.services.nginx.volumes.0")
+    return dataclasses.replace(base, **changes)
+
+
+def test_rendered_path_of_a_mount():
+    assert mount().rendered_path == f"{STACK_DIR}/nginx/conf.d/default.conf"
+    assert mount(kind="file", source=f"{STACK_DIR}/p.yml").rendered_path == f"{STACK_DIR}/p.yml"
+    assert mount(template=None).rendered_path is None
+    assert mount(template="").rendered_path is None
+
+
+def test_probe_url_asks_the_loopback_address():
+    probe = Probe("ready", "/api/ready", 8080, None, 200, 5.0, 3, 2.0, None, None)
+    assert probe.url == "http://127.0.0.1:8080/api/ready"
+
+
+@pytest.mark.parametrize("source,seen", [
+    ("${STACK_DIR}", STACK_DIR),
+    ("${STACK_DIR}/", STACK_DIR),
+    ("${STACK_DIR}/nginx/./conf.d/", f"{STACK_DIR}/nginx/conf.d"),
+    ("${STACK_DIR}x", "${STACK_DIR}x"),
+    ("//data//app/", "/data/app"),
+    ("/", "/"),
+    ("pgdata", "pgdata"),
+])
+def test_mount_source_as_the_host_sees_it(source, seen):
+    assert mount_source(source, STACK_DIR) == seen
+
+
+# --- services, ports and mounts in the stack -----------------------------------------------------
+
+def test_port_forms_reach_the_model(world):
+    stack = staging(world, stack__services__api__ports=[
+        "8080:8000", "[::1]:8443:8443/udp", "127.0.0.1:9000:9000/tcp", {"published": 7000, "target": 7001},
+        {"published": 7002, "target": 7003, "host_ip": "10.0.0.1", "protocol": "udp"}])
+    assert stack.services["api"].ports == [
+        PortMapping("", 8080, 8000, "tcp"), PortMapping("::1", 8443, 8443, "udp"), PortMapping("127.0.0.1", 9000, 9000, "tcp"),
+        PortMapping("", 7000, 7001, "tcp"), PortMapping("10.0.0.1", 7002, 7003, "udp")]
+
+
+def test_mount_defaults(world):
+    stack = staging(world, stack__services__api__volumes=[
+        {"source": "${STACK_DIR}/conf/app.conf", "target": "/app.conf", "template": "nginx/default.conf.j2",
+         "read_only": True, "owner": "101", "mode": "644"},
+        {"source": "appdata", "target": "/data"},
+        {"source": "/data/uploads", "target": "/uploads", "owner": "www-data", "group": "adm", "mode": "0750", "kind": "dir"},
+    ])
+    templated, volume, bind = stack.services["api"].volumes
+    assert templated == Mount("bind", f"{STACK_DIR}/conf/app.conf", "/app.conf", True, "101", "101", "0644", "file",
+                              "nginx/default.conf.j2", "stack.services.api.volumes.0")
+    assert volume == Mount("volume", "appdata", "/data", False, None, None, None, "dir", None, "stack.services.api.volumes.1")
+    assert bind == Mount("bind", "/data/uploads", "/uploads", False, "www-data", "adm", "0750", "dir", None,
+                         "stack.services.api.volumes.2")
+
+
+def test_service_details(world):
+    stack = staging(world, stack__services__api__env=["PORT", "REDIS_URL", "PORT"],
+                    stack__services__api__required_env=["DATABASE_URL", "REDIS_URL"],
+                    stack__services__api__metrics={"port": 9100})
+    api = stack.services["api"]
+    assert api.env_keys == ["PORT", "REDIS_URL", "DATABASE_URL"]  # once each, env first
+    assert api.required_env == ["DATABASE_URL", "REDIS_URL"]
+    assert (api.metrics.path, api.metrics.port) == ("/metrics", 9100)
+    assert api.path == "stack.services.api"
+    assert api.healthcheck.test[0] == "CMD" and api.healthcheck.interval == "10s" and api.healthcheck.start_period == "15s"
+    assert stack.services["redis"].metrics is None and stack.services["redis"].command is None
+
+
+def test_disabled_services_are_left_out(world):
+    assert "prometheus" not in staging(world).services
+    assert "prometheus" in model_for("production").stack.services
+
+
+# --- proxy, published port, probes ---------------------------------------------------------------
+
+def test_http_port_is_the_tcp_port_onto_listen_port(world):
+    stack = staging(world, stack__services__nginx__ports=["8443:443", "8053:80/udp", "8080:80"])
+    assert stack.http_port == 8080
+    assert [p.port for p in stack.health] == [8080, 8080]
+
+
+def test_http_port_falls_back_to_the_first_published_port(world):
+    assert staging(world, stack__services__nginx__ports=["8443:443", "8444:444"]).http_port == 8443
+
+
+def test_no_proxy_means_no_http_port_and_no_probe_port(world):
+    stack = staging(world, stack__services__nginx__enabled=False)
+    assert (stack.proxy.service, stack.http_port) == (None, None)
+    assert [p.port for p in stack.health] == [None, None]
+
+
+def test_declared_proxy_and_upstream_win_over_roles(world):
+    stack = staging(world, stack__services__web={"role": "proxy", "image": "nginx:1.25", "ports": ["8081:80"]},
+                    stack__proxy__service="web", stack__proxy__upstream="redis")
+    assert (stack.proxy.service, stack.proxy.upstream, stack.http_port) == ("web", "redis", 8081)
+
+
+def test_roles_fill_the_proxy(world):
+    stack = staging(world, stack__proxy__upstream=None)
+    assert (stack.proxy.service, stack.proxy.upstream) == ("nginx", "api")
+
+
+def test_probe_values(world):
+    stack = staging(world, stack__health=[{"name": "live", "path": "/live", "timeout": 3, "interval": 1, "retries": 4,
+                                           "expected_status": 204}])
+    assert stack.health == [Probe("live", "/live", 80, None, 204, 3.0, 4, 1.0, None, None)]
+    assert isinstance(stack.health[0].timeout, float) and isinstance(stack.health[0].interval, float)
+
+
+# --- backups ----------------------------------------------------------------------------------------
+
+def test_backup_defaults(world):
+    backups = staging(world, stack__backups={"schedule": "  30 3 * * *  "}).backups
+    assert (backups.enabled, backups.schedule, backups.retention_days, backups.databases, backups.directory,
+            backups.service) == (True, "30 3 * * *", 30, ["readme_to_recover"], "/var/backups/mooring/solacore", "db")
+
+
+def test_backup_databases_expand_plain_values_only(world):
+    backups = staging(world, stack__backups__databases=["${POSTGRES_DB}", "${JWT_SECRET}", "${NOT_DECLARED}", "plain"],
+                      stack__backups__directory="/data/backups", stack__backups__service="redis").backups
+    assert backups.databases == ["readme_to_recover", "${JWT_SECRET}", "${NOT_DECLARED}", "plain"]
+    assert (backups.directory, backups.service) == ("/data/backups", "redis")
+
+
+def test_backups_without_postgres_name_no_database_and_no_service(world):
+    data = world.read("all.yml")
+    del data["stack"]["env"]["POSTGRES_DB"]
+    world.write("all.yml", data)
+    edit(world, "staging.yml", stack__services__db__enabled=False, stack__env__DATABASE_URL="postgresql://x@db/x",
+         stack__backups__databases=[])
+    backups = model_for("staging").stack.backups
+    assert (backups.databases, backups.service) == ([], None)
+
+
+# --- env: scalars, generated keys, references, errors --------------------------------------------
+
+def test_scalar_values_become_the_text_compose_reads(world):
+    env = staging(world, stack__env__FLAG_ON=True, stack__env__FLAG_OFF=False, stack__env__COUNT=0,
+                  stack__env__NOTE={"value": "a\nb", "multiline": True}, stack__env__PLAIN={"value": "x"}).env
+    assert [env[k].value for k in ("FLAG_ON", "FLAG_OFF", "COUNT", "NOTE", "PLAIN")] == ["true", "false", "0", "a\nb", "x"]
+    assert (env["NOTE"].multiline, env["PLAIN"].multiline, env["FLAG_ON"].multiline) == (True, False, False)
+    assert env["FLAG_ON"] == EnvVar("FLAG_ON", "true", False, "stack.env.FLAG_ON", None, False, (), "true", "true")
+
+
+def test_generated_env_from_endpoints_and_cors(world):
+    env = staging(world, stack__endpoints__dev__whitelist=["10.1.0.0/16", "10.2.0.0/16"],
+                  stack__cors__allowed_origins=["https://a.example.com", "https://b.example.com"],
+                  stack__cors__allow_credentials=False).env
+    assert (env["DEV_ENDPOINTS_ENABLED"].value, env["DEV_ENDPOINTS_WHITELIST"].value) == ("true", "10.1.0.0/16,10.2.0.0/16")
+    assert env["DEV_ENDPOINTS_WHITELIST"].path == "stack.endpoints.dev.whitelist"
+    assert env["BACKEND_CORS_ALLOWED_ORIGINS"].value == "https://a.example.com,https://b.example.com"
+    assert env["BACKEND_CORS_ALLOWED_ORIGINS"].path == "stack.cors.allowed_origins"
+    assert (env["BACKEND_CORS_ALLOW_CREDENTIALS"].value, env["BACKEND_CORS_ALLOW_CREDENTIALS"].path) == (
+        "false", "stack.cors.allow_credentials")
+    assert not any(env[k].secret for k in env if k.startswith(("DEV_", "OPS_", "BACKEND_")))
+
+
+def test_a_generated_key_also_declared_in_env_is_refused(world):
+    assert problems(world, stack__env__DEV_ENDPOINTS_ENABLED="true") == [(
+        "stack.env.DEV_ENDPOINTS_ENABLED", "DEV_ENDPOINTS_ENABLED is also set by stack.endpoints.dev.enabled",
+        "remove it from stack.env and set stack.endpoints.dev.enabled instead")]
+
+
+def test_two_generated_keys_with_one_name_are_refused(world):
+    assert problems(world, stack__endpoints__ops__enabled_env="DEV_ENDPOINTS_ENABLED") == [(
+        "stack.endpoints.ops.enabled_env", "DEV_ENDPOINTS_ENABLED is also generated by stack.endpoints.dev.enabled_env",
+        "give stack.endpoints.ops.enabled_env and stack.endpoints.dev.enabled_env different env names")]
+
+
+def test_references_resolve_through_levels_and_carry_secrecy(world):
+    env = staging(world, stack__env__AUTH="Bearer ${JWT_SECRET}", stack__env__HEADER="Authorization: ${AUTH}",
+                  stack__env__LITERAL="$${HOME} and ${POSTGRES_DB}").env
+    jwt = env["JWT_SECRET"].value
+    assert env["HEADER"] == EnvVar("HEADER", f"Authorization: Bearer {jwt}", True, "stack.env.HEADER", None, False,
+                                   ("AUTH",), "Authorization: Bearer ***", "Authorization: ${AUTH}")
+    assert (env["AUTH"].secret, env["AUTH"].masked, env["AUTH"].references) == (True, "Bearer ***", ("JWT_SECRET",))
+    assert env["LITERAL"] == EnvVar("LITERAL", "${HOME} and readme_to_recover", False, "stack.env.LITERAL", None, False,
+                                    ("POSTGRES_DB",), "${HOME} and readme_to_recover", "$${HOME} and ${POSTGRES_DB}")
+
+
+def test_an_unknown_reference_is_refused(world):
+    assert problems(world, stack__env__GREETING="hello ${WHO}") == [(
+        "stack.env.GREETING", "references ${WHO}, which stack.env does not declare",
+        "declare WHO in stack.env, or write $${WHO} for a literal ${WHO}")]
+
+
+def test_a_reference_cycle_is_refused_once(world):
+    assert problems(world, stack__env__A_ONE="${A_TWO}", stack__env__A_TWO="x${A_ONE}") == [(
+        "stack.env.A_ONE", "references form a cycle: A_ONE → A_TWO → A_ONE", "make one of these values literal")]
+
+
+def test_a_value_referring_to_a_broken_one_is_not_resolved(world):
+    found = problems(world, stack__env__A_ONE="${MISSING}", stack__env__B_TWO="${A_ONE}")
+    assert [p[0] for p in found] == ["stack.env.A_ONE"]
+
+
+# --- the stack's helpers ------------------------------------------------------------------------
+
+def test_secret_values_longest_first_and_env_values(world):
+    edit(world, "staging.yml", stack__env__SHORT={"secret": "SHORT_SECRET"}, stack__env__EMPTY={"secret": "EMPTY_SECRET"})
+    world.set_secret("staging", "SHORT_SECRET", "Short1")
+    world.set_secret("staging", "EMPTY_SECRET", "")
+    stack = model_for("staging").stack
+    values = stack.secret_values()
+    jwt, password = stack.env["JWT_SECRET"].value, stack.env["POSTGRES_PASSWORD"].value
+    url = stack.env["DATABASE_URL"].value
+    assert values == sorted({url, jwt, password, "Short1"}, key=len, reverse=True)
+    assert values[0] == url and values[-1] == "Short1" and "" not in values
+    assert stack.env_values()["PORT"] == "8000" and stack.env_values()["SHORT"] == "Short1"
+    assert list(stack.env_values()) == list(stack.env)
+
+
+def test_services_by_role(world):
+    stack = staging(world)
+    assert [s.name for s in stack.services_with_role("postgres")] == ["db"]
+    assert stack.service_with_role("metrics") is None
+    assert stack.service_with_role("proxy").name == "nginx"
+    assert (stack.compose_file, stack.env_file) == (f"{STACK_DIR}/compose.yml", f"{STACK_DIR}/.env")
