@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -27,16 +27,19 @@ log = logging.getLogger("mooring.preflight")
 GROUP_SUBJECT = "group:"
 DECLARED_CHECK = "declared"
 INVENTORY_CHECK = "inventory"
+HOST_KEYS_CHECK = "inventory.host_keys"
 RENDER_CHECK = "render.templates"
 _ORDER = {Outcome.FAILED: 0, Outcome.WARNING: 1, Outcome.SKIPPED: 2, Outcome.PASSED: 3}
 
 
 @dataclass(frozen=True)
 class InventoryHost:
-    """A host of an inventory file as the pre-flight needs it: its name and groups, in order."""
+    """A host of an inventory file as the pre-flight needs it: its name, groups in order, and
+    the connection data the inventory gives it (its own tuple data over its groups')."""
 
     name: str
     groups: tuple[str, ...]
+    data: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def check_model(model: HostModel) -> list[Finding]:
@@ -173,7 +176,7 @@ def preflight_report(inventory_path: str, limit: list[str] | None = None,
         wanted = f" matching {', '.join(limit)}" if limit else ""
         return PreflightReport(inventory_path, (), [Finding(INVENTORY_CHECK, Outcome.FAILED, inventory_path, "",
                                                             f"no hosts{wanted} in the inventory", "check the inventory and --limit")])
-    findings = check_hosts(selected, folder)
+    findings = check_hosts(selected, folder) + host_key_findings(selected, inventory_path)
     return PreflightReport(inventory_path, tuple(selected), sort_findings(group_findings(findings, selected, folder)))
 
 
@@ -213,15 +216,48 @@ def inventory_hosts(inventory_path: str) -> list[InventoryHost]:
         return [InventoryHost(name.strip(), ()) for name in inventory_path.split(",") if name.strip()]
     namespace = _exec_inventory(path)
     groups: dict[str, list[str]] = {}
+    data: dict[str, dict[str, Any]] = {}
     for key, value in namespace.items():
         names = _group_hosts(key, value)
         if names is not None:
             groups[key] = names
+            for name, host_data in _host_data(value).items():
+                data[name] = {**data.get(name, {}), **host_data}
     all_hosts = groups.pop("all", None) or list(dict.fromkeys(n for names in groups.values() for n in names))
     file_group = path.stem
     if file_group not in groups:
         groups[file_group] = list(all_hosts)
-    return [InventoryHost(name, tuple(g for g, names in groups.items() if name in names)) for name in all_hosts]
+    return [InventoryHost(name, tuple(g for g, names in groups.items() if name in names), data.get(name, {}))
+            for name in all_hosts]
+
+
+def _host_data(value: Any) -> dict[str, dict[str, Any]]:
+    """Host name → the data an inventory group gives it: the group's own data (``([names], {data})``)
+    under each host's own (``(name, {data})``)."""
+    group_data: dict[str, Any] = {}
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], list) and isinstance(value[1], dict):
+        value, group_data = value
+    found = {}
+    for item in value:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], dict):
+            found[item[0]] = {**group_data, **item[1]}
+        elif isinstance(item, str):
+            found[item] = dict(group_data)
+    return found
+
+
+def host_key_findings(hosts: Iterable[InventoryHost], inventory_path: str) -> list[Finding]:
+    """A FAILED finding per host whose inventory weakens host-key checking (mooring's default,
+    from group_data/all.py, is strict); first contact is accepted here, bootstrap judges it."""
+    from mooring.model import HOST_KEY_SETTING, STRICT_HOST_KEYS, host_key_problems
+
+    findings = []
+    for host in hosts:
+        effective = {HOST_KEY_SETTING: STRICT_HOST_KEYS, **host.data}
+        for problem in host_key_problems(host.name, effective, first_contact_ok=True, where=inventory_path):
+            findings.append(Finding(HOST_KEYS_CHECK, Outcome.FAILED, host.name, problem.path, problem.message,
+                                    problem.fix, file=inventory_path))
+    return findings
 
 
 def _exec_inventory(path: Path) -> dict[str, Any]:
