@@ -79,7 +79,7 @@ def export_tree(source: str, target: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
 
 
-def sync_copy(workdir: Path, fresh: bool, source: str) -> None:
+def sync_copy(workdir: Path, fresh: bool, source: str, deselect: list[str]) -> None:
     """Bring ``workdir`` to the project files of ``source``, keeping ``workdir/mutants`` (mutmut's
     cache) unless ``fresh``. Unchanged files keep their mtime, so mutmut re-mutates only what changed."""
     import filecmp
@@ -92,7 +92,10 @@ def sync_copy(workdir: Path, fresh: bool, source: str) -> None:
         src = Path(tmp)
         export_tree(source, src)
         setup_cfg = src / "setup.cfg"
-        setup_cfg.write_text(setup_cfg.read_text() + "\n" + CONFIG.read_text())
+        config = CONFIG.read_text()
+        extra = "".join(f"    --deselect\n    {node}\n" for node in deselect)
+        config = config.replace("    no:cacheprovider\n", "    no:cacheprovider\n" + extra, 1)
+        setup_cfg.write_text(setup_cfg.read_text() + "\n" + config)
         (src / "sitecustomize.py").write_text(SITECUSTOMIZE)
         wanted = {p.relative_to(src) for p in src.rglob("*") if not p.is_dir()}
         for path in sorted(workdir.rglob("*"), reverse=True):
@@ -202,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", default="HEAD",
                         help="what to copy: a git revision (default HEAD: the committed tree, never half-done edits) "
                              "or `worktree` (the working tree as it is)")
+    parser.add_argument("--deselect", action="append", default=[], metavar="NODEID",
+                        help="leave out a test that fails on the unmutated code (mutmut needs a green run to start)")
     parser.add_argument("--report", action="store_true", help="only report the results already in --workdir")
     parser.add_argument("--markdown", type=Path, help="also write the score table to this file")
     parser.add_argument("--diffs", action="store_true", help="write the diff of every mutant not killed to WORKDIR/survivors.diff")
@@ -210,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     if ROOT == workdir or ROOT in workdir.parents:
         parser.error("--workdir must be outside the checkout (the copy is mutated)")
     if not args.report:
-        sync_copy(workdir, args.fresh, args.source)
+        sync_copy(workdir, args.fresh, args.source, args.deselect)
         code = run_mutmut(workdir, args.patterns, args.max_children)
         if code != 0:
             return code
