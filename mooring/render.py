@@ -263,7 +263,8 @@ def _written_forms(value: str) -> set[str]:
     import json
     import shlex
 
-    return {value, json.dumps(value)[1:-1], value.replace("$", "$$"), shlex.quote(value)} - {""}
+    compose = value.replace("$", "$$")
+    return {value, json.dumps(value)[1:-1], compose, json.dumps(compose)[1:-1], shlex.quote(value)} - {""}
 
 
 def _mark_secret(rendered: RenderedFile, secrets: list[str]) -> RenderedFile:

@@ -338,8 +338,6 @@ def test_a_secret_written_escaped_still_marks_the_file(world, secret):
     assert compose.secret
 
 
-@pytest.mark.xfail(strict=True, reason="bug: _written_forms misses a value escaped for compose then YAML "
-                                       "(json.dumps(compose_escape(value))); compose.yml is not marked secret")
 def test_a_secret_escaped_twice_still_marks_the_file(world):
     secret = 'Jwt$ecret"Both7Long'
     world.set_secret("staging", "JWT_SECRET", secret)
