@@ -269,3 +269,49 @@ def test_services_by_role(world):
     assert stack.service_with_role("metrics") is None
     assert stack.service_with_role("proxy").name == "nginx"
     assert (stack.compose_file, stack.env_file) == (f"{STACK_DIR}/compose.yml", f"{STACK_DIR}/.env")
+
+
+# --- pyinfra hosts (host_model runs inside deploy files; here with a stand-in host) ----------------
+
+class FakeHost:
+    """What host_model reads of a pyinfra host: name, groups and data.dict()."""
+
+    def __init__(self, name: str, groups: list[str], data: dict):
+        self.name, self.groups = name, groups
+        self.data = type("Data", (), {"dict": lambda _self: dict(data)})()
+
+
+def test_host_model_builds_the_model_of_a_strict_host(world):
+    from mooring.model import host_model
+
+    model = host_model(FakeHost("staging-1.example.invalid", ["staging"], {"ssh_strict_host_key_checking": "yes"}))
+    assert (model.name, model.environment, model.groups) == ("staging-1.example.invalid", "staging", ("staging",))
+    assert model.stack.name == "solacore"
+
+
+@pytest.mark.parametrize("data,first_contact_ok", [
+    ({}, False), ({"ssh_strict_host_key_checking": "no"}, True),
+    ({"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, "ssh_known_hosts_file": "k"}, False),
+])
+def test_host_model_refuses_weak_host_key_checking(world, data, first_contact_ok):
+    from mooring.model import host_key_problems, host_model
+
+    with pytest.raises(ConfigError) as info:
+        host_model(FakeHost("staging-1.example.invalid", ["staging"], data), first_contact_ok)
+    assert info.value.problems == host_key_problems("staging-1.example.invalid", data, first_contact_ok)
+    assert info.value.problems
+
+
+def test_first_contact_passes_for_bootstrap_only(world):
+    from mooring.model import host_model
+
+    data = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, "ssh_known_hosts_file": "k"}
+    assert host_model(FakeHost("staging-1.example.invalid", ["staging"], data), True).environment == "staging"
+
+
+def test_bootstrap_block_defaults_when_no_layer_declares_it(world):
+    from mooring.model import _defaults
+
+    assert {k: v for k, v in _defaults("bootstrap").items() if k != "allow_no_keys"} == {
+        "docker_source": "debian", "compose_v1": "remove", "timezone": "UTC", "deploy_user": "deploy",
+        "authorized_keys": [], "authorized_key_files": [], "base_dir": "/srv/mooring", "backup_dir": "/var/backups/mooring"}

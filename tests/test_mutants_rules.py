@@ -172,3 +172,45 @@ def test_the_rendered_env_file_roundtrips(rendered_staging):
     model, rendered = rendered_staging
     assert only(run_rules(model, model.stack, rendered, names=["render.env_roundtrip"]), "render.env_roundtrip") == [
         (Outcome.PASSED, "", "ok")]
+
+
+# --- the registry (rules register while checks.static is imported: test registration itself) ------
+
+@pytest.fixture
+def registry(monkeypatch):
+    """A copy of the registry for this test (``rule`` looks RULES up when it registers)."""
+    import checks.static as static
+
+    monkeypatch.setattr(static, "RULES", dict(static.RULES))
+    return static
+
+
+def test_registering_a_rule_records_its_first_doc_line(registry):
+    def spoilt(ctx, name):
+        """First line of the doc.
+
+        More text that is not the summary.
+        """
+        return []
+
+    assert registry.rule("x.render", needs="render")(spoilt) is spoilt
+    assert registry.RULES["x.render"] == registry.Rule("x.render", spoilt, "render", "First line of the doc.")
+    assert registry.get_rule("x.render").needs == "render"
+
+
+def test_a_rule_without_a_doc_has_an_empty_summary(registry):
+    def bare(ctx, name):
+        return []
+
+    registry.rule("x.bare")(bare)
+    assert registry.RULES["x.bare"] == registry.Rule("x.bare", bare, "stack", "")
+
+
+def test_registry_refusals_say_why(registry):
+    with pytest.raises(ValueError) as info:
+        registry.rule("x.net", needs="network")
+    assert str(info.value) == "rule 'x.net': needs must be 'stack' or 'render', not 'network'"
+    with pytest.raises(ValueError) as info:
+        registry.rule("ports.unique")(lambda ctx, name: [])
+    assert str(info.value) == "rule 'ports.unique' is already registered"
+    assert "x.net" not in registry.RULES

@@ -294,3 +294,13 @@ def test_merged_problems_name_the_file_each_key_came_from():
     assert [(p.file, p.path, p.message) for p in info.value.problems] == [
         ("group_data/all.yml", "stack.services.api.image", "required key is missing"),
         ("group_data/staging.yml", "stack.name", "'Bad' has the wrong format")]
+
+
+def test_building_the_layer_schema_leaves_the_merged_one_whole():
+    from checks.schema import merged_schema
+
+    layer_schema()
+    stack = merged_schema()["stack"]["schema"]
+    assert stack["name"]["required"] is True and stack["releases_keep"]["default"] == 5
+    assert stack["services"]["valuesrules"]["schema"]["image"]["required"] is True
+    assert stack["backups"]["schema"]["retention_days"]["default"] == 30
