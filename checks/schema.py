@@ -479,7 +479,7 @@ def problems_from(validator: Validator, document: dict[str, Any], file_of) -> li
     """Turn cerberus errors into problems: file, dotted path, message (value unless secret), fix."""
     problems = []
     for error in _leaf_errors(validator._errors):
-        path = ".".join(str(p) for p in error.document_path)
+        path = ".".join("''" if p == "" else str(p) for p in error.document_path)  # an empty key shows as ''
         problems.append(ConfigProblem(file_of(path), path, _message(error, path),
                                       _fix(error, validator.root_schema.schema)))
     return sorted(problems, key=lambda p: (p.file, p.path))

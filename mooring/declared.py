@@ -76,30 +76,159 @@ def display_path(path: Path | str) -> str:
         return str(path)
 
 
+#: Deeper than any declared state needs; refused with a position before Python's recursion limit is near.
+MAX_DEPTH = 100
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAX_INT_DIGITS = 4300  # Python's default limit for int() on text (sys.get_int_max_str_digits)
+
+
+class _Refused(yaml.constructor.ConstructorError):
+    """A YAML problem at a position, with its own fix (read_yaml turns it into a ``ConfigError``)."""
+
+    def __init__(self, problem: str, mark: Any, fix: str) -> None:
+        super().__init__(None, None, problem, mark)
+        self.fix = fix
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key repeated in one mapping (the first would be lost silently)."""
+    """``yaml.SafeLoader`` for declared state: YAML 1.2 scalars, text keys only, no key repeated in one
+    mapping (the first would be lost silently), merge keys (``<<: *anchor``) supported, no recursive
+    aliases, at most :data:`MAX_DEPTH` levels; a value PyYAML cannot build is a ``_Refused`` at its
+    position, never a bare ``ValueError`` & co. (whose text would quote the value)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._open_anchors: list[str | None] = []  # collections being composed, outermost first
+        self._own_keys: dict[yaml.MappingNode, list[yaml.Node]] = {}  # key nodes written in each mapping
+
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) and event.anchor in self._open_anchors:
+            raise _Refused(f"alias *{event.anchor} refers to a mapping or list that contains it (recursive data)",
+                           event.start_mark, f"refer to &{event.anchor} only outside of it")
+        if len(self._open_anchors) >= MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep", event.start_mark,
+                           "flatten the structure: declared state needs only a few levels")
+        collection = isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent))
+        self._open_anchors.append(event.anchor if collection else None)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open_anchors.pop()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Resolve merge keys in place: ``node.value`` becomes the merged pairs, then the mapping's own.
+
+        Built pair lists keep the last pair of each key, so later pairs win: own keys override
+        merged ones and in ``<<: [*a, *b]`` the first mapping wins (as YAML's merge key says, and
+        also when a merged mapping merges others itself, which PyYAML's version gets wrong). The
+        keys the mapping itself wrote are remembered for the duplicate check, also when the mapping
+        is merged (hence flattened) elsewhere before it is built.
+        """
+        if node in self._own_keys:
+            return
+        own = [(key, value) for key, value in node.value if key.tag != _MERGE_TAG]
+        merges = [(key, value) for key, value in node.value if key.tag == _MERGE_TAG]
+        self._own_keys[node] = [key for key, _value in own]
+        if len(merges) > 1:
+            raise _Refused("duplicate key '<<' (the earlier merge would be ignored)", merges[1][0].start_mark,
+                           "merge several mappings with one key: `<<: [*first, *second]`")
+        sources: list[yaml.MappingNode] = []
+        for _key, value in merges:
+            items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for item in items:
+                if not isinstance(item, yaml.MappingNode):
+                    raise _Refused(f"`<<` merges mappings, found {item.id}", item.start_mark,
+                                   "merge a mapping: `<<: *anchor` or `<<: [*first, *second]`")
+                sources.append(item)
+        pairs: dict[Any, tuple[yaml.Node, yaml.Node]] = {}
+        for source in reversed(sources):
+            self.flatten_mapping(source)
+            for key, value in source.value:
+                ident = (key.tag, key.value) if isinstance(key, yaml.ScalarNode) else key
+                pairs.pop(ident, None)
+                pairs[ident] = (key, value)
+        node.value = [*pairs.values(), *own]
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, IndexError, AttributeError, OverflowError):
+            problem, fix = _unreadable(node)
+            raise _Refused(problem, node.start_mark, fix) from None
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.rpartition(":")[2] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _unreadable(node: yaml.Node) -> tuple[str, str]:
+    """What to say about a value PyYAML could not build; never the value itself (it may be a secret)."""
+    tag = _short_tag(node.tag)
+    text = node.value if isinstance(node, yaml.ScalarNode) and isinstance(node.value, str) else ""
+    if tag == "!!int" and sum(c.isdigit() for c in text) > _MAX_INT_DIGITS:
+        return (f"integer with more than {_MAX_INT_DIGITS} digits",
+                "quote it to keep it as text, or write a smaller number")
+    explicit = {"!!int": "a plain decimal integer", "!!float": "a number such as 1.5",
+                "!!timestamp": "a date such as 2024-01-31", "!!bool": "true or false"}
+    if tag in explicit:
+        return (f"this {tag} value cannot be read as {explicit[tag]}",
+                f"write {explicit[tag]}, or drop the {tag} tag (quoted, the value stays text)")
+    return (f"this {tag} value cannot be read", f"drop the {tag} tag or correct the value")
+
+
+def _not_text_key(loader: _StrictLoader, node: yaml.Node, key: Any) -> _Refused:
+    """A key that is not a string: cerberus (and people) need text keys; say how to quote it."""
+    if not isinstance(node, yaml.ScalarNode):
+        return _Refused(f"{_type_word(key)} is used as a key", node.start_mark, "use a text key")
+    text = node.value if isinstance(node.value, str) else ""
+    if not text:
+        return _Refused("empty key (YAML reads it as null)", node.start_mark, "write the key's name before the colon")
+    shown = repr(text if len(text) <= 40 else text[:37] + "...")
+    implicit = node.style is None and loader.resolve(yaml.ScalarNode, text, (True, False)) == node.tag
+    quoted = "'" + text.replace("'", "''") + "'"
+    if not implicit:  # an explicit tag (e.g. !!binary) made it so: quoting would not help
+        fix = f"drop the {_short_tag(node.tag)} tag"
+    else:
+        fix = f"quote it: {quoted}:" if len(quoted) <= 42 else "quote it"
+    return _Refused(f"key {shown} is not text (YAML reads it as {_type_word(key)})", node.start_mark, fix)
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set = set()
+    loader.flatten_mapping(node)  # merge keys first: the `<<` key itself has no constructor
     for key_node, _value in node.value:
         key = loader.construct_object(key_node, deep=True)
-        if isinstance(key, (str, int, float, bool)) and key in seen:
+        if not isinstance(key, str):
+            raise _not_text_key(loader, key_node, key)
+    seen: set[str] = set()
+    for key_node in loader._own_keys.get(node, []):  # merged keys may be overridden, own ones not repeated
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r} (the earlier value would be ignored)", key_node.start_mark)
-        seen.add(key) if isinstance(key, (str, int, float, bool)) else None
+        seen.add(key)
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+def _type_word(value: Any) -> str:
+    return {"NoneType": "null", "bool": "a boolean", "int": "a number", "float": "a number", "list": "a list",
+            "dict": "a mapping", "bytes": "binary data", "date": "a date", "datetime": "a timestamp",
+            "set": "a set", "tuple": "a list"}.get(type(value).__name__, type(value).__name__)
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 # YAML 1.2 core scalars instead of PyYAML's YAML 1.1 ones, which silently change values:
-# NO/yes/on → booleans, 0123 → 83 (octal), 12:30 → 750 (base 60), 0x1F → 31. Here only
-# true/false are booleans, integers are plain decimals without leading zeros, floats need a
-# dot or an exponent (no base 60); everything else stays the string that was written.
+# NO/yes/on → booleans, 0123 → 83 (octal), 12:30 → 750 (base 60), 0x1F → 31, 2024-01-31 → a
+# date (an impossible one such as 2001-02-30 → an error), `=` → an unconstructable "value". Here
+# only true/false are booleans, integers are plain decimals without leading zeros, floats need a
+# dot or an exponent (no base 60); everything else (dates included) stays the string that was
+# written. Merge keys (`<<`, YAML 1.1) stay: teams share blocks with `<<: *anchor`.
 _BOOL_TAG, _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_DROPPED_TAGS = (_BOOL_TAG, _INT_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
 _StrictLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG)]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED_TAGS]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _StrictLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
@@ -149,7 +278,14 @@ def read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(ConfigProblem(shown, where, f"invalid YAML: {problem}", "fix the YAML syntax at that position"))
+        fix = getattr(exc, "fix", None) or "fix the YAML syntax at that position"
+        raise ConfigError(ConfigProblem(shown, where, f"invalid YAML: {problem}", fix)) from None
+    except RecursionError:  # a backstop: compose_node refuses more than MAX_DEPTH levels first
+        raise ConfigError(ConfigProblem(shown, "", "invalid YAML: nested too deeply",
+                                        "flatten the structure: declared state needs only a few levels")) from None
+    except (ValueError, TypeError, IndexError, AttributeError, OverflowError):  # a backstop, no value quoted
+        raise ConfigError(ConfigProblem(shown, "", "invalid YAML: a value cannot be read",
+                                        "quote unusual values and drop explicit !! tags")) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
