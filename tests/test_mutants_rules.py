@@ -214,3 +214,33 @@ def test_registry_refusals_say_why(registry):
         registry.rule("ports.unique")(lambda ctx, name: [])
     assert str(info.value) == "rule 'ports.unique' is already registered"
     assert "x.net" not in registry.RULES
+
+
+# --- ports: which addresses overlap -----------------------------------------------------------------
+
+@pytest.mark.parametrize("api,nginx,collide", [
+    ("127.0.0.1:80:8000", "127.0.0.1:80:80", True),    # the same address
+    ("0.0.0.0:80:8000", "127.0.0.1:80:80", True),      # every IPv4 address
+    ("[::]:80:8000", "127.0.0.1:80:80", True),         # every address
+    ("127.0.0.1:80:8000", "0.0.0.0:80:80", True),
+    ("127.0.0.1:80:8000", "[::]:80:80", True),
+    ("127.0.0.1:80:8000", "127.0.0.2:80:80", False),
+    ("[::1]:80:8000", "127.0.0.1:80:80", False),
+])
+def test_published_addresses_overlap(world, api, nginx, collide):
+    edit(world, "staging.yml", stack__services__api__ports=[api], stack__services__nginx__ports=[nginx])
+    model = model_for("staging")
+    [finding] = run_rules(model, model.stack, names=["ports.unique"])
+    assert finding.outcome is (Outcome.FAILED if collide else Outcome.PASSED)
+
+
+def test_a_generated_key_compose_reads_differently_names_its_own_key(rendered_staging):
+    """DEV_ENDPOINTS_ENABLED comes from stack.endpoints.dev.enabled: the finding points there."""
+    model, rendered = rendered_staging
+    env_file = rendered.file(model.stack.env_file)
+    changed, count = re.subn(r"(?m)^DEV_ENDPOINTS_ENABLED=.*$", "DEV_ENDPOINTS_ENABLED=false", env_file.content)
+    assert count == 1 and model.stack.env["DEV_ENDPOINTS_ENABLED"].value == "true"
+    findings = run_rules(model, model.stack, with_file(rendered, env_file.path, changed), names=["render.env_roundtrip"])
+    assert only(findings, "render.env_roundtrip") == [
+        (Outcome.FAILED, "stack.endpoints.dev.enabled",
+         "compose reads back a different value for DEV_ENDPOINTS_ENABLED in service api")]

@@ -7,9 +7,11 @@ Host-free and fast: ``validate_layer`` and ``normalize_merged`` on data, no file
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
-from checks.schema import layer_schema, normalize_merged, validate_layer
+from checks.schema import is_secret_path, layer_schema, normalize_merged, validate_layer
 from mooring.errors import ConfigError
 
 CASES = [
@@ -304,3 +306,51 @@ def test_building_the_layer_schema_leaves_the_merged_one_whole():
     assert stack["name"]["required"] is True and stack["releases_keep"]["default"] == 5
     assert stack["services"]["valuesrules"]["schema"]["image"]["required"] is True
     assert stack["backups"]["schema"]["retention_days"]["default"] == 30
+
+
+def only_problem(layer) -> tuple[str, str]:
+    with pytest.raises(ConfigError) as info:
+        validate_layer(layer, "group_data/all.yml")
+    [problem] = info.value.problems
+    return problem.path, problem.message
+
+
+@pytest.mark.parametrize("layer,problem", [
+    ({"stack": "x"}, ("stack", "must be of type dict, got string 'x'")),
+    ({"stack": {"name": {"a": 1}}}, ("stack.name", "must be of type string, got mapping {'a': 1}")),
+    ({"stack": {"name": datetime.date(2024, 1, 2)}}, ("stack.name", "must be of type string, got date datetime.date(2024, 1, 2)")),
+    ({"stack": {"releases_keep": 2.5}}, ("stack.releases_keep", "must be of type integer, got float 2.5")),
+    ({"stack": {"name": "X" * 58}}, ("stack.name", f"'{'X' * 58}' has the wrong format")),          # 60 characters: shown whole
+    ({"stack": {"name": "X" * 59}}, ("stack.name", f"'{'X' * 56}... has the wrong format")),        # 61: cut to 57 + ...
+    # a value under a secret-looking key or parent key is never shown
+    ({"stack": {"services": {"tokens": {"image": "Bad Image"}}}}, ("stack.services.tokens.image", "(value hidden) has the wrong format")),
+    ({"stack": {"services": {"secret-store": {"healthcheck": {"test": ["CMD", "x"], "interval": "soon"}}}}},
+     ("stack.services.secret-store.healthcheck.interval", "'soon' has the wrong format")),
+    ({"bootstrap": {"deploy_user": "Bad User"}}, ("bootstrap.deploy_user", "'Bad User' has the wrong format")),
+])
+def test_type_names_and_shown_values(layer, problem):
+    assert only_problem(layer) == problem
+
+
+@pytest.mark.parametrize("path,secret", [
+    ("stack.env.JWT_SECRET", True), ("stack.env.POSTGRES_DB", False), ("stack.services.tokens.image", False),
+    ("API_KEY", True), ("api_key.name", False), ("a.b.c.PRIVATE_PEM", True),
+])
+def test_is_secret_path_looks_at_the_last_key_only(path, secret):
+    assert is_secret_path(path) is secret
+
+
+def test_an_unknown_key_among_many_lists_no_known_keys():
+    """A service has 13 keys: too many to list, and nothing close to `zzzz`."""
+    with pytest.raises(ConfigError) as info:
+        validate_layer({"stack": {"services": {"api": {"zzzz": 1}}}}, "group_data/all.yml")
+    [problem] = info.value.problems
+    assert (problem.path, problem.message, problem.fix) == ("stack.services.api.zzzz", "unknown key",
+                                                            "remove it or correct its spelling")
+
+
+def test_a_port_mapping_in_a_layer_is_complete():
+    """Lists replace lists across layers, so a mapping item in a layer needs its required keys."""
+    with pytest.raises(ConfigError) as info:
+        validate_layer({"stack": {"services": {"api": {"ports": [{"published": 80}]}}}}, "group_data/all.yml")
+    assert [(p.path, p.message) for p in info.value.problems] == [("stack.services.api.ports.0.target", "required key is missing")]
