@@ -244,3 +244,37 @@ def test_a_generated_key_compose_reads_differently_names_its_own_key(rendered_st
     assert only(findings, "render.env_roundtrip") == [
         (Outcome.FAILED, "stack.endpoints.dev.enabled",
          "compose reads back a different value for DEV_ENDPOINTS_ENABLED in service api")]
+
+
+# --- mounts: one declared ownership key makes a mount managed -----------------------------------------
+
+@pytest.mark.parametrize("declared", [{"group": "adm"}, {"owner": "root"}, {"mode": "0644"}])
+def test_any_ownership_key_makes_a_system_path_mount_managed(world, declared):
+    edit(world, "staging.yml", stack__services__api__volumes=[{"source": "/etc/app", "target": "/app", **declared}])
+    model = model_for("staging")
+    [finding] = run_rules(model, model.stack, names=["mounts.consistent"])
+    assert (finding.outcome, finding.path) == (Outcome.FAILED, "stack.services.api.volumes.0.source")
+    assert finding.message.startswith("/etc/app is inside /etc, a system path: with ")
+
+
+def test_a_system_path_mount_without_ownership_keys_is_left_alone(world):
+    edit(world, "staging.yml", stack__services__api__volumes=[{"source": "/etc/app", "target": "/app"}])
+    model = model_for("staging")
+    assert only(run_rules(model, model.stack, names=["mounts.consistent"]), "mounts.consistent") == [(Outcome.PASSED, "", "ok")]
+
+
+# --- tool output in messages ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("output,count,shown", [
+    ("", 3, "(no output)"),
+    ("  \n \n", 3, "(no output)"),
+    ("one", 3, "one"),
+    ("a\n\n b \nc", 3, "a | b | c"),
+    ("a\nb\nc\nd", 3, "a | b | c (+1 more lines)"),
+    ("a\nb\nc\nd\ne", 3, "a | b | c (+2 more lines)"),
+    ("a\nb\nc", 1, "a (+2 more lines)"),
+])
+def test_tool_output_is_shown_as_its_first_lines(output, count, shown):
+    from checks.static import _first_lines
+
+    assert _first_lines(output, count) == shown
