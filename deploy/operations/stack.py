@@ -220,11 +220,13 @@ def restore_script(source: str, run: str, mounts: dict[str, list[str]], compose:
     set -eu
     """
     archives = f"{shlex.quote(source)}/files.tar.gz {shlex.quote(source)}/secret-files.tar.gz"
+    scratch = source.rsplit("/releases/", 1)[0] + "/.mooring"  # the stack's own, 0700, cleaned under the lock
     cases = "".join(f"{shlex.quote(path)}) restart=\"$restart {' '.join(services)}\" ;; "
                     for path, services in sorted(mounts.items()) if services)
     lines = [
         "set -eu",
-        "stage=$(mktemp -d /var/tmp/mooring-restore.XXXXXX)",
+        f"mkdir -p {shlex.quote(scratch)}",
+        f"stage=$(mktemp -d {shlex.quote(scratch)}/restore.XXXXXX)",
         "trap 'rm -rf \"$stage\"' EXIT",
         f"for archive in {archives}; do",
         "  [ -f \"$archive\" ] || continue",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import shlex
 import threading
 from typing import Any
 
@@ -99,9 +100,13 @@ def probe_specs(probes, http_port: int | None) -> tuple[dict, ...]:
                  for p in probes)
 
 
-def leftover_globs(paths: list[str]) -> list[str]:
-    """Shell globs of the temporary files a killed run may have left for ``paths``."""
-    return [pattern for path in paths for pattern in temp_globs(path)]
+def leftover_globs(directory: str, paths: list[str]) -> list[str]:
+    """Shell globs of what a killed run may have left: temporary copies of ``paths`` (secrets
+    included), a half-built release, half-written ``current``/``pending``, a restore scratch."""
+    quoted = shlex.quote(directory)
+    return [pattern for path in paths for pattern in temp_globs(path)] + [
+        f"-r {quoted}/releases/.stage-*", f"{quoted}/releases/*.tmp-*", f"-r {quoted}/.mooring/restore.*",
+        f"-r {quoted}/.mooring/lock.new-*"]
 
 
 def take_lock(stack_model: Stack, paths: list[str]) -> str | None:
@@ -110,7 +115,7 @@ def take_lock(stack_model: Stack, paths: list[str]) -> str | None:
     holder = host.get_fact(DeployLock, directory=directory)
     stale = holder.get("run") if holder and holder.get("run") != run_id() and holder_gone(holder) else None
     try:
-        busy = lock.acquire(directory, lock_owner(), break_run=stale, leftovers=leftover_globs(paths))
+        busy = lock.acquire(directory, lock_owner(), break_run=stale, leftovers=leftover_globs(directory, paths))
     except OSError as exc:
         return str(exc)
     if busy is None:

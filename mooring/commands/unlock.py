@@ -25,12 +25,29 @@ def run(args: argparse.Namespace) -> int:
     run_dir = new_run_dir()
     result = run_deploy(inventory_path(args.inventory), deploy_path("unlock"), limit=args.limit,
                         env={RUN_DIR_ENV: str(run_dir)})
-    for host in sorted(result.hosts):
-        found = run_dir / f"unlock-{host}.txt"
-        if host in result.failed_hosts or not found.exists():
+    answered = {path.stem[len("unlock-"):]: path for path in run_dir.glob("unlock-*.txt")}
+    hosts = sorted(set(result.hosts) | set(answered))
+    for host in hosts:
+        found = answered.get(host)
+        if host in result.failed_hosts or found is None:
             print(f"{host}: could not unlock: {(result.errors_for(host) or ['unreachable'])[0]}")
             continue
         lines = found.read_text().splitlines()
-        print(f"{host}: lock broken (was held by: {' '.join(lines[1:]) or 'unknown'})" if lines[0] == "held"
+        print(f"{host}: lock broken (was held by {_holder(lines[1:])})" if lines[0] == "held"
               else f"{host}: not locked")
-    return 1 if result.failed_hosts or not result.hosts else 0
+    if not hosts:
+        print(f"no host answered: {result.log_tail()}")
+    return 1 if result.failed_hosts or not hosts or len(answered) < len(hosts) else 0
+
+
+def _holder(lines: list[str]) -> str:
+    """The lock's owner record, described in one line."""
+    import json
+
+    from deploy.operations.lock import describe
+
+    try:
+        owner = json.loads("\n".join(lines))
+    except json.JSONDecodeError:
+        owner = {}
+    return describe(owner if isinstance(owner, dict) else {})
