@@ -88,6 +88,20 @@ def holder_gone(owner: dict[str, Any]) -> bool:
     return True
 
 
+def describe_holder(holder: dict) -> str:
+    """One line naming a lock's holder.
+
+    >>> describe_holder({"run": "ab12", "operator": "ana", "controller": "laptop", "command": "mooring deploy",
+    ...           "started": "2026-11-27T10:00:00+00:00", "pids": [42]})
+    'run ab12 (mooring deploy) by ana@laptop since 2026-11-27T10:00:00+00:00, pids 42'
+    """
+    if not holder:
+        return "an unknown run (no readable owner record)"
+    pids = ", ".join(str(p) for p in holder.get("pids") or []) or "?"
+    return (f"run {holder.get('run', '?')} ({holder.get('command', '?')}) by {holder.get('operator', '?')}"
+            f"@{holder.get('controller', '?')} since {holder.get('started', '?')}, pids {pids}")
+
+
 @dataclass(frozen=True)
 class ReleaseRef:
     """A release on a host: its number and content ID."""

@@ -96,21 +96,9 @@ def break_script(directory: str) -> str:
     return f"if [ -d {lock} ]; then echo held; cat {lock}/owner 2>/dev/null; rm -rf {lock}; fi; true"
 
 
-def describe(holder: dict) -> str:
-    """One line naming a lock's holder.
-
-    >>> describe({"run": "ab12", "operator": "ana", "controller": "laptop", "command": "mooring deploy",
-    ...           "started": "2026-11-27T10:00:00+00:00", "pids": [42]})
-    'run ab12 (mooring deploy) by ana@laptop since 2026-11-27T10:00:00+00:00, pids 42'
-    """
-    if not holder:
-        return "an unknown run (no readable owner record)"
-    pids = ", ".join(str(p) for p in holder.get("pids") or []) or "?"
-    return (f"run {holder.get('run', '?')} ({holder.get('command', '?')}) by {holder.get('operator', '?')}"
-            f"@{holder.get('controller', '?')} since {holder.get('started', '?')}, pids {pids}")
-
-
 @operation(is_idempotent=False)
+
+
 def unlocked(directory: str, run: str):
     """
     Release the stack's deploy lock held by ``run`` (the last operation of a plain pyinfra run

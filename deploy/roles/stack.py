@@ -22,7 +22,8 @@ from deploy.operations.files import atomic_put, temp_globs
 from mooring.errors import MooringRunError
 from mooring.model import HostModel, Stack
 from mooring.render import RenderedStack, render_stack
-from mooring.runplan import Op, ReleaseRef, StackPlan, holder_gone, lock_owner, run_dir, run_id
+from mooring.runplan import (Op, ReleaseRef, StackPlan, describe_holder, holder_gone, lock_owner, run_dir,
+                             run_id)
 from mooring.secrets import digest_key
 
 
@@ -120,7 +121,7 @@ def take_lock(stack_model: Stack, paths: list[str]) -> str | None:
         return str(exc)
     if busy is None:
         return None
-    return (f"another deploy holds the lock on {directory}: {lock.describe(busy)}. Wait for it, or if that run "
+    return (f"another deploy holds the lock on {directory}: {describe_holder(busy)}. Wait for it, or if that run "
             f"is gone: mooring unlock INVENTORY --limit {host.name}")
 
 

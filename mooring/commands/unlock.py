@@ -44,10 +44,10 @@ def _holder(lines: list[str]) -> str:
     """The lock's owner record, described in one line."""
     import json
 
-    from deploy.operations.lock import describe
+    from mooring.runplan import describe_holder
 
     try:
         owner = json.loads("\n".join(lines))
     except json.JSONDecodeError:
         owner = {}
-    return describe(owner if isinstance(owner, dict) else {})
+    return describe_holder(owner if isinstance(owner, dict) else {})
