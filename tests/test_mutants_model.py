@@ -315,3 +315,64 @@ def test_bootstrap_block_defaults_when_no_layer_declares_it(world):
     assert {k: v for k, v in _defaults("bootstrap").items() if k != "allow_no_keys"} == {
         "docker_source": "debian", "compose_v1": "remove", "timezone": "UTC", "deploy_user": "deploy",
         "authorized_keys": [], "authorized_key_files": [], "base_dir": "/srv/mooring", "backup_dir": "/var/backups/mooring"}
+
+
+# --- host-key settings, exactly -------------------------------------------------------------------
+
+def test_host_key_problems_exactly():
+    from mooring.model import HOST_KEY_FIX, host_key_problems
+    from mooring.errors import ConfigProblem
+
+    first = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True}
+    assert host_key_problems("web-1", {**first, "ssh_known_hosts_file": "k"}) == [ConfigProblem(
+        "inventory", "web-1.mooring_first_contact", "mooring_first_contact is for a new box's first bootstrap only",
+        "remove mooring_first_contact and ssh_strict_host_key_checking from web-1's data: "
+        "bootstrap recorded its key in the known_hosts file")]
+    assert host_key_problems("web-1", first, True, where="inventories/x.py") == [ConfigProblem(
+        "inventories/x.py", "web-1.ssh_known_hosts_file",
+        "mooring_first_contact needs an explicit ssh_known_hosts_file to record the new key in",
+        "set ssh_known_hosts_file for the host, e.g. ~/.ssh/known_hosts")]
+    assert host_key_problems("web-1", {}) == [ConfigProblem(
+        "inventory", "web-1.ssh_strict_host_key_checking",
+        "host-key checking for web-1 is unset (pyinfra's default: 'accept-new'): an unknown or changed host key "
+        "would be trusted (man in the middle)", HOST_KEY_FIX)]
+    assert host_key_problems("web-1", {"ssh_strict_host_key_checking": "yes"}) == []
+
+
+# --- authorized key files ---------------------------------------------------------------------------
+
+def key_file_problems(world, name: str) -> list[tuple[str, str, str, str]]:
+    edit(world, "staging.yml", bootstrap__authorized_keys=[], bootstrap__authorized_key_files=[name])
+    with pytest.raises(ConfigError) as info:
+        model_for("staging")
+    return [(p.file.rsplit("/", 1)[-1], p.path, p.message, p.fix) for p in info.value.problems]
+
+
+def test_a_missing_key_file_is_named_as_declared(world):
+    assert key_file_problems(world, "keys/missing.pub") == [(
+        "staging.yml", "bootstrap.authorized_key_files.0", "public key file 'keys/missing.pub' cannot be read",
+        "create it (the sandbox's key appears after `mooring sandbox up`) or fix the path")]
+
+
+def test_a_binary_key_file_is_refused_without_its_bytes(world):
+    from mooring.model import KEY_FIX
+
+    binary = world.root / "key.pub"
+    binary.write_bytes(b"ssh-ed25519 \xff\xfe\n")
+    assert key_file_problems(world, str(binary)) == [(
+        "staging.yml", "bootstrap.authorized_key_files.0", f"key file {binary} is not UTF-8 text (a binary file?)", KEY_FIX)]
+
+
+def test_a_relative_key_file_is_read_from_the_project_root(world, monkeypatch):
+    import os
+
+    from mooring.paths import ROOT
+    from tests.declared_world import SANDBOX_PUBKEY
+
+    key = world.root / "keys" / "ops.pub"
+    key.parent.mkdir()
+    key.write_text("# the ops key\n\n" + SANDBOX_PUBKEY)
+    monkeypatch.chdir(world.root / "keys")  # not where a relative name is looked up
+    edit(world, "staging.yml", bootstrap__authorized_keys=[],
+         bootstrap__authorized_key_files=[os.path.relpath(key, ROOT)])
+    assert model_for("staging").bootstrap.authorized_keys == (SANDBOX_PUBKEY.strip(),)

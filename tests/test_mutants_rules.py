@@ -8,6 +8,7 @@ Host-free: a declared world in tmp_path, rules run in-process; the render rules 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 import re
 import shutil
 
@@ -278,3 +279,51 @@ def test_tool_output_is_shown_as_its_first_lines(output, count, shown):
     from checks.static import _first_lines
 
     assert _first_lines(output, count) == shown
+
+
+# --- external checkers, without the process-wide caches ---------------------------------------------
+# The render rules cache tool results per content for the whole process; a test that only reads the
+# cache proves nothing about running the tools, so these start from empty caches.
+
+@pytest.fixture
+def no_tool_cache(monkeypatch):
+    import checks.static as static
+
+    monkeypatch.setattr(static, "_TOOL_CACHE", {})
+    monkeypatch.setattr(static, "_COMPOSE_CACHE", {})
+    return static
+
+
+def test_a_checker_runs_on_a_private_copy_of_the_text(no_tool_cache, tmp_path):
+    seen = tmp_path / "seen"
+    code, output = no_tool_cache._run_on_text(
+        ["sh", "-c", f'printf %s "$0" > {seen}; echo "out $0"; cat "$0"; echo "err ${{0##*.}}" >&2; exit 3'],
+        "hello\n", ".sh")
+    assert (code, output) == (3, "out SCRIPT\nhello\nerr sh\n")
+    name = seen.read_text()
+    assert name.endswith(".sh") and not Path(name).exists()
+
+
+def test_sh_n_runs_for_a_new_script(no_tool_cache, rendered_staging):
+    model, rendered = rendered_staging
+    script = rendered.scripts()[0]
+    broken = with_file(rendered, script.path, "#!/bin/sh\nif then fi (\n")
+    [finding] = run_rules(model, model.stack, broken, names=["render.shell_syntax"])
+    assert finding.outcome is Outcome.FAILED and "SCRIPT" in finding.message and "/tmp" not in finding.message
+    assert len(no_tool_cache._TOOL_CACHE) == len(rendered.scripts())
+
+
+def test_warming_runs_every_checker_once_per_content(no_tool_cache, rendered_staging):
+    model, rendered = rendered_staging
+    scripts = rendered.scripts()
+    no_tool_cache.warm_tool_cache([(model.stack, rendered), (model.stack, rendered)], workers=2)
+    tools = {tool for tool, _digest in no_tool_cache._TOOL_CACHE}
+    assert tools == {"sh -n", "shellcheck"} if shutil.which("shellcheck") else {"sh -n"}
+    assert len(no_tool_cache._TOOL_CACHE) == len(tools) * len({s.content for s in scripts})
+    assert all(code == 0 for code, _output in no_tool_cache._TOOL_CACHE.values())
+    [(code, output, config)] = no_tool_cache._COMPOSE_CACHE.values()
+    assert code == 0 and set(config["services"]) == set(model.stack.services)
+    calls = []
+    no_tool_cache._run_on_text = lambda *a: calls.append(a) or (0, "")
+    findings = run_rules(model, model.stack, rendered, names=["render.shell_syntax", "render.env_roundtrip"])
+    assert calls == [] and [f.outcome for f in findings] == [Outcome.PASSED, Outcome.PASSED]

@@ -354,3 +354,14 @@ def test_a_port_mapping_in_a_layer_is_complete():
     with pytest.raises(ConfigError) as info:
         validate_layer({"stack": {"services": {"api": {"ports": [{"published": 80}]}}}}, "group_data/all.yml")
     assert [(p.path, p.message) for p in info.value.problems] == [("stack.services.api.ports.0.target", "required key is missing")]
+
+
+def test_fixes_without_a_meta_fix():
+    with pytest.raises(ConfigError) as info:
+        normalize_merged({"environment": "staging", "stack": {"name": "shop", "services": {"api": {"image": "a:1"}},
+                                                               "backups": {"enabled": "yes"},
+                                                               "migration": {"command": ["migrate"]}}},
+                         lambda path: "group_data/all.yml")
+    assert [(p.path, p.message, p.fix) for p in info.value.problems] == [
+        ("stack.backups.enabled", "must be of type boolean, got string 'yes'", "write a boolean"),
+        ("stack.migration.service", "required key is missing", "add this key")]
