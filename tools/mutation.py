@@ -128,6 +128,18 @@ def sync_copy(workdir: Path, fresh: bool, source: str, deselect: list[str]) -> N
             shutil.copy(source_file, target, follow_symlinks=False)
 
 
+def pending(workdir: Path, patterns: list[str]) -> list[str]:
+    """The mutants matching ``patterns`` that are not killed yet (import-time ones left out), or
+    ``patterns`` themselves when mutmut has not generated mutants yet. mutmut re-tests every mutant
+    it is given by name, so naming only these keeps earlier kills."""
+    import fnmatch
+
+    names = [name for codes in load_results(workdir).values() for name, code in codes.items()
+             if any(fnmatch.fnmatchcase(name, p) for p in patterns)
+             and status(code, name) not in ("killed", "timeout", "import-time")]
+    return names if load_results(workdir) else patterns
+
+
 def run_mutmut(workdir: Path, patterns: list[str], max_children: int) -> int:
     mutmut = Path(sys.executable).parent / "mutmut"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOORING_SECRET_")}
@@ -226,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out the slow CLI corpus (" + ", ".join(FAST_DESELECT) + "): the score is then a lower "
                              "bound of the full one (a mutant killed by fewer tests is killed by all), in a fraction of "
                              "the time")
+    parser.add_argument("--recheck", action="store_true",
+                        help="test every mutant matching PATTERNS again (default: only those not killed yet)")
     parser.add_argument("--report", action="store_true", help="only report the results already in --workdir")
     parser.add_argument("--markdown", type=Path, help="also write the score table to this file")
     parser.add_argument("--diffs", action="store_true", help="write the diff of every mutant not killed to WORKDIR/survivors.diff")
@@ -235,7 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--workdir must be outside the checkout (the copy is mutated)")
     if not args.report:
         sync_copy(workdir, args.fresh, args.source, args.deselect + (FAST_DESELECT if args.fast else []))
-        code = run_mutmut(workdir, args.patterns, args.max_children)
+        names = args.patterns if args.recheck or not args.patterns else pending(workdir, args.patterns)
+        if not names:
+            print("every matching mutant is killed already (--recheck tests them again)")
+            return report(workdir, args.markdown, args.diffs)
+        code = run_mutmut(workdir, names, args.max_children)
         if code != 0:
             return code
     return report(workdir, args.markdown, args.diffs)
