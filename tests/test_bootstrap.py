@@ -67,16 +67,23 @@ def test_unknown_host_key_is_refused(bootstrapped, boxes, tmp_path):
 def test_bad_sshd_config_is_rolled_back(bootstrapped, boxes):
     """validated_put restores the previous file when ``sshd -t`` rejects the new one."""
     box = boxes.boxes[1]
-    result = run_deploy_code(
-        "from deploy.operations.files import validated_put\n"
-        "validated_put(name='bad sshd', content='ThisIsNotAnOption yes\\n',"
-        " dest='/etc/ssh/sshd_config.d/00-mooring.conf', validate='sshd -t')\n",
-        limit=[box.name],
-    )
-    assert result.failed_hosts == [box.name]
-    out = ssh(box, "cat /etc/ssh/sshd_config.d/00-mooring.conf; sshd -t && echo VALID")
-    assert "PasswordAuthentication no" in out.stdout and "VALID" in out.stdout
-    assert "ThisIsNotAnOption" not in out.stdout
+    conf = "/etc/ssh/sshd_config.d/00-mooring.conf"
+    saved = ssh(box, f"base64 -w0 {conf}", check=True).stdout.strip()
+    try:
+        result = run_deploy_code(
+            "from deploy.operations.files import validated_put\n"
+            "validated_put(name='bad sshd', content='ThisIsNotAnOption yes\\n',"
+            f" dest='{conf}', validate='sshd -t')\n",
+            limit=[box.name],
+        )
+        assert result.failed_hosts == [box.name]
+        out = ssh(box, f"cat {conf}; sshd -t && echo VALID")
+        assert "PasswordAuthentication no" in out.stdout and "VALID" in out.stdout
+        assert "ThisIsNotAnOption" not in out.stdout
+    finally:  # a broken sshd config would lock every later test out of the box: put it back without ssh
+        from mooring import docker
+
+        docker.run(["exec", box.container, "sh", "-c", f"echo {saved} | base64 -d > {conf}.tmp && mv {conf}.tmp {conf}"])
 
 
 def _bootstrap_cli(group_data, *extra: str) -> subprocess.CompletedProcess:
@@ -89,22 +96,27 @@ def _bootstrap_cli(group_data, *extra: str) -> subprocess.CompletedProcess:
 
 def test_compose_v1_is_refused_or_removed_per_policy(bootstrapped, boxes, tmp_path):
     other, target = boxes.boxes[0], boxes.boxes[1]
-    install = ssh(target, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose"
-                          " >/dev/null && docker-compose version --short")
-    assert install.stdout.strip().startswith("1."), install.stderr
+    try:
+        install = ssh(target, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends"
+                              " docker-compose >/dev/null && docker-compose version --short")
+        assert install.stdout.strip().startswith("1."), install.stderr
 
-    refused = _bootstrap_cli(group_data_with(tmp_path / "refuse", target.name, "bootstrap:\n  compose_v1: refuse\n"))
-    assert refused.returncode == 1
-    line = next(l for l in refused.stdout.splitlines() if l.strip().startswith(f"{target.name}:"))
-    assert "FAILED" in line and "refused by bootstrap.compose_v1=refuse" in line and "ContainerConfig" in line
-    assert f"{other.name}: ok, 0 change(s)" in refused.stdout
-    assert ssh(target, "docker-compose version --short").stdout.startswith("1."), "refuse must not touch the host"
+        refused = _bootstrap_cli(group_data_with(tmp_path / "refuse", target.name, "bootstrap:\n  compose_v1: refuse\n"))
+        assert refused.returncode == 1
+        line = next(l for l in refused.stdout.splitlines() if l.strip().startswith(f"{target.name}:"))
+        assert "FAILED" in line and "refused by bootstrap.compose_v1=refuse" in line and "ContainerConfig" in line
+        assert f"{other.name}: ok, 0 change(s)" in refused.stdout
+        assert ssh(target, "docker-compose version --short").stdout.startswith("1."), "refuse must not touch the host"
 
-    removed = _bootstrap_cli(group_data_with(tmp_path / "remove", target.name, "bootstrap:\n  compose_v1: remove\n"))
-    assert removed.returncode == 0, removed.stdout + removed.stderr
-    assert f"{target.name}: ok, 1 change(s) (Compose v1 | No Compose v1)" in removed.stdout
-    assert ssh(target, "command -v docker-compose").returncode != 0
-    assert ssh(target, "docker compose version --short").stdout.strip().lstrip("v") == COMPOSE_VERSION
+        removed = _bootstrap_cli(group_data_with(tmp_path / "remove", target.name, "bootstrap:\n  compose_v1: remove\n"))
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        assert f"{target.name}: ok, 1 change(s) (Compose v1 | No Compose v1)" in removed.stdout
+        assert ssh(target, "command -v docker-compose").returncode != 0
+        assert ssh(target, "docker compose version --short").stdout.strip().lstrip("v") == COMPOSE_VERSION
+    finally:  # whatever was asserted: no Compose v1 left for the next test
+        ssh(target, "dpkg -s docker-compose >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive"
+                    " apt-get remove -y -q docker-compose >/dev/null; true")
+        assert ssh(target, "command -v docker-compose").returncode != 0
 
 
 def test_unreachable_host_is_named_and_others_still_bootstrap(bootstrapped, boxes, tmp_path):

@@ -523,7 +523,8 @@ def test_restore_stops_at_the_first_error_and_restores_nothing(deployed, boxes, 
     scratch database of ``--check`` nor in a real target (without ON_ERROR_STOP psql would go on
     and exit 0; without --single-transaction the statements before the error would stay)."""
     box = boxes.boxes[0]
-    bad, target, role = "/tmp/mooring-broken.sql.gz", "mooring_restore_target", "mooring_restore_probe"
+    # named like a dump of the live database, so that --check takes it for one
+    bad, target, role = f"/tmp/solacore__{DB}_20000101T000000Z.sql.gz", "mooring_restore_target", "mooring_restore_probe"
     made = [bad]
     try:
         made.append(backup_now(box, log))
@@ -539,7 +540,7 @@ def test_restore_stops_at_the_first_error_and_restores_nothing(deployed, boxes, 
         check = ssh(box, f"{STACK_DIR}/bin/restore.sh --check {bad}")
         log.extend([check.stdout, check.stderr])
         assert check.returncode != 0, "a dump with an error passed the restore check"
-        assert "not a complete dump" not in check.stderr  # psql refused it, not the trailer check
+        assert "mooring_no_such_function() does not exist" in check.stderr  # psql ran it and refused it
         assert psql(box, f"SELECT count(*) FROM pg_roles WHERE rolname = '{role}'", db="postgres").stdout.strip() == "0"
         assert databases(box) == dbs
 
@@ -548,6 +549,7 @@ def test_restore_stops_at_the_first_error_and_restores_nothing(deployed, boxes, 
         restore = ssh(box, f"{STACK_DIR}/bin/restore.sh {bad} {target}")
         log.extend([restore.stdout, restore.stderr])
         assert restore.returncode != 0
+        assert "mooring_no_such_function() does not exist" in restore.stderr
         tables = psql(box, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1", db=target)
         assert tables.stdout.split() == ["keep"], "part of the broken dump was restored"
         assert psql(box, "SELECT n FROM keep", db=target).stdout.split() == ["1"]
