@@ -379,3 +379,29 @@ def test_disk_full_during_bookkeeping_mixes_nothing(box, tmp_path):
     assert containers(box) == before
     assert current(box) == good and current(box) != ""
     assert ssh(box, f"sha256sum {STACK}/.env {STACK}/compose.yml").stdout == files  # restored, nothing mixed
+
+
+def test_a_plain_pyinfra_run_gates_promotes_unlocks_and_then_changes_nothing(box, tmp_path):
+    from mooring.runner import run_deploy
+
+    before = current(box)
+    data = overrides(tmp_path, box, "  env:\n    APP_VERSION: 1.0.0-plain\n")
+    env = {"MOORING_GROUP_DATA": str(data)}
+    old = os.environ.get("MOORING_GROUP_DATA")
+    os.environ.update(env)
+    try:
+        first = run_deploy("inventories/sandbox.py", "deploy/stack.py", limit=[box.name],
+                           extra=["--group-data", str(data)])
+        assert first.rc == 0 and not first.failed_hosts, first.log[-3000:]
+        assert "Stack | Health gate" in first.changes_for(box.name)
+        assert current(box) != before and "APP_VERSION=1.0.0-plain" in env_lines(box)
+        assert_consistent(box)
+        second = run_deploy("inventories/sandbox.py", "deploy/stack.py", limit=[box.name],
+                            extra=["--group-data", str(data)])
+        assert second.rc == 0 and second.changes_for(box.name) == [], second.changes_for(box.name)
+        assert_consistent(box)
+    finally:
+        if old is None:
+            os.environ.pop("MOORING_GROUP_DATA", None)
+        else:
+            os.environ["MOORING_GROUP_DATA"] = old

@@ -154,13 +154,13 @@ def converge(model: HostModel) -> StackPlan | None:
     paths = [item.path for item in rendered.files]
 
     if not host.get_fact(EngineVersions)["engine"]:
-        fail_host_op(name="Stack | Docker engine answers",
+        fail_host_op(name="Docker engine answers",
                      message=f"the Docker engine on {host.name} does not answer (`docker version` failed): "
                              "start it (service docker start) and deploy again; nothing was changed")
         return None
     refused = take_lock(stack_model, paths)
     if refused:
-        fail_host_op(name=Op.full(Op.LOCKED), message=refused)
+        fail_host_op(name=Op.LOCKED, message=refused)
         return None
 
     history = host.get_fact(Releases, directory=stack_model.dir)
@@ -247,11 +247,11 @@ def _finish_plain_run(plan: StackPlan, stack_model: Stack, changing: list) -> No
         lock.release(stack_model.dir, run_id())
         return
     if plan.new_release:
-        python.call(name=Op.full("Health gate"), function=_plain_gate, plan=plan)
-        stack.release_promoted(name=Op.full(Op.RELEASE_PROMOTED), directory=stack_model.dir,
+        python.call(name="Health gate", function=_plain_gate, plan=plan)
+        stack.release_promoted(name=Op.RELEASE_PROMOTED, directory=stack_model.dir,
                                number=plan.release_number, release_id=plan.release_id,
                                keep=stack_model.releases_keep, run=run_id())
-    lock.unlocked(name=Op.full(Op.UNLOCKED), directory=stack_model.dir, run=run_id())
+    lock.unlocked(name=Op.UNLOCKED, directory=stack_model.dir, run=run_id())
 
 
 def _plain_gate(state, host, plan: StackPlan) -> bool:
