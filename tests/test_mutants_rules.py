@@ -313,7 +313,7 @@ def test_sh_n_runs_for_a_new_script(no_tool_cache, rendered_staging):
     assert len(no_tool_cache._TOOL_CACHE) == len(rendered.scripts())
 
 
-def test_warming_runs_every_checker_once_per_content(no_tool_cache, rendered_staging):
+def test_warming_runs_every_checker_once_per_content(no_tool_cache, rendered_staging, monkeypatch):
     model, rendered = rendered_staging
     scripts = rendered.scripts()
     no_tool_cache.warm_tool_cache([(model.stack, rendered), (model.stack, rendered)], workers=2)
@@ -324,6 +324,6 @@ def test_warming_runs_every_checker_once_per_content(no_tool_cache, rendered_sta
     [(code, output, config)] = no_tool_cache._COMPOSE_CACHE.values()
     assert code == 0 and set(config["services"]) == set(model.stack.services)
     calls = []
-    no_tool_cache._run_on_text = lambda *a: calls.append(a) or (0, "")
+    monkeypatch.setattr(no_tool_cache, "_run_on_text", lambda *a: calls.append(a) or (0, ""))
     findings = run_rules(model, model.stack, rendered, names=["render.shell_syntax", "render.env_roundtrip"])
     assert calls == [] and [f.outcome for f in findings] == [Outcome.PASSED, Outcome.PASSED]
