@@ -376,3 +376,36 @@ def test_a_relative_key_file_is_read_from_the_project_root(world, monkeypatch):
     edit(world, "staging.yml", bootstrap__authorized_keys=[],
          bootstrap__authorized_key_files=[os.path.relpath(key, ROOT)])
     assert model_for("staging").bootstrap.authorized_keys == (SANDBOX_PUBKEY.strip(),)
+
+
+def test_host_model_uses_the_layers_pyinfra_loaded(world):
+    """A shim's layer in host data (the same file this world holds) is used as loaded, not re-read."""
+    from mooring.model import host_model
+
+    loaded = world.read("staging.yml")
+    set_path(loaded, "stack.releases_keep", 7)
+    data = {"ssh_strict_host_key_checking": "yes", "mooring_layer_staging": loaded,
+            "mooring_layer_staging_file": str(world.layer("staging.yml"))}
+    assert host_model(FakeHost("staging-1.example.invalid", ["staging"], data)).stack.releases_keep == 7
+    assert model_for("staging").stack.releases_keep == 5
+
+
+def test_an_inventory_weakening_host_keys_is_refused_while_pyinfra_loads_it():
+    from pyinfra.api import Inventory
+    from pyinfra.context import ctx_inventory
+
+    from mooring.model import check_inventory_host_keys, host_key_problems
+
+    check_inventory_host_keys()  # outside pyinfra's inventory loading: nothing to check
+    weak = {"ssh_strict_host_key_checking": "no"}
+    first = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True}
+    inventory = Inventory((["web-1", ("web-2", weak), ("web-3", {"ssh_strict_host_key_checking": "yes"}), ("web-4", first)], {}))
+    with ctx_inventory.use(inventory):
+        with pytest.raises(ConfigError) as info:
+            check_inventory_host_keys()
+        assert info.value.problems == host_key_problems("web-2", weak) + host_key_problems("web-4", first, True)
+        with pytest.raises(ConfigError) as info:
+            check_inventory_host_keys(first_contact_ok=False)
+        assert [p.path for p in info.value.problems] == ["web-2.ssh_strict_host_key_checking", "web-4.mooring_first_contact"]
+    with ctx_inventory.use(Inventory((["web-1", ("web-3", {"ssh_strict_host_key_checking": "yes"})], {}))):
+        check_inventory_host_keys()  # unset (mooring's default applies) and strict pass

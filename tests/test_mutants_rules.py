@@ -327,3 +327,15 @@ def test_warming_runs_every_checker_once_per_content(no_tool_cache, rendered_sta
     monkeypatch.setattr(no_tool_cache, "_run_on_text", lambda *a: calls.append(a) or (0, ""))
     findings = run_rules(model, model.stack, rendered, names=["render.shell_syntax", "render.env_roundtrip"])
     assert calls == [] and [f.outcome for f in findings] == [Outcome.PASSED, Outcome.PASSED]
+
+
+def test_compose_reads_the_env_file_not_the_callers_environment(no_tool_cache, rendered_staging, monkeypatch):
+    """A shell variable named like a stack key would win over .env in compose: the check runs clean."""
+    model, rendered = rendered_staging
+    monkeypatch.setenv("APP_VERSION", "9.9.9-from-the-shell")
+    monkeypatch.setenv("PORT", "1")
+    findings = run_rules(model, model.stack, rendered, names=["render.compose_config", "render.env_roundtrip"])
+    assert [(f.check, f.outcome) for f in findings] == [("render.compose_config", Outcome.PASSED),
+                                                       ("render.env_roundtrip", Outcome.PASSED)]
+    [(code, _output, config)] = no_tool_cache._COMPOSE_CACHE.values()
+    assert code == 0 and config["services"]["api"]["environment"]["APP_VERSION"] == model.stack.env["APP_VERSION"].value
