@@ -325,8 +325,11 @@ def test_warming_runs_every_checker_once_per_content(no_tool_cache, rendered_sta
     assert code == 0 and set(config["services"]) == set(model.stack.services)
     calls = []
     monkeypatch.setattr(no_tool_cache, "_run_on_text", lambda *a: calls.append(a) or (0, ""))
-    findings = run_rules(model, model.stack, rendered, names=["render.shell_syntax", "render.env_roundtrip"])
-    assert calls == [] and [f.outcome for f in findings] == [Outcome.PASSED, Outcome.PASSED]
+    monkeypatch.setattr(no_tool_cache, "_run_compose_config", lambda *a: calls.append(a) or (1, "not cached", None))
+    names = ["render.shell_syntax", "render.shellcheck", "render.compose_config", "render.env_roundtrip"]
+    findings = run_rules(model, model.stack, rendered, names=names)
+    assert calls == [], "after warming, the render rules only read the cache"
+    assert [f.outcome for f in findings] == [Outcome.PASSED] * 4
 
 
 def test_compose_reads_the_env_file_not_the_callers_environment(no_tool_cache, rendered_staging, monkeypatch):
