@@ -409,3 +409,30 @@ def test_an_inventory_weakening_host_keys_is_refused_while_pyinfra_loads_it():
         assert [p.path for p in info.value.problems] == ["web-2.ssh_strict_host_key_checking", "web-4.mooring_first_contact"]
     with ctx_inventory.use(Inventory((["web-1", ("web-3", {"ssh_strict_host_key_checking": "yes"})], {}))):
         check_inventory_host_keys()  # unset (mooring's default applies) and strict pass
+
+
+def test_key_file_contents_are_checked_line_by_line(world):
+    from mooring.model import KEY_FIX, public_key_problem
+    from tests.declared_world import SANDBOX_PUBKEY
+
+    keys = world.root / "keys.pub"
+    keys.write_text("# ops\n" + SANDBOX_PUBKEY + "not a key\nssh-ed25519 !!!\nssh-rsa\n")
+    why = public_key_problem("not a key")
+    assert why and key_file_problems(world, str(keys)) == [(
+        "staging.yml", "bootstrap.authorized_key_files.0", f"key file {keys}, line 3: the line {why} (and 2 more line(s))",
+        KEY_FIX)]
+    keys.write_text(SANDBOX_PUBKEY + "not a key\n")
+    assert key_file_problems(world, str(keys))[0][2] == f"key file {keys}, line 2: the line {why}"
+    keys.write_text("# nothing here\n\n")
+    assert key_file_problems(world, str(keys)) == [(
+        "staging.yml", "bootstrap.authorized_key_files.0", f"key file {keys} holds no public key", KEY_FIX)]
+
+
+def test_a_private_key_file_is_refused(world):
+    private = world.root / "id_ed25519"
+    private.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n")
+    assert key_file_problems(world, str(private)) == [(
+        "staging.yml", "bootstrap.authorized_key_files.0",
+        f"key file {private} holds a private key: it would become an authorized key on every host",
+        f"point at the public half (id_ed25519.pub, or `ssh-keygen -y -f {private}` prints it); "
+        "never copy a private key into declared state")]

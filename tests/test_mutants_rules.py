@@ -342,3 +342,19 @@ def test_compose_reads_the_env_file_not_the_callers_environment(no_tool_cache, r
                                                        ("render.env_roundtrip", Outcome.PASSED)]
     [(code, _output, config)] = no_tool_cache._COMPOSE_CACHE.values()
     assert code == 0 and config["services"]["api"]["environment"]["APP_VERSION"] == model.stack.env["APP_VERSION"].value
+
+
+def test_three_lines_of_tool_output_by_default():
+    from checks.static import _first_lines
+
+    assert _first_lines("a\nb\nc\nd") == "a | b | c (+1 more lines)"
+
+
+def test_a_compose_binary_that_cannot_run_is_no_binary(monkeypatch):
+    import os
+
+    from checks.static import _compose_binary
+
+    assert _compose_binary() is not None
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert _compose_binary() is None
