@@ -192,16 +192,19 @@ def report(workdir: Path, markdown: Path | None, show_diffs: bool) -> int:
         survivors += [(name, status(code, name)) for name, code in sorted(codes.items())
                       if status(code, name) not in ("killed", "timeout", "import-time")]
     lines = [f"Mutation score ({datetime.date.today().isoformat()}, mutmut, host-free tests)", "",
-             "| module | killed / total | score | survived | no tests | timeout | not checked | import-time (not scored) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| module | killed / checked | score | checked / total | survived | no tests | timeout | not checked | "
+             "import-time (not scored) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def row(name: str, killed: int, total: int, counts: Counter) -> str:
+        checked = total - counts["not checked"]
+        score = f"{100 * killed / checked:.1f} %" if checked else "-"
+        return (f"| {name} | {killed} / {checked} | {score} | {checked} / {total} | {counts['survived']} | "
+                f"{counts['no tests']} | {counts['timeout']} | {counts['not checked']} | {counts['import-time']} |")
+
     for module, killed, total, counts in rows:
-        score = f"{100 * killed / total:.1f} %" if total else "-"
-        lines.append(f"| `{module}` | {killed} / {total} | {score} | {counts['survived']} | {counts['no tests']} | "
-                     f"{counts['timeout']} | {counts['not checked']} | {counts['import-time']} |")
-    all_killed = totals["killed"] + totals["timeout"]
-    lines.append(f"| **all** | {all_killed} / {totals['total']} | {100 * all_killed / max(totals['total'], 1):.1f} % | "
-                 f"{totals['survived']} | {totals['no tests']} | {totals['timeout']} | {totals['not checked']} | "
-                 f"{totals['import-time']} |")
+        lines.append(row(f"`{module}`", killed, total, counts))
+    lines.append(row("**all**", totals["killed"] + totals["timeout"], totals["total"], totals))
     text = "\n".join(lines)
     print(text)
     if survivors:
