@@ -30,7 +30,13 @@ def pytest_configure(config):
     worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... (set before configure)
     if worker and not os.environ.get("MOORING_TEST_WORKER_SANDBOX"):
         number = int(worker.removeprefix("gw"))
-        os.environ["MOORING_STATE"] = str(Path(os.environ["MOORING_STATE"]) / worker)
+        shared, own = Path(os.environ["MOORING_STATE"]), Path(os.environ["MOORING_STATE"]) / worker
+        # Workers share the image archive cache (written by atomic rename): each save costs ~10 s.
+        (shared / "cache" / "images").mkdir(parents=True, exist_ok=True)
+        (own / "cache").mkdir(parents=True, exist_ok=True)
+        if not (own / "cache" / "images").exists():
+            (own / "cache" / "images").symlink_to(shared / "cache" / "images")
+        os.environ["MOORING_STATE"] = str(own)
         os.environ["MOORING_SANDBOX_PORT_BASE"] = str(
             int(os.environ["MOORING_SANDBOX_PORT_BASE"]) + WORKER_PORT_STEP * (number + 1))
         os.environ["MOORING_TEST_WORKER_SANDBOX"] = worker
