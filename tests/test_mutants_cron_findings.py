@@ -48,6 +48,7 @@ SCHEDULES = {
     "* * * 13 *": "month: 13 is outside 1-12",
     "* * * * 8": "day of week: 8 is outside 0-7",
     "x * * * *": "minute: 'x' is not a number",
+    "X * * * *": "minute: 'X' is not a number",
     "-1 * * * *": "minute: '' is not a number",
     # ranges: both ends are checked
     "0 1-99 * * *": "hour: 99 is outside 0-23",

@@ -423,6 +423,8 @@ def test_key_file_contents_are_checked_line_by_line(world):
         KEY_FIX)]
     keys.write_text(SANDBOX_PUBKEY + "not a key\n")
     assert key_file_problems(world, str(keys))[0][2] == f"key file {keys}, line 2: the line {why}"
+    keys.write_text("not a key\nnot a key either\n")
+    assert key_file_problems(world, str(keys))[0][2] == f"key file {keys}, line 1: the line {why} (and 1 more line(s))"
     keys.write_text("# nothing here\n\n")
     assert key_file_problems(world, str(keys)) == [(
         "staging.yml", "bootstrap.authorized_key_files.0", f"key file {keys} holds no public key", KEY_FIX)]
@@ -436,3 +438,20 @@ def test_a_private_key_file_is_refused(world):
         f"key file {private} holds a private key: it would become an authorized key on every host",
         f"point at the public half (id_ed25519.pub, or `ssh-keygen -y -f {private}` prints it); "
         "never copy a private key into declared state")]
+
+
+def test_a_key_file_problem_names_the_layer_that_declared_it(world):
+    edit(world, "all.yml", bootstrap__authorized_key_files=["keys/missing.pub"])
+    edit(world, "staging.yml", bootstrap__authorized_keys=[])
+    with pytest.raises(ConfigError) as info:
+        model_for("staging")
+    assert [(p.file.rsplit("/", 1)[-1], p.path) for p in info.value.problems] == [
+        ("all.yml", "bootstrap.authorized_key_files.0")]
+
+
+def test_host_model_refuses_first_contact_unless_asked(world):
+    from mooring.model import host_model
+
+    data = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, "ssh_known_hosts_file": "k"}
+    with pytest.raises(ConfigError):
+        host_model(FakeHost("staging-1.example.invalid", ["staging"], data))
