@@ -358,3 +358,21 @@ def test_a_compose_binary_that_cannot_run_is_no_binary(monkeypatch):
     assert _compose_binary() is not None
     monkeypatch.setattr(os, "access", lambda path, mode: False)
     assert _compose_binary() is None
+
+
+def test_compose_errors_name_the_stack_folder_not_a_temporary_one(no_tool_cache, rendered_staging):
+    model, rendered = rendered_staging
+    broken = with_file(rendered, model.stack.compose_file,
+                       "services:\n  api:\n    image: x\n    extends: {file: other.yml, service: x}\n")
+    assert only(run_rules(model, model.stack, broken, names=["render.compose_config"]), "render.compose_config") == [
+        (Outcome.FAILED, "stack.services", "docker compose config: open STACK_DIR/other.yml: no such file or directory")]
+
+
+def test_a_secret_database_name_is_compared_on_its_real_value(world):
+    """POSTGRES_DB as a secret: DATABASE_URL's path is masked, so the real values are compared."""
+    edit(world, "staging.yml", stack__env__POSTGRES_DB={"secret": "POSTGRES_DB"}, stack__backups__databases=["solacore"])
+    world.set_secret("staging", "POSTGRES_DB", "shopdb")
+    model = model_for("staging")
+    assert model.stack.env["DATABASE_URL"].masked.endswith("/***")
+    assert only(run_rules(model, model.stack, names=["consistency.database_url"]), "consistency.database_url") == [
+        (Outcome.PASSED, "", "ok")]
