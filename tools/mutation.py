@@ -166,9 +166,60 @@ def load_results(workdir: Path) -> dict[str, dict[str, int | None]]:
     return results
 
 
+#: Surviving mutants read and found equivalent to the code (or unreachable from any input), by
+#: function: (mutant numbers, why). Listed by number on purpose: when the code changes, the numbers
+#: move, these stop matching and the survivors show up again to be read again. docs/mutation.md
+#: lists them with the same reasons.
+EXPLAINED: dict[str, tuple[set[int], str]] = {
+    "checks.schema.x__type_name": ({5, 6, 7, 8, 9, 26, 27, 30, 31},
+                                   "the list/float entries equal their fallback (the type's own name); NoneType is never "
+                                   "reached (cerberus reports null with the nullable rule first)"),
+    "checks.schema.x__meta_fix": ({9, 11, 13, 23}, "callers write `meta_fix or ...` (None and '' alike); the schema node is "
+                                                   "always a mapping, and no schema has an upper-case FIX"),
+    "checks.schema.x__schema_node": ({2}, "cerberus' schema paths never pass through a non-mapping node"),
+    "checks.schema.x__unknown_key_fix": ({8, 12, 16, 24, 25, 26}, "n=1/n=2/default cutoff 0.6 give the same first match; "
+                                                                   "an unknown key always has a document path and a mapping node"),
+    "checks.schema.x__strip": ({16, 17}, "keysrules carry neither required nor default"),
+    "checks.schema.x__fix": ({7, 10, 14, 15, 16, 54, 56, 57, 58},
+                             "every check_with problem carries a fix (problem() requires one); the list-typed rules "
+                             "(ports, env values) all have a meta fix"),
+    "checks.schema.x__message": (set(range(73, 99)) - {75, 77, 78, 79, 80, 81},
+                                 "dead code: no schema uses maxlength; cerberus reports check_with errors with the "
+                                 "custom code, handled first, so the check_with branch and the fallback never run"),
+    "checks.schema.x__leaf_errors": ({2}, "a cerberus group error always has child errors"),
+    "checks.schema.x_is_secret_path": ({5, 8}, "rsplit without or with a larger maxsplit keeps the same last part"),
+    "checks.schema.x_merged_schema": ({2}, "no caller changes the returned schema, so a shallow copy behaves alike"),
+    "checks.static.x__env_path": ({2}, "the one caller skips keys missing from stack.env"),
+    "checks.static.x__is_loopback": ({3, 4}, "urlsplit().hostname never keeps IPv6 brackets"),
+    "checks.static.x__shell_jobs": ({7, 15, 16, 27, 39, 40}, "neither sh -n nor shellcheck (-s sh) reads the file suffix"),
+    "checks.static.x_rule": ({23}, "the `or ''` fallback runs only when the conditional already returns ''"),
+    "checks.static.x_warm_tool_cache": ({1, 39}, "the pool's thread count is not observable"),
+    "checks.static.x__run_on_text": ({3, 15, 16, 20, 21, 24}, "delete=None is falsy like False; the timeout and stdin of "
+                                                              "a checker that ends at once"),
+    "checks.static.x__run_compose_config": (
+        {1, 2, 3, 7, 9, 10, 14, 16, 17, 19, 21, 23, 30, 33, 36, 39, 43, 46, 47, 49, 51, 52, 53, 54, 55, 56, 57, 58, 59, 64,
+         66, 70, 71, 72, 95, 96, 97, 102, 103, 104},
+        "temporary folder prefix; file names passed explicitly (-f, --env-file); UTF-8 spelled otherwise or the UTF-8 "
+        "locale default; 0o600 == 385; timeout/stdin of a run that ends at once; PATH/HOME/DOCKER_CONFIG of a binary "
+        "started by absolute path; config '' vs None both mean no config; compose never prints unparsable JSON"),
+    "checks.static.x__same": ({3, 13}, "a part without *** that is secret compares the same either way; urlsplit of the "
+                                       "real URL cannot fail once the masked one parsed"),
+    "mooring.model.x__read_key_file": ({11, 17, 19}, "ROOT / an absolute path is that path; encoding None is the UTF-8 "
+                                                     "locale default, 'UTF-8' is 'utf-8'"),
+}
+
+
+def explained(name: str) -> str:
+    function, _, number = name.rpartition("__mutmut_")
+    entry = EXPLAINED.get(function)
+    return entry[1] if entry and number.isdigit() and int(number) in entry[0] else ""
+
+
 def status(code: int | None, name: str = "") -> str:
     if name.startswith(IMPORT_TIME):
         return "import-time"
+    if code in SURVIVED and explained(name):
+        return "explained"
     if code is None:
         return "not checked"
     return KILLED.get(code) or SURVIVED.get(code) or NO_TESTS.get(code) or f"suspicious ({code})"
@@ -190,17 +241,19 @@ def report(workdir: Path, markdown: Path | None, show_diffs: bool) -> int:
         totals.update(counts)
         totals["total"] += total
         survivors += [(name, status(code, name)) for name, code in sorted(codes.items())
-                      if status(code, name) not in ("killed", "timeout", "import-time")]
+                      if status(code, name) not in ("killed", "timeout", "import-time", "explained")]
     lines = [f"Mutation score ({datetime.date.today().isoformat()}, mutmut, host-free tests)", "",
-             "| module | killed / checked | score | checked / total | survived | no tests | timeout | not checked | "
-             "import-time (not scored) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| module | killed / checked | score | score without explained | checked / total | survived | explained "
+             "(equivalent) | no tests | not checked | import-time (not scored) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
 
     def row(name: str, killed: int, total: int, counts: Counter) -> str:
         checked = total - counts["not checked"]
         score = f"{100 * killed / checked:.1f} %" if checked else "-"
-        return (f"| {name} | {killed} / {checked} | {score} | {checked} / {total} | {counts['survived']} | "
-                f"{counts['no tests']} | {counts['timeout']} | {counts['not checked']} | {counts['import-time']} |")
+        real = checked - counts["explained"]
+        score_real = f"{100 * killed / real:.1f} %" if real else "-"
+        return (f"| {name} | {killed} / {checked} | {score} | {score_real} | {checked} / {total} | {counts['survived']} | "
+                f"{counts['explained']} | {counts['no tests']} | {counts['not checked']} | {counts['import-time']} |")
 
     for module, killed, total, counts in rows:
         lines.append(row(f"`{module}`", killed, total, counts))
