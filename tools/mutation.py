@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
 """Mutation testing of the host-free core (checks/, mooring/model.py, mooring/declared.py) with mutmut 3.
 
-    .venv/bin/python tools/mutation.py                      # copy, mutate, test, report (all modules)
+    .venv/bin/python tools/mutation.py --fast 'checks.*' 'mooring.model.*'   # the documented run
     .venv/bin/python tools/mutation.py 'checks.cron.*'      # only these mutants (fnmatch on mutant names)
-    .venv/bin/python tools/mutation.py --report             # report the last run again, run nothing
-    .venv/bin/python tools/mutation.py --report --markdown docs/mutation-scores.md
+    .venv/bin/python tools/mutation.py --report --diffs     # the table again, and every survivor's diff
 
-The checkout is never mutated: the project is copied to ``--workdir`` (default
-``/tmp/mooring-mutation``; .git, .venv, .mooring and caches left out) and mutmut runs there with
-``tools/mutation.cfg`` appended to the copy's setup.cfg. Later runs reuse the copy's ``mutants/``
-folder, so mutmut re-tests only what changed (``--fresh`` starts over). Only host-free tests run
-(``-m "not boxes"``): no docker, no SSH. One worker by default (``--max-children``).
+The checkout is never mutated: the committed tree (``git archive HEAD``; ``--source worktree``
+for uncommitted work) is copied to ``--workdir`` (default ``/tmp/mooring-mutation``) and mutmut
+runs there with ``tools/mutation.cfg`` appended to the copy's setup.cfg. Later runs keep the
+copy's ``mutants/`` folder: a pattern names only the mutants not killed yet (``--recheck`` for
+all, ``--fresh`` to start over). Only host-free tests run (``-m "not boxes"``): no docker, no SSH.
+One worker by default (``--max-children``). ``--fast`` leaves out the slow CLI corpus (a lower
+bound of the full score).
 
-Scores count a mutant as killed when a test failed or timed out under it; "survived" and
-"no tests" are not killed. See docs/mutation.md for the scores and the surviving mutants.
+A mutant counts as killed when a test failed or timed out under it. Survivors read and found
+equivalent are listed in :data:`EXPLAINED` (by number, with the reason) and scored apart; see
+docs/mutation.md.
 """
 
 from __future__ import annotations
