@@ -10,6 +10,7 @@ command's verdict left there names the release to restore, the release number th
 
 from pyinfra import host
 
+from deploy.facts.releases import Releases
 from deploy.operations import stack
 from deploy.operations.compose import fail_host_op
 from mooring.model import host_model
@@ -37,4 +38,7 @@ if model.stack is not None:
                           make_current=wanted is not None)
     elif verdict.failed is not None:
         stack.marked_failed(name="Mark the failed release", directory=model.stack.dir, number=verdict.failed)
-    write_host_plan(host.name, "rollback", RollbackResult(target=target, failed_release=verdict.failed))
+    kept = verdict.failed is not None and host.get_fact(Releases, directory=model.stack.dir).by_number(
+        verdict.failed) is not None
+    write_host_plan(host.name, "rollback", RollbackResult(target=target, failed_release=verdict.failed,
+                                                          failed_release_kept=kept))

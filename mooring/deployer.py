@@ -165,6 +165,8 @@ def _rolled_back(outcome: HostOutcome, rollback: RunResult, done: RollbackResult
         reasons = rollback.errors_for(outcome.host) or ["see `mooring -v deploy`"]
         outcome.error = redact(f"{outcome.error}; rollback failed: {reasons[0]}", secrets)
         return
+    # pyinfra reports no results when every host failed: the host's listing says what was staged.
+    outcome.staged = outcome.staged or done.failed_release_kept
     outcome.release_failed = done.failed_release is not None and outcome.staged
     if done.target is not None:
         outcome.outcome, outcome.rolled_back_to = Result.ROLLED_BACK, done.target
@@ -184,7 +186,10 @@ def _verdict(outcome: HostOutcome, apply: RunResult) -> Verdict:
 
 
 def _touched_containers(host: str, apply: RunResult, plan: StackPlan) -> bool:
-    """Whether an operation that can change containers ran (or failed half-way) on ``host``."""
+    """Whether an operation that can change containers ran (or failed half-way) on ``host``;
+    True when pyinfra reported no results (every host failed): unknown means touched."""
+    if not apply.operations:
+        return True
     prefixes = tuple(Op.full(name) for name in Op.TOUCH_CONTAINERS)
     for op in apply.operations:
         if host in op.changed or host in op.failed:

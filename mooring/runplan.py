@@ -185,7 +185,7 @@ class RollbackResult(_Plan):
 
     target: int | None = None
     failed_release: int | None = None
-    secrets_restored: bool = False
+    failed_release_kept: bool = False  # the failed release's folder was on the host (it was staged)
 
 
 def write_host_plan(host_name: str, kind: str, plan: _Plan) -> None:

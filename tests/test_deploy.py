@@ -410,10 +410,6 @@ def test_failed_migration_rolls_back_and_keeps_the_good_release(deployed, boxes,
     restores.settled(box)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "mooring/deployer.py _staged(): when every targeted host fails during apply pyinfra prints no "
-    "--json results, so 'staged' is False: the payload names the release without -failed and no "
-    "record is written (deploy() only records staged releases); take it from the rollback run instead"))
 def test_a_release_that_failed_on_every_host_is_recorded_as_failed(deployed, boxes, log, restores):
     box = boxes.boxes[1]
     data = group_data_with(deployed["tmp"] / "migration-record", box.name,

@@ -46,18 +46,16 @@ from typing import Any, Callable
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, event, example, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from checks.findings import Finding, Outcome  # noqa: E402
-from mooring import declared  # noqa: E402
-from mooring.commands.validate import format_text, write_json  # noqa: E402
-from mooring.declared import display_path, read_yaml  # noqa: E402
-from mooring.errors import ConfigError, MooringError  # noqa: E402
-from mooring.preflight import DECLARED_CHECK, preflight_report  # noqa: E402
-from tests.declared_world import ROOT, SECRETS, make_world  # noqa: E402
+from checks.findings import Finding, Outcome
+from mooring import declared
+from mooring.commands.validate import format_text, write_json
+from mooring.declared import display_path, read_yaml
+from mooring.errors import ConfigError, MooringError
+from mooring.preflight import DECLARED_CHECK, preflight_report
+from tests.declared_world import ROOT, SECRETS, make_world
 
 # cerberus warns when two keys normalise to one (e.g. two `.nan` keys): noise here, not a failure.
 pytestmark = pytest.mark.filterwarnings("ignore:Normalizing keys:UserWarning")
