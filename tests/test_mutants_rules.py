@@ -376,3 +376,18 @@ def test_a_secret_database_name_is_compared_on_its_real_value(world):
     assert model.stack.env["DATABASE_URL"].masked.endswith("/***")
     assert only(run_rules(model, model.stack, names=["consistency.database_url"]), "consistency.database_url") == [
         (Outcome.PASSED, "", "ok")]
+
+
+@pytest.mark.parametrize("test,expected", [
+    (["CMD", "pg_isready", "-U", "${POSTGRES_USER}", "-d"],
+     [(Outcome.FAILED, "stack.services.db.healthcheck.test",
+       "the healthcheck has no -d: pg_isready then checks the user's name, not POSTGRES_DB")]),
+    (["CMD-SHELL", "pg_isready -U ${POSTGRES_USER}", "-d ${POSTGRES_DB}"], [(Outcome.PASSED, "", "ok")]),
+    (["CMD-SHELL", "pg_isready -U '${POSTGRES_USER}", "-d ${POSTGRES_DB}"],
+     [(Outcome.FAILED, "stack.services.db.healthcheck.test",
+       "the healthcheck uses -U \"'${POSTGRES_USER}\" but POSTGRES_USER is 'solacore'")]),
+])
+def test_healthcheck_words_and_a_trailing_flag(world, test, expected):
+    edit(world, "staging.yml", stack__services__db__healthcheck__test=test)
+    model = model_for("staging")
+    assert only(run_rules(model, model.stack, names=["consistency.db_healthcheck"]), "consistency.db_healthcheck") == expected

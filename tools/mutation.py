@@ -204,8 +204,14 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
         "temporary folder prefix; file names passed explicitly (-f, --env-file); UTF-8 spelled otherwise or the UTF-8 "
         "locale default; 0o600 == 385; timeout/stdin of a run that ends at once; PATH/HOME/DOCKER_CONFIG of a binary "
         "started by absolute path; config '' vs None both mean no config; compose never prints unparsable JSON"),
-    "checks.static.x__same": ({3, 13}, "a part without *** that is secret compares the same either way; urlsplit of the "
-                                       "real URL cannot fail once the masked one parsed"),
+    "checks.static.x__flag_value": ({15, 16, 18, 26}, "split/rsplit/maxsplit differ only for a value holding '=' (no "
+                                                      "database or user name does); a word starting with -d/-U never "
+                                                      "starts with --"),
+    "checks.static.x__words": ({1, 13, 14, 15, 17, 20}, "shlex-splitting a CMD list gives the same words; keeping or "
+                                                        "dropping the CMD/executable word leaves no flag behind"),
+    "checks.static.x__same": ({3, 13, 16}, "a part without *** that is secret compares the same either way; urlsplit of "
+                                           "the real URL cannot fail once the masked one parsed; no user or password "
+                                           "starts with /"),
     "mooring.model.x__read_key_file": ({11, 17, 19}, "ROOT / an absolute path is that path; encoding None is the UTF-8 "
                                                      "locale default, 'UTF-8' is 'utf-8'"),
 }
