@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test setup host clean-sandbox
+.PHONY: demo test setup host clean-sandbox mutation
 
 demo: setup
 	$(PY) -m mooring.demo
@@ -23,6 +23,9 @@ $(VENV)/.installed: setup.cfg setup.py
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
+
+mutation: setup  ## mutation testing of the host-free core (docs/mutation.md)
+	$(PY) tools/mutation.py --fast 'checks.*' 'mooring.model.*'
 
 clean-sandbox: setup
 	$(PY) -m mooring sandbox down

@@ -139,10 +139,16 @@ def _parse_value(rest: str, number: int) -> str:
 def looks_secret(key: str) -> bool:
     """True when an env key name looks like it holds a secret (shared by schema and static rules).
 
+    A CORS flag (``*_CORS_ALLOW_CREDENTIALS``) names a browser setting, not a credential.
+
     >>> [looks_secret(k) for k in ("PGPASSWORD", "SECRET_KEY_BASE", "STRIPE_KEY", "SENTRY_DSN", "GCP_CREDENTIALS", "POSTGRES_DB")]
     [True, True, True, True, True, False]
+    >>> looks_secret("FRONT_CORS_ALLOW_CREDENTIALS")
+    False
     """
     upper = key.upper()
+    if "CORS" in upper and upper.endswith(("_ALLOW_CREDENTIALS", "_CREDENTIALS")):
+        return False
     return any(hint in upper for hint in ("PASS", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE")) or \
         upper.endswith(("KEY", "DSN"))
 

@@ -277,3 +277,15 @@ def test_cron_refuses_line_breaks_and_percent():
 def test_backup_directory_accepts_dedicated_folders(world, directory):
     edit(world, "staging.yml", stack__backups__directory=directory)
     assert outcomes(check_model(model_for("staging")), "backups.directory") == [Outcome.PASSED]
+
+
+def test_a_cors_credentials_flag_in_env_is_not_a_secret(world):
+    """`FRONT_CORS_ALLOW_CREDENTIALS: "false"` is a browser setting: it passes the secret rules."""
+    data = world.read("staging.yml")
+    set_path(data, "stack.env.FRONT_CORS_ALLOW_CREDENTIALS", "false")
+    api_env = world.read("all.yml")["stack"]["services"]["api"]["env"]
+    set_path(data, "stack.services.api.env", [*api_env, "FRONT_CORS_ALLOW_CREDENTIALS"])
+    world.write("staging.yml", data)
+    findings = check_model(model_for("staging"))
+    assert outcomes(findings, "secrets.not_in_clear") == [Outcome.PASSED]
+    assert not [str(f) for f in findings if f.outcome is Outcome.FAILED]
