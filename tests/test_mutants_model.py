@@ -455,3 +455,13 @@ def test_host_model_refuses_first_contact_unless_asked(world):
     data = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, "ssh_known_hosts_file": "k"}
     with pytest.raises(ConfigError):
         host_model(FakeHost("staging-1.example.invalid", ["staging"], data))
+
+
+def test_secret_values_are_ordered_by_length_not_by_text(world):
+    # "zz" sorts first as text (reverse) but is the shortest secret: it must come last, or a
+    # redaction would replace it inside a longer secret first.
+    edit(world, "staging.yml", stack__env__TINY={"secret": "TINY_SECRET"})
+    world.set_secret("staging", "TINY_SECRET", "zz")
+    values = model_for("staging").stack.secret_values()
+    assert values[-1] == "zz"
+    assert [len(v) for v in values] == sorted((len(v) for v in values), reverse=True)

@@ -368,10 +368,11 @@ def test_compose_errors_name_the_stack_folder_not_a_temporary_one(no_tool_cache,
         (Outcome.FAILED, "stack.services", "docker compose config: open STACK_DIR/other.yml: no such file or directory")]
 
 
-def test_a_secret_database_name_is_compared_on_its_real_value(world):
+@pytest.mark.parametrize("database", ["shopdb", "XXshop"])  # only the URL path's "/" is stripped
+def test_a_secret_database_name_is_compared_on_its_real_value(world, database):
     """POSTGRES_DB as a secret: DATABASE_URL's path is masked, so the real values are compared."""
     edit(world, "staging.yml", stack__env__POSTGRES_DB={"secret": "POSTGRES_DB"}, stack__backups__databases=["solacore"])
-    world.set_secret("staging", "POSTGRES_DB", "shopdb")
+    world.set_secret("staging", "POSTGRES_DB", database)
     model = model_for("staging")
     assert model.stack.env["DATABASE_URL"].masked.endswith("/***")
     assert only(run_rules(model, model.stack, names=["consistency.database_url"]), "consistency.database_url") == [
@@ -386,6 +387,8 @@ def test_a_secret_database_name_is_compared_on_its_real_value(world):
     (["CMD-SHELL", "pg_isready -U '${POSTGRES_USER}", "-d ${POSTGRES_DB}"],
      [(Outcome.FAILED, "stack.services.db.healthcheck.test",
        "the healthcheck uses -U \"'${POSTGRES_USER}\" but POSTGRES_USER is 'solacore'")]),
+    # no CMD/CMD-SHELL word: the first item is a word of its own (here the -U flag)
+    (["-U${POSTGRES_USER}", "-d", "${POSTGRES_DB}"], [(Outcome.PASSED, "", "ok")]),
 ])
 def test_healthcheck_words_and_a_trailing_flag(world, test, expected):
     edit(world, "staging.yml", stack__services__db__healthcheck__test=test)

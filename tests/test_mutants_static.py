@@ -1000,6 +1000,21 @@ CASES = [
                  "image 'redis:latest' is not pinned to a version",
                  'use an explicit tag, e.g. :1.4.2',
                  'production.yml')]},
+    {'id': 'healthcheck-uses-undeclared',
+     'env': 'staging',
+     'layer': 'staging.yml',
+     'set': {'stack.services.api.healthcheck.test': ['CMD-SHELL', 'curl -f http://127.0.0.1:${HC_PORT}/']},
+     'expect': [('env.complete',
+                 'FAILED',
+                 'stack.services.api.healthcheck.test',
+                 'HC_PORT is used by api but stack.env does not declare it',
+                 'declare it in stack.env, e.g. `HC_PORT: ...`, or stop using it',
+                 'staging.yml')]},
+    {'id': 'healthcheck-escaped-ref-is-no-use',
+     'env': 'staging',
+     'layer': 'staging.yml',
+     'set': {'stack.services.api.healthcheck.test': ['CMD-SHELL', 'curl -f http://127.0.0.1:$${HC_PORT}/']},
+     'expect': []},
 ]
 
 

@@ -200,15 +200,18 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                               "a checker that ends at once"),
     "checks.static.x__run_compose_config": (
         {1, 2, 3, 7, 9, 10, 14, 16, 17, 19, 21, 23, 30, 33, 36, 39, 43, 46, 47, 49, 51, 52, 53, 54, 55, 56, 57, 58, 59, 64,
-         66, 70, 71, 72, 95, 96, 97, 102, 103, 104},
+         66, 70, 71, 72, 89, 95, 96, 97, 102, 103, 104},
         "temporary folder prefix; file names passed explicitly (-f, --env-file); UTF-8 spelled otherwise or the UTF-8 "
         "locale default; 0o600 == 385; timeout/stdin of a run that ends at once; PATH/HOME/DOCKER_CONFIG of a binary "
         "started by absolute path; config '' vs None both mean no config; compose never prints unparsable JSON"),
     "checks.static.x__flag_value": ({15, 16, 18, 26}, "split/rsplit/maxsplit differ only for a value holding '=' (no "
                                                       "database or user name does); a word starting with -d/-U never "
                                                       "starts with --"),
-    "checks.static.x__words": ({1, 13, 14, 15, 17, 20}, "shlex-splitting a CMD list gives the same words; keeping or "
-                                                        "dropping the CMD/executable word leaves no flag behind"),
+    "checks.static.x__words": ({1, 13, 14, 15, 16, 17, 20}, "shlex-splitting a CMD list gives the same words; keeping "
+                                                            "or dropping the CMD/executable word leaves no flag behind; "
+                                                            "the schema's minlength 1 keeps test from being empty"),
+    "checks.static.x__uses": ({32, 33}, "COMPOSE_REF_RE's (?<!\\$) lookbehind already skips an escaped $${KEY}, so "
+                                        "removing or replacing $${ first finds the same keys"),
     "checks.static.x__same": ({3, 13, 16}, "a part without *** that is secret compares the same either way; urlsplit of "
                                            "the real URL cannot fail once the masked one parsed; no user or password "
                                            "starts with /"),
