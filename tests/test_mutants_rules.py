@@ -394,3 +394,39 @@ def test_healthcheck_words_and_a_trailing_flag(world, test, expected):
     edit(world, "staging.yml", stack__services__db__healthcheck__test=test)
     model = model_for("staging")
     assert only(run_rules(model, model.stack, names=["consistency.db_healthcheck"]), "consistency.db_healthcheck") == expected
+
+
+TAKE_OVER = ": with owner, group declared the deploy would take it over (chown/chmod/overwrite)"
+
+
+@pytest.mark.parametrize("source,reason", [
+    ("/var/run/docker.sock", "/var/run/docker.sock is the docker socket (root on the host)"),
+    ("/var/log", "/var/log is a system path"),
+    ("/var/lib/docker/volumes", "/var/lib/docker/volumes is inside /var/lib/docker, a system path"),
+    ("/usr/local/share/app", "/usr/local/share/app is inside /usr, a system path"),
+    ("/home/deploy/.ssh", "/home/deploy/.ssh holds SSH keys (a .ssh folder)"),
+    ("/home/deploy/.ssh/keys", "/home/deploy/.ssh/keys holds SSH keys (a .ssh folder)"),
+    ("/etc/app", "/etc/app is inside /etc, a system path"),
+    ("/etc/app/conf", None),  # only the direct children of /etc and /home
+    ("/opt/app/data", None),
+    ("/var/backups/mooring/solacore", "/var/backups/mooring/solacore is the stack's backup folder (root-only, 0700: every "
+                                      "database dump)"),
+    ("/var/backups/mooring/solacore/x", "/var/backups/mooring/solacore/x is inside the stack's backup folder "
+                                        "/var/backups/mooring/solacore"),
+    ("/var/backups/mooring", "/var/backups/mooring is bootstrap.backup_dir (every stack's database dumps)"),
+    ("/var/backups/mooring/other", "/var/backups/mooring/other is inside bootstrap.backup_dir /var/backups/mooring"),
+])
+def test_why_a_managed_mount_source_is_protected(world, source, reason):
+    edit(world, "staging.yml", stack__services__api__volumes=[{"source": source, "target": "/app", "owner": "root"}])
+    model = model_for("staging")
+    got = [(f.outcome, f.path, f.message) for f in run_rules(model, model.stack, names=["mounts.consistent"])]
+    assert got == ([(Outcome.FAILED, "stack.services.api.volumes.0.source", reason + TAKE_OVER)] if reason
+                   else [(Outcome.PASSED, "", "ok")])
+
+
+def test_a_folder_holding_the_backup_folder_is_protected(world):
+    edit(world, "staging.yml", stack__backups__directory="/data/backups/solacore",
+         stack__services__api__volumes=[{"source": "/data/backups", "target": "/app", "owner": "root"}])
+    model = model_for("staging")
+    got = [(f.outcome, f.message) for f in run_rules(model, model.stack, names=["mounts.consistent"])]
+    assert got == [(Outcome.FAILED, "/data/backups holds the stack's backup folder /data/backups/solacore" + TAKE_OVER)]

@@ -210,6 +210,11 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "checks.static.x__words": ({1, 13, 14, 15, 16, 17, 20}, "shlex-splitting a CMD list gives the same words; keeping "
                                                             "or dropping the CMD/executable word leaves no flag behind; "
                                                             "the schema's minlength 1 keeps test from being empty"),
+    "checks.static.x__dependency_cycle": ({19, 20}, "a finished node's state is only tested with `in` and `== 1`, so "
+                                                    "any value but 1 marks it done alike"),
+    "checks.static.x__url_parts": ({14}, "callers read the reason only when the parts are None"),
+    "checks.static.x__system_reason": ({9}, "no two SYSTEM_TREES nest, so a source is inside one tree at most: max by "
+                                            "text or by length picks the same one"),
     "checks.static.x__uses": ({32, 33}, "COMPOSE_REF_RE's (?<!\\$) lookbehind already skips an escaped $${KEY}, so "
                                         "removing or replacing $${ first finds the same keys"),
     "checks.static.x__same": ({3, 13, 16}, "a part without *** that is secret compares the same either way; urlsplit of "
