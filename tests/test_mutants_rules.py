@@ -430,3 +430,26 @@ def test_a_folder_holding_the_backup_folder_is_protected(world):
     model = model_for("staging")
     got = [(f.outcome, f.message) for f in run_rules(model, model.stack, names=["mounts.consistent"])]
     assert got == [(Outcome.FAILED, "/data/backups holds the stack's backup folder /data/backups/solacore" + TAKE_OVER)]
+
+
+@pytest.mark.parametrize("source,message", [
+    ("${STACK_DIR}/.env", "mounting /srv/mooring/solacore/.env exposes /srv/mooring/solacore/.env (every secret)"),
+    ("${STACK_DIR}/.env.d", "/srv/mooring/solacore/.env.d is mooring's own (hidden files in the stack folder)"),
+    ("${STACK_DIR}/bin/backup", "/srv/mooring/solacore/bin is mooring's own (the backup scripts folder (cron runs them "
+                                "as root))"),
+    ("${STACK_DIR}/compose.yml", "/srv/mooring/solacore/compose.yml is mooring's own (the compose file)"),
+    ("${STACK_DIR}/releases", "/srv/mooring/solacore/releases is mooring's own (the release history)"),
+    ("${STACK_DIR}/data/x", None),
+    ("/srv/mooring", "mounting /srv/mooring exposes /srv/mooring/solacore/.env (every secret)"),
+    ("/srv", "mounting /srv exposes /srv/mooring/solacore/.env (every secret)"),
+    ("/srv/mooring/other", "/srv/mooring/other is under bootstrap.base_dir /srv/mooring but outside this stack's folder "
+                           "(another stack's .env)"),
+    ("/srv/mooringx", None),
+])
+def test_what_a_bind_mount_would_expose(world, source, message):
+    edit(world, "staging.yml", stack__services__api__volumes=[{"source": source, "target": "/app"}])
+    model = model_for("staging")
+    got = [(f.outcome, f.path, f.message, f.fix) for f in run_rules(model, model.stack, names=["mounts.consistent"])]
+    assert got == ([(Outcome.FAILED, "stack.services.api.volumes.0.source", message + ": refused for api",
+                     "mount a dedicated subfolder, e.g. ${STACK_DIR}/nginx/conf.d")] if message
+                   else [(Outcome.PASSED, "", "ok", "")])

@@ -213,7 +213,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "checks.static.x__dependency_cycle": ({19, 20}, "a finished node's state is only tested with `in` and `== 1`, so "
                                                     "any value but 1 marks it done alike"),
     "checks.static.x__url_parts": ({14}, "callers read the reason only when the parts are None"),
-    "checks.static.x__system_reason": ({9}, "no two SYSTEM_TREES nest, so a source is inside one tree at most: max by "
+    "checks.static.x__system_reason": ({9, 11}, "no two SYSTEM_TREES nest, so a source is inside one tree at most: max by "
                                             "text or by length picks the same one"),
     "checks.static.x__uses": ({32, 33}, "COMPOSE_REF_RE's (?<!\\$) lookbehind already skips an escaped $${KEY}, so "
                                         "removing or replacing $${ first finds the same keys"),
