@@ -1105,6 +1105,18 @@ CASES = [
                  'dependency cycle: api → db → api',
                  'remove one of these depends_on entries',
                  'all.yml')]},
+    {'id': 'mount-docker-socket-warns',
+     'env': 'staging',
+     'layer': 'staging.yml',
+     'set': {'stack.services.api.volumes': [{'source': '/run/docker.sock',
+                                             'target': '/var/run/docker.sock',
+                                             'read_only': True}]},
+     'expect': [('mounts.consistent',
+                 'WARNING',
+                 'stack.services.api.volumes.0.source',
+                 'api gets the docker socket /run/docker.sock (read-only or not): whoever controls it is root on the host',
+                 'mount it only into a trusted service, or use a socket proxy with a narrow API',
+                 'staging.yml')]},
 ]
 
 
