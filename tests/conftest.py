@@ -22,11 +22,21 @@ TEST_PORT_OFFSET = "1000"
 WORKER_PORT_STEP = 20
 ENGINE_DOWN = "the Docker engine is not running: run `bin/prepare-host` (make test does)"
 
+#: The session's stack secrets, one set for every box test (Postgres keeps the password its volume
+#: was created with: two modules deploying with different passwords would lock each other out).
+CANARY_DB = "canaryDBpw-7f3c9a1e5b2d4c6e"  # URL-safe: DATABASE_URL embeds it (rule secrets.url_safe)
+CANARY_JWT = "cnryJWTqzxw \"dq\" 'sq' $HOME \\bs kvypJWTmrst"  # quotes, $, \ and spaces: escaping is tested
+SECRET_ENV = {"MOORING_SECRET_POSTGRES_PASSWORD": CANARY_DB, "MOORING_SECRET_JWT_SECRET": CANARY_JWT}
+#: Never in any output: the values, and the fragments any quoting or escaping of them would keep.
+CANARIES = (CANARY_DB, CANARY_JWT, "7f3c9a1e5b2d4c6e", "cnryJWTqzxw", "kvypJWTmrst")
+
 
 def pytest_configure(config):
     # Every test (and every subprocess it starts) works on the test sandbox, never the developer's.
     os.environ.setdefault("MOORING_STATE", str(TEST_STATE))
     os.environ.setdefault("MOORING_SANDBOX_PORT_BASE", TEST_PORT_OFFSET)
+    for name, value in SECRET_ENV.items():  # host-free tests' `world` fixture removes these
+        os.environ.setdefault(name, value)
     worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... (set before configure)
     if worker and not os.environ.get("MOORING_TEST_WORKER_SANDBOX"):
         number = int(worker.removeprefix("gw"))

@@ -23,7 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, group_data_with, run_deploy_code, ssh, state_path
+from tests.conftest import (CANARIES, CANARY_DB, CANARY_JWT, ROOT, SECRET_ENV, group_data_with, run_deploy_code,
+                            ssh, state_path)
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -32,11 +33,6 @@ BACKUPS = "/var/backups/mooring/solacore"
 DB = "readme_to_recover"
 DUMP_NAME = re.compile(r"solacore__readme_to_recover_\d{8}T\d{6}Z\.sql\.gz")
 
-CANARY_DB = "canaryDBpw-7f3c9a1e5b2d4c6e"  # URL-safe: DATABASE_URL embeds it (rule secrets.url_safe)
-CANARY_JWT = "cnryJWTqzxw \"dq\" 'sq' $HOME \\bs kvypJWTmrst"  # quotes, $, \ and spaces: escaping is tested
-SECRET_ENV = {"MOORING_SECRET_POSTGRES_PASSWORD": CANARY_DB, "MOORING_SECRET_JWT_SECRET": CANARY_JWT}
-#: Never in any output: the values, and the fragments any quoting or escaping of them would keep.
-CANARIES = (CANARY_DB, CANARY_JWT, "7f3c9a1e5b2d4c6e", "cnryJWTqzxw", "kvypJWTmrst")
 
 
 def leaked(texts: list[str]) -> list[str]:
