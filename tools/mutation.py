@@ -207,7 +207,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "checks.static.x__flag_value": ({15, 16, 18, 26}, "split/rsplit/maxsplit differ only for a value holding '=' (no "
                                                       "database or user name does); a word starting with -d/-U never "
                                                       "starts with --"),
-    "checks.static.x__words": ({1, 13, 14, 15, 16, 17, 20}, "shlex-splitting a CMD list gives the same words; keeping "
+    "checks.static.x__words": ({1, 13, 14, 15, 16, 17, 19, 20}, "shlex-splitting a CMD list gives the same words; keeping "
                                                             "or dropping the CMD/executable word leaves no flag behind; "
                                                             "the schema's minlength 1 keeps test from being empty"),
     "checks.static.x__dependency_cycle": ({19, 20}, "a finished node's state is only tested with `in` and `== 1`, so "
