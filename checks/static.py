@@ -195,9 +195,18 @@ def _uses(stack: Stack) -> dict[str, list[str]]:
         texts = [("command", service.command or []), ("healthcheck.test", service.healthcheck.test if service.healthcheck else [])]
         for where, args in texts:
             for arg in args:
-                for key in COMPOSE_REF_RE.findall(arg.replace("$${", "")):
+                for key in COMPOSE_REF_RE.findall(_unescaped(arg)):
                     uses.setdefault(key, []).append(_service_path(service, where))
     return uses
+
+
+def _unescaped(arg: str) -> str:
+    """``arg`` without compose's ``$$`` escapes: ``$$${KEY}`` still uses KEY, ``$${KEY}`` does not.
+
+    >>> _unescaped("$$${A} $${B}")
+    '${A} {B}'
+    """
+    return arg.replace("$$", "")
 
 
 def _url_parts(var: EnvVar) -> tuple[object | None, str]:
@@ -206,7 +215,7 @@ def _url_parts(var: EnvVar) -> tuple[object | None, str]:
         parts = urlsplit(var.masked)
         _ = parts.port  # raises on a bad port
     except ValueError as exc:
-        return None, str(exc).split(":")[0]
+        return None, str(exc)  # about the masked value: no secret in it
     if not parts.scheme or not parts.netloc:
         return None, "not an URL (scheme://host...)"
     return parts, ""
@@ -317,7 +326,7 @@ def secrets_not_in_args(ctx: RuleContext, name: str) -> list[Finding]:
     for service in ctx.stack.services.values():
         texts = [("command", service.command or []), ("healthcheck.test", service.healthcheck.test if service.healthcheck else [])]
         for where, args in texts:
-            keys = dict.fromkeys(k for arg in args for k in COMPOSE_REF_RE.findall(arg.replace("$${", "")))
+            keys = dict.fromkeys(k for arg in args for k in COMPOSE_REF_RE.findall(_unescaped(arg)))
             for key in keys:
                 if key in env and env[key].secret:
                     found.append(ctx.finding(name, Outcome.FAILED, _service_path(service, where),

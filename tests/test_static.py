@@ -289,3 +289,14 @@ def test_a_cors_credentials_flag_in_env_is_not_a_secret(world):
     findings = check_model(model_for("staging"))
     assert outcomes(findings, "secrets.not_in_clear") == [Outcome.PASSED]
     assert not [str(f) for f in findings if f.outcome is Outcome.FAILED]
+
+
+def test_a_bad_url_port_is_reported_whole(world):
+    edit(world, "staging.yml", stack__env__REDIS_URL="redis://redis:6379:1/0")
+    found = [f for f in check_model(model_for("staging")) if f.check == "consistency.redis_url"]
+    assert [f.outcome for f in found] == [Outcome.FAILED]
+    assert "'6379:1'" in found[0].message, found[0].message
+
+
+def test_an_escaped_dollar_before_a_reference_still_uses_the_key():
+    assert static.COMPOSE_REF_RE.findall(static._unescaped("$$${APP_VERSION} $${NOT_USED}")) == ["APP_VERSION"]
