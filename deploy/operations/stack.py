@@ -201,6 +201,8 @@ def _mark_failed(base: str, history: ReleaseHistory, number: int | None) -> list
         failed = Release(release.number, release.release_id, failed=True)
         commands.append(StringCommand("mv", QuoteString(f"{base}/{release.dirname}"),
                                       QuoteString(f"{base}/{failed.dirname}")))
+        # A failed release is never a rollback target: its secrets have no use.
+        commands.append(StringCommand("rm", "-f", QuoteString(f"{base}/{failed.dirname}/secret-files.tar.gz")))
     if history.pending is not None and history.pending.number == number:
         commands.append(StringCommand("rm", "-f", QuoteString(f"{base}/pending")))
     return commands
