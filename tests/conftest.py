@@ -52,10 +52,14 @@ def pytest_configure(config):
         os.environ["MOORING_TEST_WORKER_SANDBOX"] = worker
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle
 def pytest_collection_modifyitems(config, items):
     # MOORING_TEST_ORDER=reverse runs the tests backwards: proof that none needs another's leftovers.
     if os.environ.get("MOORING_TEST_ORDER") == "reverse":
         items.reverse()
+    # The fault tests run last (stable sort: every other order stays as shuffled): they leave the
+    # session's boxes deployed, and test_deploy.py's first deploy must meet boxes without a stack.
+    items.sort(key=lambda item: item.path.name == "test_deploy_safety.py")
 
 
 def state_path() -> Path:
