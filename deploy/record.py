@@ -13,16 +13,16 @@ from pyinfra.operations import files
 
 from deploy.operations import lock, stack
 from mooring.model import host_model
-from mooring.runplan import Op, Verdict, read_host_plan, run_dir, run_id
+from mooring.runplan import Op, StackPlan, Verdict, read_host_plan, run_dir, run_id
 
 directory = run_dir()
 model = host_model(host)
 verdict = read_host_plan(host.name, "verdict", Verdict) or Verdict()
 if model.stack is not None and directory is not None:
     if verdict.promote is not None:
-        plan = json.loads((directory / f"stack-{host.name}.json").read_text())
+        plan = read_host_plan(host.name, "stack", StackPlan)
         stack.release_promoted(name=Op.full(Op.RELEASE_PROMOTED), directory=model.stack.dir,
-                               number=verdict.promote, release_id=plan["release"]["release_id"],
+                               number=verdict.promote, release_id=plan.release_id,
                                keep=model.stack.releases_keep, run=run_id())
     record_json = directory / f"record-{host.name}.json"
     if record_json.exists():
