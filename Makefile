@@ -1,5 +1,5 @@
 # Two commands on a fresh Debian machine (as root, with make installed):
-#   make demo   sandbox boxes -> bootstrap -> deploy -> checks -> report
+#   make demo   sandbox boxes -> bootstrap -> deploy -> backup + restore drill -> checks -> report
 #   make test   the whole test suite against real boxes
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,10 +8,10 @@ PY := $(VENV)/bin/python
 .PHONY: demo test setup host clean-sandbox mutation
 
 demo: setup
-	$(PY) -m mooring.demo
+	$(PY) -m mooring.sandbox.demo
 
-test: setup
-	$(PY) -m pytest -q
+test: setup  ## box test files run on two workers, each with its own sandbox (tests/conftest.py)
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 setup: host $(VENV)/.installed
 
@@ -25,7 +25,7 @@ $(VENV)/.installed: setup.cfg setup.py
 	touch $@
 
 mutation: setup  ## mutation testing of the host-free core (docs/mutation.md)
-	$(PY) tools/mutation.py --fast 'checks.*' 'mooring.model.*'
+	$(PY) tools/mutation.py --fast 'checks.*' 'declare.*'
 
 clean-sandbox: setup
 	$(PY) -m mooring sandbox down

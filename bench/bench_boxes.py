@@ -23,7 +23,7 @@ os.environ.setdefault("MOORING_STATE", str(ROOT / ".mooring" / "bench"))
 os.environ.setdefault("MOORING_SANDBOX_PORT_BASE", "2000")
 sys.path.insert(0, str(ROOT))
 
-from mooring import sandbox  # noqa: E402
+from mooring.sandbox import boxes as sandbox  # noqa: E402
 from mooring.deployer import deploy  # noqa: E402
 from mooring.runner import run_deploy  # noqa: E402
 

@@ -6,7 +6,7 @@
 from pyinfra import host
 
 from deploy.roles import docker_host
-from mooring.model import host_model
+from declare.model import host_model
 
 # A new box's first contact (mooring_first_contact: True with accept-new) is allowed here only.
 boot = host_model(host, first_contact_ok=True).bootstrap

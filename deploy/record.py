@@ -12,8 +12,8 @@ from pyinfra import host
 from pyinfra.operations import files
 
 from deploy.operations import lock, stack
-from mooring.model import host_model
-from mooring.runplan import Op, StackPlan, Verdict, read_host_plan, run_dir, run_id
+from declare.model import host_model
+from deploy.plan import Op, StackPlan, Verdict, read_host_plan, run_dir, run_id
 
 directory = run_dir()
 model = host_model(host)

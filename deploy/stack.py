@@ -11,8 +11,8 @@ unlocks afterwards; a plain pyinfra run gates, promotes and unlocks itself (no r
 from pyinfra import host
 
 from deploy.roles import stack
-from mooring.preflight import assert_host_ready
-from mooring.runplan import write_host_plan
+from checks.preflight import assert_host_ready
+from deploy.plan import write_host_plan
 
 model = assert_host_ready(host)
 if model.stack is not None:

@@ -11,8 +11,8 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand
 
 from deploy.operations import lock
-from mooring.model import host_model
-from mooring.runplan import run_dir
+from declare.model import host_model
+from deploy.plan import run_dir
 
 model = host_model(host)
 if model.stack is not None:

@@ -8,7 +8,7 @@ checking against the sandbox's own known_hosts (``up`` recorded each box's host 
 
 from pyinfra.api.exceptions import InventoryError
 
-from mooring.sandbox import host_data, load_state, state_path
+from mooring.sandbox.boxes import host_data, load_state, state_path
 
 _state = load_state()
 if _state is None:

@@ -8,7 +8,7 @@ import sys
 
 from mooring import __version__
 from mooring.commands import load_commands
-from mooring.errors import MooringError
+from declare.errors import MooringError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,12 +20,12 @@ from typing import Any
 
 from checks.findings import failed
 from deploy.facts.releases import Release
-from mooring.gate import ProbeResult, run_gate
-from mooring.paths import state_dir
+from checks.probes import ProbeResult, run_gate
+from declare.paths import state_dir
 from mooring.runner import RunInterrupted, RunResult, deploy_path, run_deploy
-from mooring.runplan import (COMMAND_ENV, RUN_DIR_ENV, RUN_ID_ENV, RUN_PID_ENV, Op, RollbackResult, StackPlan,
+from deploy.plan import (COMMAND_ENV, RUN_DIR_ENV, RUN_ID_ENV, RUN_PID_ENV, Op, RollbackResult, StackPlan,
                              Verdict, read_host_plans, write_plan_in)
-from mooring.secrets import redact
+from declare.secrets import redact
 
 
 class Result(str, enum.Enum):
@@ -52,6 +52,7 @@ class HostOutcome:
     release_failed: bool = False  # this deploy's release was marked -failed on the host
     staged: bool = False  # this run's release folder exists on the host
     interrupted: str = ""
+    warnings: list[str] = field(default_factory=list)  # what the rollback said about the host
 
     @property
     def ok(self) -> bool:
@@ -98,13 +99,14 @@ def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600
     >>> deploy("inventories/sandbox.py").ok  # doctest: +SKIP
     True
     """
-    from mooring.preflight import preflight_report
+    from checks.preflight import preflight_report
 
     preflight = preflight_report(inventory, limit)
     report = DeployReport(findings=preflight.findings)
     if failed(report.findings):
         return report
     report.secrets = secrets = secret_values(preflight.hosts)
+    build_reference_images(preflight.hosts)
     report.run_dir = run_dir = new_run_dir()
     env = {RUN_DIR_ENV: str(run_dir), RUN_ID_ENV: uuid.uuid4().hex[:12], RUN_PID_ENV: str(os.getpid()),
            COMMAND_ENV: "mooring deploy"}
@@ -165,6 +167,7 @@ def _rolled_back(outcome: HostOutcome, rollback: RunResult, done: RollbackResult
         reasons = rollback.errors_for(outcome.host) or ["see `mooring -v deploy`"]
         outcome.error = redact(f"{outcome.error}; rollback failed: {reasons[0]}", secrets)
         return
+    outcome.warnings += [redact(note, secrets) for note in rollback.notes_for(outcome.host)]
     # pyinfra reports no results when every host failed: the host's listing says what was staged.
     outcome.staged = outcome.staged or done.failed_release_kept
     outcome.release_failed = done.failed_release is not None and outcome.staged
@@ -198,9 +201,23 @@ def _touched_containers(host: str, apply: RunResult, plan: StackPlan) -> bool:
     return False
 
 
+def build_reference_images(hosts) -> None:
+    """Build the sandbox's reference images (``mooring/api:*`` and the like) that the hosts'
+    stacks ship, before the deploy archives them; other images must already be on the controller."""
+    from declare.model import build_model
+    from mooring.sandbox.stack_images import ensure_refs
+
+    refs: set[str] = set()
+    for host in hosts:
+        stack = build_model(host.name, host.groups).stack
+        if stack is not None:
+            refs.update(s.image for s in stack.services.values() if s.image_source == "ship")
+    ensure_refs(sorted(refs))
+
+
 def secret_values(hosts) -> list[str]:
     """Every secret value of the hosts' stacks, to redact from anything shown or written."""
-    from mooring.model import build_model
+    from declare.model import build_model
 
     values: set[str] = set()
     for host in hosts:
@@ -269,6 +286,7 @@ def record_for(outcome: HostOutcome) -> dict[str, Any]:
         "interrupted": outcome.interrupted,
         "rolled_back_to": outcome.rolled_back_to,
         "rollback_gate": [p.to_dict() for p in outcome.rollback_gate],
+        "warnings": list(outcome.warnings),
     }
 
 
@@ -348,6 +366,7 @@ def format_report(report: DeployReport) -> str:
             lines.append(f"  rolled back to release {h.rolled_back_to}")
             for p in h.rollback_gate:
                 lines.append(f"  after rollback: {p.describe()}")
+        lines += [f"  warning: {w}" for w in h.warnings]
         if h.ok and h.plan and h.plan.http_base:
             lines.append(f"  url: {h.plan.http_base}/")
     if not report.hosts and report.apply is not None:

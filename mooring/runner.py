@@ -15,8 +15,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mooring.errors import MooringError
-from mooring.paths import GROUP_DATA, ROOT
+from declare.errors import MooringError
+from declare.paths import GROUP_DATA, ROOT
 
 
 #: What pyinfra's log says about a host that failed (connect errors, op errors).
@@ -60,6 +60,13 @@ class RunResult:
         """
         names = names or {}
         return [names.get(op.op_hash, op.name) for op in self.operations if host in op.changed]
+
+    def notes_for(self, host: str) -> list[str]:
+        """What mooring's operations logged about ``host`` (``mooring: ...`` lines, prefix dropped):
+        the warnings of a host that did not fail."""
+        tag = f"[{host}]"
+        lines = [line.replace(tag, "").strip() for line in self.log.splitlines() if tag in line]
+        return [line.removeprefix("mooring:").strip() for line in lines if line.startswith("mooring:")]
 
     def log_tail(self, lines: int = 5) -> str:
         """The last non-empty log lines, joined (for a run in which no host got going)."""

@@ -57,9 +57,10 @@ def pytest_collection_modifyitems(config, items):
     # MOORING_TEST_ORDER=reverse runs the tests backwards: proof that none needs another's leftovers.
     if os.environ.get("MOORING_TEST_ORDER") == "reverse":
         items.reverse()
-    # The fault tests run last (stable sort: every other order stays as shuffled): they leave the
-    # session's boxes deployed, and test_deploy.py's first deploy must meet boxes without a stack.
-    items.sort(key=lambda item: item.path.name == "test_deploy_safety.py")
+    # The fault tests go first (stable sort: every other order stays as shuffled): the slowest
+    # file, so under xdist (--dist loadfile) one worker takes it while the other works through
+    # the rest. No module relies on what another left: test_deploy.py removes the stack first.
+    items.sort(key=lambda item: item.path.name != "test_deploy_safety.py")
 
 
 def state_path() -> Path:
@@ -70,7 +71,7 @@ def state_path() -> Path:
 @pytest.fixture(scope="session")
 def engine():
     """The Docker engine, or a failure (never a skip: a skipped proof is no proof)."""
-    from mooring import docker
+    from deploy import local_docker as docker
 
     if not docker.engine_running():
         pytest.fail(ENGINE_DOWN)
@@ -89,7 +90,7 @@ def world(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def boxes(engine):
     """Docker boxes for this test session (fresh: bare Debian, nothing bootstrapped yet)."""
-    from mooring import sandbox
+    from mooring.sandbox import boxes as sandbox
 
     keep = bool(os.environ.get("MOORING_KEEP_BOXES"))  # iterating: reuse the boxes, keep them after
     if not keep:
@@ -112,7 +113,7 @@ def bootstrapped(boxes):
 
 def ssh(box, command: str, user: str = "root", known_hosts: str | None = None, check: bool = False):
     """Run ``command`` on a sandbox box with OpenSSH, host-key checking on."""
-    from mooring.sandbox import load_state
+    from mooring.sandbox.boxes import load_state
 
     state = load_state()
     args = [
@@ -153,3 +154,12 @@ def group_data_with(tmp: Path, host: str, overrides: str, more: dict[str, str] |
     for name, text in {host: overrides, **(more or {})}.items():
         (copy / "hosts" / f"{name}.yml").write_text(text)
     return copy
+
+
+@pytest.fixture
+def log():
+    """Every output a test collects; at the end no canary secret may be in any of them (modules
+    that also scan written files define their own)."""
+    texts: list[str] = []
+    yield texts
+    assert not [c for c in CANARIES if any(c in t for t in texts)], "a secret value leaked"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mooring.compose import COMPOSE_VERSION
+from declare.compose import COMPOSE_VERSION
 from tests.conftest import ROOT, group_data_with, run_deploy_code, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
@@ -81,7 +81,7 @@ def test_bad_sshd_config_is_rolled_back(bootstrapped, boxes):
         assert "PasswordAuthentication no" in out.stdout and "VALID" in out.stdout
         assert "ThisIsNotAnOption" not in out.stdout
     finally:  # a broken sshd config would lock every later test out of the box: put it back without ssh
-        from mooring import docker
+        from deploy import local_docker as docker
 
         docker.run(["exec", box.container, "sh", "-c", f"echo {saved} | base64 -d > {conf}.tmp && mv {conf}.tmp {conf}"])
 
@@ -103,14 +103,17 @@ def test_compose_v1_is_refused_or_removed_per_policy(bootstrapped, boxes, tmp_pa
 
         refused = _bootstrap_cli(group_data_with(tmp_path / "refuse", target.name, "bootstrap:\n  compose_v1: refuse\n"))
         assert refused.returncode == 1
-        line = next(l for l in refused.stdout.splitlines() if l.strip().startswith(f"{target.name}:"))
-        assert "FAILED" in line and "refused by bootstrap.compose_v1=refuse" in line and "ContainerConfig" in line
-        assert f"{other.name}: ok, 0 change(s)" in refused.stdout
+        lines = refused.stdout.splitlines()
+        head = lines.index(f"{target.name}: failed; 1 failed")
+        reason = lines[head + 1]
+        assert reason.lstrip().startswith("FAILED   bootstrap.run:"), refused.stdout
+        assert "refused by bootstrap.compose_v1=refuse" in reason and "ContainerConfig" in reason
+        assert f"{other.name}: no changes" in refused.stdout
         assert ssh(target, "docker-compose version --short").stdout.startswith("1."), "refuse must not touch the host"
 
         removed = _bootstrap_cli(group_data_with(tmp_path / "remove", target.name, "bootstrap:\n  compose_v1: remove\n"))
         assert removed.returncode == 0, removed.stdout + removed.stderr
-        assert f"{target.name}: ok, 1 change(s) (Compose v1 | No Compose v1)" in removed.stdout
+        assert f"{target.name}: 1 change (Compose v1 | No Compose v1)" in removed.stdout
         assert ssh(target, "command -v docker-compose").returncode != 0
         assert ssh(target, "docker compose version --short").stdout.strip().lstrip("v") == COMPOSE_VERSION
     finally:  # whatever was asserted: no Compose v1 left for the next test
@@ -122,7 +125,7 @@ def test_compose_v1_is_refused_or_removed_per_policy(bootstrapped, boxes, tmp_pa
 def test_unreachable_host_is_named_and_others_still_bootstrap(bootstrapped, boxes, tmp_path):
     inventory = tmp_path / "inventory.py"
     inventory.write_text(
-        "from mooring.sandbox import host_data, load_state\n"
+        "from mooring.sandbox.boxes import host_data, load_state\n"
         "_state = load_state()\n"
         "_box = _state.group('docker')[0]\n"
         "_data = host_data(_state, _box)\n"
@@ -131,8 +134,9 @@ def test_unreachable_host_is_named_and_others_still_bootstrap(bootstrapped, boxe
     out = subprocess.run([sys.executable, "-m", "mooring", "bootstrap", str(inventory)], cwd=ROOT,
                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     assert out.returncode == 1
-    assert "ghost-box: FAILED - Could not connect" in out.stdout
-    assert f"{boxes.boxes[0].name}: ok, 0 change(s)" in out.stdout
+    lines = out.stdout.splitlines()
+    assert lines[lines.index("ghost-box: failed; 1 failed") + 1].startswith("  FAILED   bootstrap.run: Could not connect")
+    assert f"{boxes.boxes[0].name}: no changes" in out.stdout
 
 
 def test_timezone_cron_and_directories(bootstrapped, boxes):

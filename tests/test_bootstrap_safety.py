@@ -60,7 +60,7 @@ def test_sshd_change_is_proven_by_a_fresh_login_or_rolled_back(boxes):
 def _inventory(tmp_path: Path, box, name: str, **changes) -> tuple[Path, Path]:
     """An inventory for ``box`` with sandbox settings, an empty known_hosts file and ``changes``
     (a value of None removes the key)."""
-    from mooring.sandbox import host_data, load_state
+    from mooring.sandbox.boxes import host_data, load_state
 
     data = host_data(load_state(), box)
     known_hosts = tmp_path / f"{name}_known_hosts"
@@ -110,7 +110,7 @@ def test_mooring_bootstrap_refuses_a_weak_inventory(boxes, tmp_path):
 
 
 def test_first_contact_is_for_bootstrap_and_records_the_key(boxes, bootstrapped, tmp_path):
-    from mooring.sandbox import load_state
+    from mooring.sandbox.boxes import load_state
 
     box = boxes.boxes[0]
     inventory, known_hosts = _inventory(tmp_path, box, "first", ssh_strict_host_key_checking="accept-new",

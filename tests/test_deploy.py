@@ -148,6 +148,12 @@ def backup_now(box, log: list[str]) -> str:
 
 # -- fixtures ----------------------------------------------------------------------------------
 
+#: A box as bootstrap leaves it: no stack folder, containers, volumes, cron file or stack images.
+WITHOUT_STACK = ("if [ -f /srv/mooring/solacore/compose.yml ]; then cd /srv/mooring/solacore && docker compose "
+                 "--project-name solacore --project-directory . -f compose.yml --env-file .env down -v "
+                 "--remove-orphans >/dev/null 2>&1; fi; cd / && rm -rf /srv/mooring/solacore /etc/cron.d/mooring-solacore "
+                 "/var/tmp/mooring-images && docker image prune -af >/dev/null")
+
 
 @pytest.fixture
 def log(tmp_path):
@@ -190,6 +196,8 @@ def deployed(bootstrapped, boxes, tmp_path_factory):
     """The declared stack deployed twice on every box (the second run must change nothing)."""
     tmp = tmp_path_factory.mktemp("deploy")
     texts: list[str] = []
+    for box in boxes.boxes:  # another module of this session may have deployed first: start bare
+        ssh(box, WITHOUT_STACK, check=True)
     first, first_json = deploy_json(tmp, log=texts)
     before = {box.name: containers(box) for box in boxes.boxes}
     second, second_json = deploy_json(tmp, log=texts)
@@ -260,6 +268,30 @@ def test_env_change_recreates_only_the_services_using_it(deployed, boxes, log, r
     assert out.returncode == 0
     assert sorted(svc for svc in after if after[svc] != containers(box).get(svc)) == ["api"]
     restores.settled(box)
+
+
+def test_disabling_backups_removes_the_job_and_keeps_the_dumps(deployed, boxes, log, restores):
+    """backups.enabled: false removes the cron entry and the scripts (a second run: no change);
+    the dumps already made stay; enabling them again brings the job back."""
+    box = boxes.boxes[0]
+    job = f"/etc/cron.d/mooring-solacore {STACK_DIR}/bin/backup.sh {STACK_DIR}/bin/restore.sh"
+    dump = f"{BACKUPS}/solacore__readme_to_recover_20261201T020000Z.sql.gz"
+    ssh(box, f"echo kept | gzip > {dump}", check=True)
+    data = group_data_with(deployed["tmp"] / "nobackups", box.name, "stack:\n  backups:\n    enabled: false\n")
+    restores.add(box)
+    try:
+        out, payload = deploy_json(deployed["tmp"], "--limit", box.name, log=log, group_data=data)
+        assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+        assert ssh(box, f"ls {job} 2>/dev/null").stdout == "", "the backup job is still installed"
+        assert ssh(box, f"test -f {dump}").returncode == 0, "a dump was deleted"
+        again, payload = deploy_json(deployed["tmp"], "--limit", box.name, log=log, group_data=data)
+        assert again.returncode == 0 and host_of(payload, box)["changed_operations"] == [], host_of(payload, box)
+        back, _ = deploy_json(deployed["tmp"], "--limit", box.name, log=log)
+        assert back.returncode == 0, back.stdout
+        assert ssh(box, f"ls {job}").returncode == 0, "the job did not come back"
+        restores.settled(box)
+    finally:
+        ssh(box, f"rm -f {dump}")
 
 
 def test_changed_mounted_config_restarts_exactly_its_services(deployed, boxes, log, restores):

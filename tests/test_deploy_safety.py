@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, group_data_with, ssh
+from declare.secrets import parse_dotenv, quote_env_value
+from tests.conftest import CANARIES, CANARY_DB, CANARY_JWT, ROOT, group_data_with, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -31,16 +32,19 @@ FAST_FAILING_GATE = ("  health:\n    - {name: ready, path: /api/v1/health/ready,
                      " retries: 3, interval: 1}\n")
 
 
-def mooring_env(group_data: Path | None) -> dict[str, str]:
+def mooring_env(group_data: Path | None, secrets: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a ``mooring`` run; ``secrets`` (MOORING_SECRET_* → value) override the session's."""
     env = dict(os.environ)
     if group_data is not None:
         env["MOORING_GROUP_DATA"] = str(group_data)
+    env.update(secrets or {})
     return env
 
 
-def mooring(*args: str, group_data: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+def mooring(*args: str, group_data: Path | None = None, timeout: int = 900,
+            secrets: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``mooring ARGS`` as a user runs it; returns the finished process."""
-    return subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=mooring_env(group_data),
+    return subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=mooring_env(group_data, secrets),
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
@@ -310,19 +314,186 @@ def test_rollback_marks_the_failed_release_by_number_when_ids_recur(box, tmp_pat
     assert current(box) == b
 
 
-def test_release_archives_keep_no_secrets_beyond_the_rollback_target(box):
-    names = [n for n in listing(box) if n[:4].isdigit() and not n.endswith("-failed")]
-    for name in names:
-        members = ssh(box, f"tar -tzf {RELEASES}/{name}/files.tar.gz").stdout.split()
-        assert members and not [m for m in members if m.endswith(".env")], members
-    with_secrets = ssh(box, f"ls {RELEASES}/*/secret-files.tar.gz 2>/dev/null").stdout.split()
-    assert 1 <= len(with_secrets) <= 2, with_secrets
-    assert not [path for path in with_secrets if "-failed/" in path], with_secrets
-    assert ssh(box, f"stat -c %a {with_secrets[0]}").stdout.strip() == "600"
+ROTATED_JWT = "r0tatedJWT 'sq' \"dq\" $PATH \\bs qwvzROTmrst"  # another canary: quotes, $, \\ and spaces
+ROTATED = {"MOORING_SECRET_JWT_SECRET": ROTATED_JWT}
+
+
+def box_bytes(box, command: str) -> bytes:
+    """The raw stdout of ``command`` run in the box (binary: archives and files as they are)."""
+    return subprocess.run(["docker", "exec", box.container, "sh", "-c", command], capture_output=True,
+                          check=True, timeout=120).stdout
+
+
+def releases_content(box) -> bytes:
+    """Every byte kept under releases/: each file, and each .gz decompressed (tar members included)."""
+    return box_bytes(box, f"cd {RELEASES} && find . -type f | sort | while read -r f; do "
+                          'case "$f" in *.gz) zcat "$f" ;; *) cat "$f" ;; esac; done')
+
+
+def secret_forms(*values: str) -> list[bytes]:
+    """Each value in every form a file could hold it, and the canary fragments any quoting keeps."""
+    from declare.render import _written_forms
+
+    return sorted({form.encode() for value in values for form in _written_forms(value)}
+                  | {c.encode() for c in CANARIES} | {b"r0tatedJWT", b"qwvzROTmrst"})
+
+
+def holds_any(content: bytes, *values: str) -> bool:
+    """Whether ``content`` holds any form of ``values`` (a bool: a failing assert never shows a secret)."""
+    return any(form in content for form in secret_forms(*values))
+
+
+def api_env_has(box, key: str, value: str) -> bool:
+    """Whether the running api container was created with ``key=value`` (read on the controller)."""
+    ids = box_bytes(box, "docker ps -q --filter label=com.docker.compose.project=solacore "
+                         "--filter label=com.docker.compose.service=api").decode().split()
+    config = json.loads(box_bytes(box, f"docker inspect {ids[0]}"))
+    return f"{key}={value}" in config[0]["Config"]["Env"]
+
+
+def test_no_release_keeps_a_secret_value_even_after_a_rotation(box, tmp_path):
+    """Item 11: releases keep their secret files masked; an old release's secret-files.tar.gz (from
+    an older mooring, holding the old .env) is removed by the next run under the lock; a second
+    converge changes nothing."""
+    now = current(box)
+    ssh(box, f"cd / && tar -czf {RELEASES}/{now}/secret-files.tar.gz {STACK.lstrip('/')}/.env", check=True)
+    assert holds_any(releases_content(box), CANARY_JWT), "the scan must see inside archives"
+
+    data = overrides(tmp_path, box, "  env:\n    APP_VERSION: 1.0.0-rotated\n")
+    out = mooring("deploy", "sandbox", "--limit", box.name, group_data=data, secrets=ROTATED)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    rotated = current(box)
+    assert rotated != now
+    in_env = f"JWT_SECRET={quote_env_value(ROTATED_JWT)}" in env_lines(box)  # a bool: failures show no secret
+    assert in_env, "the rotated secret is not in .env"
+    assert_consistent(box)
+    again = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "again.json"),
+                    group_data=data, secrets=ROTATED)
+    assert again.returncode == 0, again.stdout
+    assert json.loads((tmp_path / "again.json").read_text())["hosts"][0]["changed_operations"] == []
+
+    assert not holds_any(releases_content(box), CANARY_JWT, ROTATED_JWT, CANARY_DB), f"a secret is kept under {RELEASES}"
+    assert ssh(box, f"ls {RELEASES}/*/secret-files.tar.gz 2>/dev/null").stdout == ""
+    for name in (now, rotated):
+        masked = json.loads(ssh(box, f"cat {RELEASES}/{name}/masked-files.json").stdout)["files"]
+        assert [m["path"] for m in masked] == [f"{STACK}/.env"]
+        assert "JWT_SECRET=@@mooring-secret:JWT_SECRET@@" in masked[0]["content"].splitlines()
+    members = ssh(box, f"tar -tzf {RELEASES}/{rotated}/files.tar.gz").stdout.split()
+    assert members and not [m for m in members if m.endswith(".env")], members
+
+
+def test_a_rollback_to_a_release_an_older_mooring_kept_restores_its_other_files(box, tmp_path):
+    """A release staged before releases were masked has no masked-files.json (and its
+    secret-files.tar.gz is removed under the lock): the rollback restores its files without
+    secrets, leaves the secret files as the failed release wrote them, and the host is healthy."""
+    good = current(box)
+    compose_before = ssh(box, f"sha256sum {STACK}/compose.yml").stdout
+    masked, kept = f"{RELEASES}/{good}/masked-files.json", "/var/tmp/mooring-test-masked-files.json"
+    ssh(box, f"mv {masked} {kept} && cd / && "
+             f"tar -czf {RELEASES}/{good}/secret-files.tar.gz {STACK.lstrip('/')}/.env", check=True)
+    try:
+        _roll_back_to_a_release_without_masked_files(box, tmp_path, good, compose_before)
+    finally:  # the good release is the next test's rollback target: give it back its masked files
+        ssh(box, f"mv {kept} {masked}", check=True)
+
+
+def _roll_back_to_a_release_without_masked_files(box, tmp_path, good: str, compose_before: str) -> None:
+    failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
+    target = tmp_path / "out.json"
+    data = overrides(tmp_path, box, "  env:\n    APP_VERSION: 1.0.0-after-upgrade\n"
+                                    "  services:\n    api:\n      restart: on-failure\n" + failing)
+    out = mooring("-v", "deploy", "sandbox", "--limit", box.name, "--json", str(target), group_data=data)
+    assert out.returncode == 1, out.stdout
+    host = json.loads(target.read_text())["hosts"][0]
+    assert host["outcome"] == "rolled_back" and host["rolled_back_to"] == int(good[:4]), host
+    assert f"release {good} keeps no masked secret files" in out.stdout + out.stderr
+    assert ssh(box, f"sha256sum {STACK}/compose.yml").stdout == compose_before
+    assert "APP_VERSION=1.0.0-after-upgrade" in env_lines(box)  # the secret files stay as they were
+    assert ssh(box, f"ls {RELEASES}/*/secret-files.tar.gz 2>/dev/null").stdout == ""
+    assert current(box) == good and healthy(box)
+    assert_consistent(box)
+
+
+def test_the_snapshot_key_is_written_private_and_left_alone_by_the_next_run(box, tmp_path):
+    from checks.snapshot import snapshot_key
+
+    key = f"{STACK}/.mooring/snapshot.key"
+    ssh(box, f"rm -f {key}", check=True)
+    first = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "first.json"))
+    assert first.returncode == 0, first.stdout
+    assert json.loads((tmp_path / "first.json").read_text())["hosts"][0]["changed_operations"] == [
+        f"Stack | Secret file {key}"]
+    assert ssh(box, f"stat -c '%U %G %a' {key}").stdout.strip() == "root root 600"
+    same = box_bytes(box, f"cat {key}") == snapshot_key(box.name, STACK)  # a bool: failures show no key
+    assert same, "the host's key is not the controller's snapshot_key(host, stack dir)"
+    again = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "again.json"))
+    assert json.loads((tmp_path / "again.json").read_text())["hosts"][0]["changed_operations"] == []
+    assert_consistent(box)
+
+
+def test_a_failed_release_rolls_back_with_the_secrets_declared_now(box, tmp_path):
+    """The release that failed rotated a secret: the rollback restores the good release's
+    non-secret files and .env values, with the rotated secret (the revoked one never comes back)."""
+    good, before = current(box), env_lines(box)
+    compose_before = ssh(box, f"sha256sum {STACK}/compose.yml").stdout
+    failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
+    target = tmp_path / "out.json"
+    data = overrides(tmp_path, box, "  env:\n    APP_VERSION: 1.0.0-rotated-failing\n"
+                                    "  services:\n    api:\n      restart: on-failure\n" + failing)
+    out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(target), group_data=data, secrets=ROTATED)
+    assert out.returncode == 1, out.stdout
+    host = json.loads(target.read_text())["hosts"][0]
+    assert host["outcome"] == "rolled_back" and host["rolled_back_to"] == int(good[:4]), host
+    assert current(box) == good
+
+    rotated_line = f"JWT_SECRET={quote_env_value(ROTATED_JWT)}"
+    expected = [rotated_line if line.startswith("JWT_SECRET=") else line for line in before]
+    restored = env_lines(box) == expected  # a bool: failures show no secret
+    assert restored, "not the good release's .env with the secrets declared now"
+    assert env_mode(box) == "root root 600"
+    assert ssh(box, f"sha256sum {STACK}/compose.yml").stdout == compose_before  # non-secret files: byte for byte
+    applied = api_env_has(box, "JWT_SECRET", ROTATED_JWT)
+    version = parse_dotenv("\n".join(line for line in before if line.startswith("APP_VERSION=")))["APP_VERSION"]
+    assert applied and api_env_has(box, "APP_VERSION", version), "the api runs without the restored .env"
+    assert healthy(box)
+    assert_consistent(box)
+    assert not holds_any(releases_content(box), ROTATED_JWT), f"a secret is kept under {RELEASES}"
+    assert not holds_any((out.stdout + out.stderr + target.read_text()).encode(), ROTATED_JWT), "a secret was shown"
+
+
+def test_a_rollback_to_a_release_naming_an_undeclared_secret_fails_and_writes_nothing(box, tmp_path):
+    """Release A declares EXTRA_TOKEN; B drops it and fails its gate. A's masked .env names a secret
+    that is no longer declared: the rollback fails for this host, naming it and the release, and
+    leaves every file, container and release folder as B left them."""
+    files_declared = ssh(box, f"sha256sum {STACK}/.env {STACK}/compose.yml").stdout
+    extra = {"MOORING_SECRET_EXTRA_TOKEN": "xtraTOKENvalue-9d8c7b6a5f4e"}
+    with_extra = overrides(tmp_path / "a", box, "  env:\n    EXTRA_TOKEN: {secret: EXTRA_TOKEN}\n")
+    out = mooring("deploy", "sandbox", "--limit", box.name, group_data=with_extra, secrets=extra)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    a = current(box)
+
+    failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
+    target = tmp_path / "b.json"
+    out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(target),
+                  group_data=overrides(tmp_path / "b", box, failing), secrets=extra)
+    assert out.returncode == 1, out.stdout
+    host = json.loads(target.read_text())["hosts"][0]
+    assert host["outcome"] == "failed" and host["rolled_back_to"] is None, host
+    assert "rollback failed" in host["error"] and f"release {a}" in host["error"], host["error"]
+    assert f"{STACK}/.env names secret EXTRA_TOKEN, which the stack no longer declares" in host["error"], host["error"]
+    assert "(nothing was changed)" in host["error"] and "Traceback" not in out.stdout + out.stderr
+    assert "xtraTOKENvalue" not in out.stdout + out.stderr + target.read_text(), "a secret was shown"
+
+    assert ssh(box, f"sha256sum {STACK}/.env {STACK}/compose.yml").stdout == files_declared  # B's files, untouched
+    names = listing(box)
+    assert current(box) == a and f"{host['release']:04d}-{host['release_id']}" in names, names
+    assert not [n for n in names if n.endswith("-failed")], names
+    assert ssh(box, f"ls -d {STACK}/.mooring/lock {STACK}/.mooring/restore.* 2>/dev/null").stdout == ""
+    assert b"xtraTOKENvalue" not in releases_content(box), f"a secret is kept under {RELEASES}"
 
 
 def test_a_stopped_box_fails_alone_and_the_next_run_converges_it(stack, tmp_path):
-    from mooring import docker
+    from deploy import local_docker as docker
 
     one, two = stack.boxes
     data = group_data_with(tmp_path, two.name, "stack:\n  env:\n    APP_VERSION: 1.0.0-stopped\n",

@@ -14,14 +14,15 @@ import importlib
 import pytest
 
 MODULES = [
-    "checks.cron", "checks.schema", "checks.static", "deploy.facts.util", "deploy.operations.stack",
-    "mooring.commands.validate", "mooring.declared", "mooring.gate", "mooring.render", "mooring.secrets",
+    "declare.cron", "declare.schema", "checks.registry", "deploy.facts.util", "deploy.operations.stack",
+    "mooring.commands.validate", "declare.layers", "checks.probes", "declare.render", "declare.secrets",
+    "mooring.commands.backup", "mooring.report", "mooring.output.text", "declare.dumps",
 ]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name, world, monkeypatch):
-    monkeypatch.delenv("MOORING_GROUP_DATA")  # mooring.declared's example sets and unsets it itself
+    monkeypatch.delenv("MOORING_GROUP_DATA")  # declare.layers's example sets and unsets it itself
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS, report=True)
     assert result.failed == 0, f"{name}: {result.failed} of {result.attempted} example(s) failed (see the output above)"
     assert result.attempted >= 1, f"{name}: no example ran (all skipped or none written)"

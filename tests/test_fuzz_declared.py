@@ -2,7 +2,7 @@
 
 Every example writes one layer file (``all.yml``, ``production.yml`` or a host's own file) of a
 throw-away declared world and runs the in-process pre-flight that ``mooring validate`` runs
-(:func:`mooring.preflight.preflight_report`). It must return findings, never raise anything but
+(:func:`checks.preflight.preflight_report`). It must return findings, never raise anything but
 mooring's own ``ConfigError``/``MooringError``; every failed finding names a real file (and a
 key path when the problem sits at a key), no rule crashes ("internal error in rule"), the text
 and JSON reports build, and no test secret value shows up in them.
@@ -50,11 +50,11 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from checks.findings import Finding, Outcome
-from mooring import declared
+from declare import layers as declared
 from mooring.commands.validate import format_text, write_json
-from mooring.declared import display_path, read_yaml
-from mooring.errors import ConfigError, MooringError
-from mooring.preflight import DECLARED_CHECK, preflight_report
+from declare.layers import display_path, read_yaml
+from declare.errors import ConfigError, MooringError
+from checks.preflight import DECLARED_CHECK, preflight_report
 from tests.declared_world import ROOT, SECRETS, make_world
 
 # cerberus warns when two keys normalise to one (e.g. two `.nan` keys): noise here, not a failure.
@@ -208,7 +208,7 @@ class KnownBug:
 
 def _layer_outcome(content: bytes) -> BaseException | None:
     """What read_yaml + validate_layer (the per-file half of the pre-flight) raise on ``content``."""
-    from checks.schema import validate_layer
+    from declare.schema import validate_layer
 
     with tempfile.NamedTemporaryFile("wb", suffix=".yml", delete=False) as handle:
         handle.write(content)
@@ -234,9 +234,9 @@ def key_level_problem_without_path(exc: BaseException | None) -> bool:
 
 
 #: All fixed (each probe now finds a ``ConfigError``; kept so that a regression is filtered and named):
-#: read_yaml (mooring/declared.py, the ``yaml.load`` call) caught only ``yaml.YAMLError``, but
+#: read_yaml (declare/layers.py, the ``yaml.load`` call) caught only ``yaml.YAMLError``, but
 #: PyYAML's scalar constructors raise ValueError & co. for values they cannot build and its
-#: composer/constructor recurse once per nesting level. validate_layer (checks/schema.py) handed
+#: composer/constructor recurse once per nesting level. validate_layer (declare/schema.py) handed
 #: mappings with null/float/date keys to cerberus, which sorts its errors by key path and
 #: compares None with str/int (TypeError); an empty top-level key yielded an empty key path.
 KNOWN_BUGS = [

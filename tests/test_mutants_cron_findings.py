@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.cron import cron_problem
+from declare.cron import cron_problem
 from checks.findings import Finding, Outcome, failed
 
 MACROS = "@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly"
@@ -100,11 +100,15 @@ def test_finding_text(finding, text):
     assert str(finding) == text
 
 
+#: What a finding adds for live rules, probes and drift; a static finding leaves them empty.
+NEW = {"host": None, "kind": "static", "resource": "", "expected": "", "actual": ""}
+
+
 def test_finding_as_data():
-    assert FULL.to_dict() == {"check": "ports.unique", "outcome": "failed", "subject": "prod-1",
+    assert FULL.to_dict() == {**NEW, "check": "ports.unique", "outcome": "failed", "subject": "prod-1",
                               "path": "stack.services.api.ports.0", "message": "port 80 is taken", "fix": "publish another",
                               "file": "group_data/production.yml"}
-    assert Finding("c", Outcome.WARNING, "s").to_dict() == {"check": "c", "outcome": "warning", "subject": "s", "path": "",
+    assert Finding("c", Outcome.WARNING, "s").to_dict() == {**NEW, "check": "c", "outcome": "warning", "subject": "s", "path": "",
                                                             "message": "", "fix": "", "file": ""}
 
 

@@ -10,8 +10,8 @@ import dataclasses
 
 import pytest
 
-from mooring.errors import ConfigError
-from mooring.model import EnvVar, Mount, PortMapping, Probe, mount_source
+from declare.errors import ConfigError
+from declare.model import EnvVar, Mount, PortMapping, Probe, mount_source
 from tests.declared_world import model_for, set_path
 
 STACK_DIR = "/srv/mooring/solacore"
@@ -282,7 +282,7 @@ class FakeHost:
 
 
 def test_host_model_builds_the_model_of_a_strict_host(world):
-    from mooring.model import host_model
+    from declare.model import host_model
 
     model = host_model(FakeHost("staging-1.example.invalid", ["staging"], {"ssh_strict_host_key_checking": "yes"}))
     assert (model.name, model.environment, model.groups) == ("staging-1.example.invalid", "staging", ("staging",))
@@ -294,7 +294,7 @@ def test_host_model_builds_the_model_of_a_strict_host(world):
     ({"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, "ssh_known_hosts_file": "k"}, False),
 ])
 def test_host_model_refuses_weak_host_key_checking(world, data, first_contact_ok):
-    from mooring.model import host_key_problems, host_model
+    from declare.model import host_key_problems, host_model
 
     with pytest.raises(ConfigError) as info:
         host_model(FakeHost("staging-1.example.invalid", ["staging"], data), first_contact_ok)
@@ -303,14 +303,14 @@ def test_host_model_refuses_weak_host_key_checking(world, data, first_contact_ok
 
 
 def test_first_contact_passes_for_bootstrap_only(world):
-    from mooring.model import host_model
+    from declare.model import host_model
 
     data = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, "ssh_known_hosts_file": "k"}
     assert host_model(FakeHost("staging-1.example.invalid", ["staging"], data), True).environment == "staging"
 
 
 def test_bootstrap_block_defaults_when_no_layer_declares_it(world):
-    from mooring.model import _defaults
+    from declare.model import _defaults
 
     assert {k: v for k, v in _defaults("bootstrap").items() if k != "allow_no_keys"} == {
         "docker_source": "debian", "compose_v1": "remove", "timezone": "UTC", "deploy_user": "deploy",
@@ -320,8 +320,8 @@ def test_bootstrap_block_defaults_when_no_layer_declares_it(world):
 # --- host-key settings, exactly -------------------------------------------------------------------
 
 def test_host_key_problems_exactly():
-    from mooring.model import HOST_KEY_FIX, host_key_problems
-    from mooring.errors import ConfigProblem
+    from declare.model import HOST_KEY_FIX, host_key_problems
+    from declare.errors import ConfigProblem
 
     first = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True}
     assert host_key_problems("web-1", {**first, "ssh_known_hosts_file": "k"}) == [ConfigProblem(
@@ -355,7 +355,7 @@ def test_a_missing_key_file_is_named_as_declared(world):
 
 
 def test_a_binary_key_file_is_refused_without_its_bytes(world):
-    from mooring.model import KEY_FIX
+    from declare.model import KEY_FIX
 
     binary = world.root / "key.pub"
     binary.write_bytes(b"ssh-ed25519 \xff\xfe\n")
@@ -366,7 +366,7 @@ def test_a_binary_key_file_is_refused_without_its_bytes(world):
 def test_a_relative_key_file_is_read_from_the_project_root(world, monkeypatch):
     import os
 
-    from mooring.paths import ROOT
+    from declare.paths import ROOT
     from tests.declared_world import SANDBOX_PUBKEY
 
     key = world.root / "keys" / "ops.pub"
@@ -380,7 +380,7 @@ def test_a_relative_key_file_is_read_from_the_project_root(world, monkeypatch):
 
 def test_host_model_uses_the_layers_pyinfra_loaded(world):
     """A shim's layer in host data (the same file this world holds) is used as loaded, not re-read."""
-    from mooring.model import host_model
+    from declare.model import host_model
 
     loaded = world.read("staging.yml")
     set_path(loaded, "stack.releases_keep", 7)
@@ -394,7 +394,7 @@ def test_an_inventory_weakening_host_keys_is_refused_while_pyinfra_loads_it():
     from pyinfra.api import Inventory
     from pyinfra.context import ctx_inventory
 
-    from mooring.model import check_inventory_host_keys, host_key_problems
+    from declare.model import check_inventory_host_keys, host_key_problems
 
     check_inventory_host_keys()  # outside pyinfra's inventory loading: nothing to check
     weak = {"ssh_strict_host_key_checking": "no"}
@@ -412,7 +412,7 @@ def test_an_inventory_weakening_host_keys_is_refused_while_pyinfra_loads_it():
 
 
 def test_key_file_contents_are_checked_line_by_line(world):
-    from mooring.model import KEY_FIX, public_key_problem
+    from declare.model import KEY_FIX, public_key_problem
     from tests.declared_world import SANDBOX_PUBKEY
 
     keys = world.root / "keys.pub"
@@ -450,7 +450,7 @@ def test_a_key_file_problem_names_the_layer_that_declared_it(world):
 
 
 def test_host_model_refuses_first_contact_unless_asked(world):
-    from mooring.model import host_model
+    from declare.model import host_model
 
     data = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, "ssh_known_hosts_file": "k"}
     with pytest.raises(ConfigError):

@@ -11,8 +11,8 @@ import datetime
 
 import pytest
 
-from checks.schema import is_secret_path, layer_schema, normalize_merged, validate_layer
-from mooring.errors import ConfigError
+from declare.schema import is_secret_path, layer_schema, normalize_merged, validate_layer
+from declare.errors import ConfigError
 
 CASES = [
     {'id': 'mount-relative',
@@ -136,11 +136,9 @@ CASES = [
                  "'61 * * * *' is not a valid cron schedule: minute: 61 is outside 0-59",
                  'write five fields "minute hour day month weekday", e.g. "0 2 * * *" (02:00 daily)')]},
     {'id': 'probe-service',
-     'layer': {'stack': {'health': [{'name': 'x', 'path': '/x', 'service': 'api'}]}},
-     'expect': [('stack.health.0.service',
-                 "probes run from the controller over HTTP and cannot run inside service 'api'",
-                 'remove `service:`; to probe another port of the host (published on an address the controller '
-                 'reaches) set `port:`')]},
+     'layer': {'stack': {'health': [{'name': 'x', 'path': '/x', 'service': 'Api!'}]}},
+     'expect': [('stack.health.0.service', "'Api!' has the wrong format",
+                 'the name of a service that publishes a port, e.g. prometheus')]},
     {'id': 'type-null',
      'layer': {'stack': {'name': None}},
      'expect': [('stack.name', 'must not be empty (null)', 'give it a value, or remove the key to use the default')]},
@@ -179,10 +177,7 @@ CASES = [
                  'the compose project name: lowercase letters, digits, - and _, e.g. solacore')]},
     {'id': 'unknown-far',
      'layer': {'stack': {'zzzzzz': 1}},
-     'expect': [('stack.zzzzzz',
-                 'unknown key',
-                 'remove it or correct its spelling; known keys: backups, cors, endpoints, env, health, migration, '
-                 'name, proxy, releases_keep, secrets_generate_missing, services, smoke')]},
+     'expect': [('stack.zzzzzz', 'unknown key', 'remove it or correct its spelling')]},
     {'id': 'unknown-top',
      'layer': {'stak': {}},
      'expect': [('stak', 'unknown key', 'did you mean `stack`? (remove it or correct its spelling)')]},
@@ -284,8 +279,10 @@ def test_merged_data_gets_every_default():
                                           "whitelist_env": "DEV_ENDPOINTS_WHITELIST"}, "ops": None}
     assert stack["cors"] == {"allowed_origins": [], "allow_credentials": True, "origins_env": "BACKEND_CORS_ALLOWED_ORIGINS",
                              "credentials_env": "BACKEND_CORS_ALLOW_CREDENTIALS"}
-    assert stack["backups"] == {"enabled": True, "schedule": "0 2 * * *", "retention_days": 30, "databases": [],
-                                "directory": None, "service": None}
+    assert stack["backups"] == {"enabled": True, "schedule": "0 2 * * *", "retention_days": 30, "keep_newest": 7,
+                                "databases": [], "directory": None, "service": None,
+                                "metrics_dir": "/var/lib/prometheus/node-exporter", "verify_schedule": None,
+                                "copy_command": None, "on_failure": None}
 
 
 def test_merged_problems_name_the_file_each_key_came_from():
@@ -299,7 +296,7 @@ def test_merged_problems_name_the_file_each_key_came_from():
 
 
 def test_building_the_layer_schema_leaves_the_merged_one_whole():
-    from checks.schema import merged_schema
+    from declare.schema import merged_schema
 
     layer_schema()
     stack = merged_schema()["stack"]["schema"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from checks.findings import Outcome
-from checks.static import RULES, run_rules
+from checks.registry import RULES, run_rules
 from tests.declared_world import delete_path, model_for, set_path
 
 #: The rules that need no rendered files (the render rules have tests/test_rules_fire.py and

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from deploy.facts.releases import DeployLock, Release, Releases, ReleaseHistory, parse_dirname
-from deploy.operations.stack import keep_set, restore_script
-from mooring.runplan import ReleaseRef, StackPlan, Verdict
+from declare.render import MaskedFile
+from deploy.facts.releases import DeployLock, MaskedFiles, Release, Releases, ReleaseHistory, parse_dirname
+from deploy.operations.stack import archive_check, keep_set, restore_script
+from deploy.plan import ReleaseRef, StackPlan, Verdict
 
 
 def history(*names: str, current: str | None = None, pending: str | None = None) -> ReleaseHistory:
@@ -98,11 +99,37 @@ def test_restore_script_lists_archives_before_extracting_and_restarts_only_chang
     assert "up -d" not in untouched and "restart" not in untouched.split("restart=''")[1]
 
 
+def test_restore_script_extracts_no_secret_archive_and_restarts_services_of_restored_secret_files():
+    script = restore_script("/srv/s/releases/0002-ab", "r1", {}, "dc", touched=True, tags={}, restarts=("api", "w"))
+    assert "secret-files" not in script and "restart='api w'" in script
+    assert 'if [ -n "$restart" ]; then dc restart $restart; fi' in script
+    assert archive_check("/srv/s/releases/0002-ab").count("tar -tzf") == 1
+
+
+def test_leftovers_include_the_secret_archives_older_releases_kept():
+    from deploy.roles.stack import leftover_globs
+
+    assert "/srv/s/releases/*/secret-files.tar.gz" in leftover_globs("/srv/s", ["/srv/s/.env"])
+
+
+@pytest.mark.parametrize("lines,expected", [
+    (['{"files": [{"path": "/s/.env", "content": "A=@@mooring-secret:A@@\\n", "mode": "0600", "owner": "root",'
+      ' "group": "root", "dotenv": true}]}'],
+     (MaskedFile("/s/.env", "A=@@mooring-secret:A@@\n", "0600", "root", "root", True),)),
+    (['{"files": []}'], ()),
+    ([], None),  # a release staged by an older mooring keeps none
+    (["{not json"], None),
+    (['{"files": [{"path": "/s/.env"}]}'], None),
+], ids=["one", "none-secret", "absent", "damaged", "incomplete"])
+def test_masked_files_fact(lines, expected):
+    assert MaskedFiles().process(lines) == expected
+
+
 def test_release_id_is_keyed(world, monkeypatch, tmp_path):
     """The release ID (world-readable on hosts) is an HMAC under the controller's key, not a plain
     hash of rendered files that hold secrets."""
     from deploy.roles.stack import release_id
-    from mooring.render import render_stack
+    from declare.render import render_stack
     from tests.declared_world import model_for
 
     model = model_for("sandbox")
@@ -123,7 +150,7 @@ def test_release_id_is_keyed(world, monkeypatch, tmp_path):
 def test_write_record_redacts_every_secret(tmp_path, monkeypatch):
     """A secret that reached an error text or a probe body never reaches the record files."""
     from mooring.deployer import HostOutcome, Result, write_record
-    from mooring.gate import ProbeResult
+    from checks.probes import ProbeResult
 
     monkeypatch.setenv("MOORING_STATE", str(tmp_path / "state"))
     secret = 'p@ss "word" $x \\ y'

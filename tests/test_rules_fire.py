@@ -3,7 +3,7 @@ off, i.e. its body replaced by ``return []``, fails its test here).
 
 Declared-state rules get a bad layer; the render rules get the real rendered stack with one
 file spoiled the way a template or quoting bug would spoil it, then run through
-:func:`checks.static.run_rules` with the real tools (``sh -n``, shellcheck, the shipped
+:func:`checks.registry.run_rules` with the real tools (``sh -n``, shellcheck, the shipped
 Compose v2 binary). A missing tool fails the test: a skipped proof is no proof.
 """
 
@@ -15,10 +15,11 @@ from dataclasses import replace
 import pytest
 
 from checks.findings import Finding, Outcome
-from checks.static import _compose_binary, run_rules
-from mooring.preflight import check_model
-from mooring.render import RenderedStack, render_stack
-from mooring.secrets import format_dotenv, parse_dotenv
+from checks.registry import run_rules
+from checks.rules.common import _compose_binary
+from checks.preflight import check_model
+from declare.render import RenderedStack, render_stack
+from declare.secrets import format_dotenv, parse_dotenv
 from tests.declared_world import model_for, set_path
 
 STACK_DIR = "/srv/mooring/solacore"

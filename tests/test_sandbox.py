@@ -18,9 +18,10 @@ from typing import Iterator
 import paramiko
 import pytest
 
-from mooring import docker, sandbox
-from mooring.paths import INVENTORIES, ROOT
-from mooring.sandbox import Box, SandboxState
+from deploy import local_docker as docker
+from mooring.sandbox import boxes as sandbox
+from declare.paths import INVENTORIES, ROOT
+from mooring.sandbox.boxes import Box, SandboxState
 
 PYINFRA = Path(sys.executable).parent / "pyinfra"
 #: Port offsets this module adds to PORT_BASE for its extra sandboxes (see the last tests).
@@ -68,7 +69,7 @@ def container_ids(names: list[str]) -> dict[str, str]:
 
 def labelled(kind: str, sandbox_id: str) -> list[str]:
     """Containers (kind="ps") or volumes (kind="volume") of one sandbox."""
-    filters = ["--filter", "label=mooring.sandbox=1", "--filter", f"label=mooring.sandbox.id={sandbox_id}"]
+    filters = ["--filter", "label=mooring.sandbox.boxes=1", "--filter", f"label=mooring.sandbox.boxes.id={sandbox_id}"]
     if kind == "ps":
         return docker.run(["ps", "-a", "--format", "{{.Names}}", *filters]).stdout.split()
     return docker.run(["volume", "ls", "-q", *filters]).stdout.split()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from checks.schema import BLOCKS, is_secret_path, normalize_merged, register_block, validate_layer
-from mooring.declared import load_layer, merge, layers_for
-from mooring.errors import ConfigError
-from mooring.model import EnvVar, Mount, PortMapping, build_model
-from mooring.secrets import (SecretRef, format_dotenv, parse_dotenv, quote_env_value, redact, resolve_secrets,
+from declare.schema import BLOCKS, is_secret_path, normalize_merged, register_block, validate_layer
+from declare.layers import load_layer, merge, layers_for
+from declare.errors import ConfigError
+from declare.model import EnvVar, Mount, PortMapping, build_model
+from declare.secrets import (SecretRef, format_dotenv, parse_dotenv, quote_env_value, redact, resolve_secrets,
                              secrets_file)
 from tests.declared_world import ROOT, SECRETS, make_world, set_path
 
@@ -67,6 +67,38 @@ def test_merged_data_needs_the_required_keys():
     assert {"stack.name", "stack.services"} <= paths
 
 
+def test_hosts_sharing_layers_share_one_normalization_and_each_gets_its_own_copy(world):
+    first = build_model("staging-1.example.invalid", ["staging"])
+    first.merged and first.data["stack"]["services"].clear()  # a caller mutating its document
+    second = build_model("staging-1.example.invalid", ["staging"])
+    assert second.data["stack"]["services"] and second.stack.services
+
+
+def test_merged_data_normalizes_in_threads_at_once(world):
+    """A cerberus validator keeps the document it checks: one per thread, so concurrent
+    normalizations (a bench, a threaded caller) never see each other's documents."""
+    import concurrent.futures
+    import copy
+    import sys
+
+    merged = merge(layers_for("staging-1.example.invalid", ["staging"], None, world.group_data))
+
+    def normalized(n: int) -> dict:
+        data = copy.deepcopy(merged.data)
+        data["stack"]["releases_keep"] = n + 2  # distinct data: no two share a cached result
+        return normalize_merged(data, merged.file_of)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            documents = list(pool.map(normalized, range(64)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert [d["stack"]["releases_keep"] for d in documents] == [n + 2 for n in range(64)]
+    assert all(d["stack"]["services"]["api"]["enabled"] is True for d in documents)
+
+
 def test_unknown_key_suggests_the_closest():
     [problem] = problems({"stack": {"backups": {"retention_day": 3}}})
     assert (problem.path, problem.message) == ("stack.backups.retention_day", "unknown key")
@@ -112,12 +144,13 @@ def test_host_override_wins(world):
 
 
 @pytest.mark.parametrize("kind", ["health", "smoke"])
-def test_a_probe_inside_a_service_is_refused(kind):
-    """Probes run from the controller over HTTP: `service:` cannot mean anything there."""
-    [problem] = problems({"stack": {kind: [{"name": "ready", "path": "/ready", "service": "api", "port": 8000}]}})
-    assert (problem.path, problem.message) == (
-        f"stack.{kind}.0.service", "probes run from the controller over HTTP and cannot run inside service 'api'")
-    assert problem.fix.startswith("remove `service:`") and "`port:`" in problem.fix
+def test_a_probe_service_must_be_a_service_name(kind):
+    """`service:` names the service whose published port is probed (resolved in the model, see
+    tests/test_gate.py); anything but a service name is refused here."""
+    [problem] = problems({"stack": {kind: [{"name": "ready", "path": "/ready", "service": "Api!", "port": 8000}]}})
+    assert (problem.path, problem.message) == (f"stack.{kind}.0.service", "'Api!' has the wrong format")
+    assert "name of a service" in problem.fix
+    validate_layer({"stack": {kind: [{"name": "ready", "path": "/ready", "service": "prometheus"}]}}, "group_data/all.yml")
 
 
 def test_probe_options_reach_the_model(world):
@@ -272,14 +305,14 @@ def test_env_values_are_hidden_in_schema_messages_whatever_the_key():
                                  "DB_PASSWD", "API_TOKEN", "PRIVATE_PEM"])
 def test_secret_like_keys(key):
     """B14: one predicate for the schema and the static rules."""
-    from mooring.secrets import looks_secret
+    from declare.secrets import looks_secret
 
     assert looks_secret(key) and is_secret_path(f"stack.env.{key}")
 
 
 @pytest.mark.parametrize("key", ["POSTGRES_DB", "REDIS_URL", "KEYBOARD_LAYOUT", "PORT"])
 def test_not_secret_like_keys(key):
-    from mooring.secrets import looks_secret
+    from declare.secrets import looks_secret
 
     assert not looks_secret(key)
 
@@ -312,7 +345,7 @@ def test_non_utf8_key_file_is_a_config_error(world):
 
 def test_yaml_1_1_scalars_keep_their_text(world):
     """B5: ZIP 0123, AT 12:30, COUNTRY NO, HEX 0x1F stay the strings written (YAML 1.2 core)."""
-    from mooring.declared import read_yaml
+    from declare.layers import read_yaml
 
     sample = world.root / "sample.yml"
     sample.write_text("stack:\n  env:\n    ZIP: 0123\n    AT: 12:30\n    COUNTRY: NO\n    HEX: 0x1F\n    FLAG: yes\n"

@@ -1,20 +1,26 @@
-"""Secrets at rest on the controller (issue 7, item 11): the digest key is written atomically
-and never used empty or short; a secrets file that group or others may read is refused.
+"""Secrets at rest (issue 7, item 11): the digest key is written atomically and never used empty
+or short; a secrets file that group or others may read is refused; a release keeps its secret
+files masked (a placeholder per secret), restored with the secrets declared at rollback time.
 
-Host-free: real files in a temporary state folder, no mocks.
+Host-free: real files in a temporary state folder, no mocks. The box tests in
+tests/test_deploy_safety.py prove the same on hosts (no value under releases/, rollback).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import stat
 import subprocess
 import sys
 
 import pytest
 
-from mooring.errors import ConfigError
-from mooring.secrets import DIGEST_KEY_HEX_LENGTH, SecretRef, digest_key, digest_key_path, resolve_secrets, secrets_file
+from declare.errors import ConfigError
+from declare.render import MASK_MARK, MaskedFile, SecretMaskError, mask_secrets, unmask_secrets
+from declare.secrets import DIGEST_KEY_HEX_LENGTH, SecretRef, digest_key, digest_key_path, resolve_secrets, secrets_file
+from tests.conftest import CANARIES, CANARY_DB, CANARY_JWT
 from tests.declared_world import ROOT, run_validate
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -72,7 +78,7 @@ def test_digest_key_readable_by_others_is_refused(state):
 
 def test_digest_key_killed_writer_leaves_no_key(state):
     """A writer killed before the rename leaves no digest.key at all (the next run makes a whole one)."""
-    code = ("import os, signal, mooring.secrets as s\n"
+    code = ("import os, signal, declare.secrets as s\n"
             "real = os.link\n"
             "def killed(*args, **kwargs):\n"
             "    os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -115,3 +121,115 @@ def test_validate_refuses_a_world_readable_secrets_file(world):
     assert proc.returncode == 1, output
     assert "readable or writable by group or others" in output and "chmod 600" in output
     assert "Traceback" not in output and "Prod0Pg4Pass9Word7Long" not in output
+
+
+# --- secret files as releases keep them (masked): no secret value in any release ----------
+
+ROTATED_JWT = "r0tated 'JWT' \"v\" $x \\y kvyp"  # another shape than the canary: quoted differently
+
+
+def sandbox_files(monkeypatch, jwt: str):
+    """(rendered stack, masked secret files, stack) of the sandbox's first host with ``jwt``."""
+    from declare.render import masked_files, render_stack
+    from tests.declared_world import model_for
+
+    monkeypatch.setenv("MOORING_SECRET_POSTGRES_PASSWORD", CANARY_DB)
+    monkeypatch.setenv("MOORING_SECRET_JWT_SECRET", jwt)
+    model = model_for("sandbox")
+    rendered = render_stack(model)
+    return rendered, masked_files(rendered, model.stack), model.stack
+
+
+def test_masked_env_holds_no_secret_and_restores_byte_for_byte(world, monkeypatch):
+    from declare.render import declared_secrets
+
+    rendered, masked, stack = sandbox_files(monkeypatch, CANARY_JWT)
+    assert [m.path for m in masked] == [stack.env_file] and masked[0].dotenv and masked[0].mode == "0600"
+    text = masked[0].content
+    for canary in CANARIES:
+        assert canary not in text
+    assert "JWT_SECRET=@@mooring-secret:JWT_SECRET@@" in text.splitlines()
+    assert "@@mooring-secret:POSTGRES_PASSWORD@@" in [line for line in text.splitlines()
+                                                     if line.startswith("DATABASE_URL=")][0]
+    assert masked[0].restored(declared_secrets(stack)) == rendered.file(stack.env_file).content
+
+
+def test_masked_env_restored_with_rotated_secrets_is_what_mooring_renders_for_them(world, monkeypatch):
+    """A rollback writes the kept release's .env with the secrets declared now: exactly the file a
+    deploy of that release's config with today's secrets writes (so the next deploy changes nothing)."""
+    from declare.render import declared_secrets
+
+    _, old_masked, _ = sandbox_files(monkeypatch, CANARY_JWT)
+    rendered, _, stack = sandbox_files(monkeypatch, ROTATED_JWT)
+    assert old_masked[0].restored(declared_secrets(stack)) == rendered.file(stack.env_file).content
+
+
+def test_a_secret_no_longer_declared_is_named_with_the_release(world, monkeypatch):
+    _, masked, stack = sandbox_files(monkeypatch, CANARY_JWT)
+    with pytest.raises(SecretMaskError) as caught:
+        masked[0].restored({"POSTGRES_PASSWORD": CANARY_DB}, release="release 0003-ab12cd")
+    text = str(caught.value)
+    assert "release 0003-ab12cd: /srv/mooring/solacore/.env names secret JWT_SECRET" in text
+    assert "no longer declares" in text and "{secret: JWT_SECRET}" in text
+    for canary in CANARIES:
+        assert canary not in text
+
+
+# Tests as data: (content, secrets, dotenv, masked). Each masked text restores to the content.
+MASK_CASES = {
+    "env-bare": ("A=1\nPW=Zk3vQ9xxLong\n", {"PW": "Zk3vQ9xxLong"}, True, "A=1\nPW=@@mooring-secret:PW@@\n"),
+    "env-double-quoted": ("PW=\"it's \\$5\"\n", {"PW": "it's $5"}, True, "PW=@@mooring-secret:PW@@\n"),
+    "env-embedded": ("URL='u:p w@db'\n", {"PW": "p w"}, True, "URL=u:@@mooring-secret:PW@@@db\n"),
+    "env-literal-mark": ("X=@@mooring-x\n", {}, True, "X=@@mooring-literal@@x\n"),
+    "env-comment-kept": ("# stack s\nPW=sEcr3tValue\n", {"PW": "sEcr3tValue"}, True,
+                         "# stack s\nPW=@@mooring-secret:PW@@\n"),
+    "yaml-quoted": ('pw: "a\\"b$c"\n', {"PW": 'a"b$c'}, False, 'pw: "@@mooring-secret:PW/j@@"\n'),
+    "compose-escaped": ("pw: a$$b\n", {"PW": "a$b"}, False, "pw: @@mooring-secret:PW/ck@@\n"),
+    "shell-word": ("PW='a b'\n", {"PW": "a b"}, False, "PW=@@mooring-secret:PW/s@@\n"),
+    "any-form": ("k=Zk3vQ9\n", {"PW": "Zk3vQ9"}, False, "k=@@mooring-secret:PW/*@@\n"),
+    "longest-first": ("x=AAbbCCdd y=bbCC\n", {"LONG": "AAbbCCdd", "SHORT": "bbCC"}, False,
+                      "x=@@mooring-secret:LONG/*@@ y=@@mooring-secret:SHORT/*@@\n"),
+    "same-value-two-names": ("x=sameValue9\n", {"A": "sameValue9", "B": "sameValue9"}, False,
+                             "x=@@mooring-secret:A/*,B/*@@\n"),
+    "literal-mark-and-token": ("@@mooring-literal@@ pw\n", {"PW": "pw"}, False,
+                               "@@mooring-literal@@literal@@ @@mooring-secret:PW/*@@\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MASK_CASES))
+def test_mask_cases(case):
+    content, secrets, dotenv, masked = MASK_CASES[case]
+    assert mask_secrets(content, secrets, dotenv) == masked
+    assert unmask_secrets(masked, secrets, dotenv) == content
+    for value in secrets.values():
+        assert value not in masked.replace(MASK_MARK, "\0")
+
+
+# (masked, new secrets, dotenv, restored or the error's words)
+RESTORE_CASES = {
+    "env-rotated-to-quoted": ("PW=@@mooring-secret:PW@@\n", {"PW": "n3w $ 'q'"}, True, 'PW="n3w \\$ \'q\'"\n'),
+    "env-rotated-to-bare": ("URL=u:@@mooring-secret:PW@@@db\n", {"PW": "plain9"}, True, "URL=u:plain9@db\n"),
+    "yaml-rotated": ('pw: "@@mooring-secret:PW/j@@"\n', {"PW": 'n"w'}, False, 'pw: "n\\"w"\n'),
+    "any-form-rotated-safely": ("k=@@mooring-secret:PW/*@@\n", {"PW": "Alnum42"}, False, "k=Alnum42\n"),
+    "any-form-rotated-ambiguously": ("k=@@mooring-secret:PW/*@@\n", {"PW": "a b"}, False,
+                                     SecretMaskError("cannot tell how the kept release wrote secret PW")),
+    "two-names-that-now-differ": ("x=@@mooring-secret:A/*,B/*@@\n", {"A": "one1", "B": "two2"}, False,
+                                  SecretMaskError("cannot tell how the kept release wrote secret A")),
+    "missing": ("x=@@mooring-secret:GONE@@ @@mooring-secret:ALSO/j@@\n", {}, False,
+                SecretMaskError("names secrets ALSO, GONE, which the stack no longer declares")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESTORE_CASES))
+def test_restore_cases(case):
+    masked, secrets, dotenv, expected = RESTORE_CASES[case]
+    if isinstance(expected, Exception):
+        with pytest.raises(type(expected), match=re.escape(str(expected))):
+            unmask_secrets(masked, secrets, dotenv, where="release 0002-ab: /s/f")
+    else:
+        assert unmask_secrets(masked, secrets, dotenv) == expected
+
+
+def test_masked_file_round_trips_through_json():
+    item = MaskedFile("/s/.env", "A=@@mooring-secret:A@@\n", "0600", "root", "root", dotenv=True)
+    assert MaskedFile.from_dict(json.loads(json.dumps(item.to_dict()))) == item

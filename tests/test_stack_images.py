@@ -17,10 +17,10 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from mooring import docker
-from mooring.images import BASE_IMAGE, INPUTS_LABEL
-from mooring.paths import EXAMPLES
-from mooring.stack_images import SERVICE_IMAGES, api_tag, ensure_stack_images
+from deploy import local_docker as docker
+from mooring.sandbox.images import BASE_IMAGE, INPUTS_LABEL
+from declare.paths import EXAMPLES
+from mooring.sandbox.stack_images import SERVICE_IMAGES, api_tag, ensure_stack_images
 
 RUN = uuid.uuid4().hex[:8]
 LABELS = ["--label", "mooring.test=1", "--label", f"mooring.test.run={RUN}"]

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-import checks.static as static
-from checks.cron import cron_problem
+import checks.registry as registry
+from checks.rules import common
+from checks.rules import render as render_rules
+from declare.cron import cron_problem
 from checks.findings import Outcome
-from checks.static import RULES, get_rule, is_dev_default, registered_rules, rule, run_rules
-from mooring.preflight import check_model
-from mooring.render import render_stack
+from checks.registry import RULES, get_rule, registered_rules, rule, run_rules
+from checks.rules.common import is_dev_default
+from checks.preflight import check_model
+from declare.render import render_stack
 from tests.declared_world import HOSTS, model_for, set_path
 
 REGISTERED = [
@@ -79,7 +82,7 @@ def test_render_rules_are_skipped_with_a_reason_when_nothing_rendered(world):
 def test_a_crashing_rule_reports_no_exception_text(world, monkeypatch):
     def boom(ctx, name):
         raise ValueError("Prod0Pg4Pass9Word7Long")  # pretend a value leaked into an exception
-    monkeypatch.setitem(RULES, "ports.unique", static.Rule("ports.unique", boom, "stack", "doc"))
+    monkeypatch.setitem(RULES, "ports.unique", registry.Rule("ports.unique", boom, "stack", "doc"))
     model = model_for("production")
     findings = run_rules(model, model.stack, None, "", names=["ports.unique"])
     assert findings[0].outcome is Outcome.FAILED
@@ -138,6 +141,17 @@ def test_whitelisted_ops_endpoints_are_allowed_in_production(world):
     assert outcomes(check_model(model_for("production")), "production.endpoints") == [Outcome.PASSED]
 
 
+def test_one_host_path_mounted_twice_with_one_ownership_is_fine(world):
+    mount = {"source": "/etc/ssl/solacore", "target": "/etc/ssl/solacore", "read_only": True, "owner": "root",
+             "mode": "0755"}
+    edit(world, "staging.yml", stack__services__api__volumes=[mount], stack__services__redis__volumes=[dict(mount)])
+    assert outcomes(check_model(model_for("staging")), "mounts.consistent") == [Outcome.PASSED]
+    edit(world, "staging.yml", stack__services__redis__volumes=[{**mount, "source": "/etc/ssl/solacore/."}])  # same folder
+    assert outcomes(check_model(model_for("staging")), "mounts.consistent") == [Outcome.PASSED]
+    edit(world, "staging.yml", stack__services__redis__volumes=[{**mount, "owner": "999"}])
+    assert outcomes(check_model(model_for("staging")), "mounts.consistent") == [Outcome.FAILED]
+
+
 def test_ports_on_different_addresses_do_not_collide(world):
     edit(world, "staging.yml", stack__services__api__ports=["127.0.0.2:8080:8000"],
          stack__services__redis__ports=["127.0.0.3:8080:6379"])
@@ -193,8 +207,8 @@ def test_render_checks_use_a_cache(world, monkeypatch):
     rendered = render_stack(model)
     run_rules(model, model.stack, rendered)
     calls = []
-    monkeypatch.setattr(static, "_run_on_text", lambda *a: calls.append(a) or (0, ""))
-    monkeypatch.setattr(static, "_run_compose_config", lambda *a: calls.append(a) or (0, "", {}))
+    monkeypatch.setattr(render_rules, "_run_on_text", lambda *a: calls.append(a) or (0, ""))
+    monkeypatch.setattr(render_rules, "_run_compose_config", lambda *a: calls.append(a) or (0, "", {}))
     run_rules(model, model.stack, rendered)
     assert calls == []
 
@@ -299,4 +313,4 @@ def test_a_bad_url_port_is_reported_whole(world):
 
 
 def test_an_escaped_dollar_before_a_reference_still_uses_the_key():
-    assert static.COMPOSE_REF_RE.findall(static._unescaped("$$${APP_VERSION} $${NOT_USED}")) == ["APP_VERSION"]
+    assert common.COMPOSE_REF_RE.findall(common._unescaped("$$${APP_VERSION} $${NOT_USED}")) == ["APP_VERSION"]

@@ -24,7 +24,7 @@ import yaml
 from checks.findings import Outcome
 from mooring.cli import main
 from mooring.commands.validate import format_text
-from mooring.preflight import preflight_report
+from checks.preflight import preflight_report
 from tests.declared_world import HOSTS, ROOT, delete_path, make_world, run_validate, set_path
 
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -124,11 +124,11 @@ def test_bad_input_fails_with_path_and_message(world, case):
     apply_case(world, case)
     report = preflight_report(str(world.inventory), case.get("limit"))
     failures = [f for f in report.findings if f.outcome is Outcome.FAILED]
-    text = format_text(report.findings, hosts=len(report.hosts))
+    text = format_text(report.findings, hosts=report.hosts)
     assert failures, f"{case['id']}: expected a failure, got:\n{text}"
     expected = case["expect"]
     matching = [line for line in text.splitlines()
-                if line.startswith("FAILED") and expected["path"] in line and expected["text"] in line]
+                if line.lstrip().startswith("FAILED") and expected["path"] in line and expected["text"] in line]
     assert matching, f"{case['id']}: no FAILED line with {expected['path']!r} and {expected['text']!r} in:\n{text}"
     assert "Traceback" not in text
     assert "internal error" not in text, text
@@ -162,7 +162,7 @@ def test_a_bad_input_through_the_real_process(world):
 
 def test_reference_stack_is_valid_in_every_environment(world):
     report = preflight_report(str(world.inventory))
-    text = format_text(report.findings, show_passed=True, hosts=len(report.hosts))
+    text = format_text(report.findings, show_passed=True, hosts=report.hosts)
     assert report.valid, text
     assert {h.name for h in report.hosts} == {h for hosts in HOSTS.values() for h in hosts}
     assert not [f for f in report.findings if f.outcome is Outcome.SKIPPED], text
@@ -172,7 +172,10 @@ def test_reference_stack_is_valid_in_every_environment(world):
 def test_reference_stack_is_valid_per_environment_through_the_cli(validate, environment):
     ran = validate("--limit", environment)
     assert ran.returncode == 0, ran.output
-    assert ran.stdout.strip().splitlines()[-1].startswith(f"valid: {len(HOSTS[environment])} host(s) checked")
+    last = ran.stdout.strip().splitlines()[-1]
+    count = len(HOSTS[environment])
+    assert last.startswith(f"valid: {count} {'host' if count == 1 else 'hosts'} checked, "), ran.stdout
+    assert last.endswith(" checks passed") or " checks passed, " in last, ran.stdout
 
 
 def test_json_report(validate, tmp_path):
@@ -180,8 +183,9 @@ def test_json_report(validate, tmp_path):
     ran = validate("--json", str(out))
     assert ran.returncode == 0, ran.output
     document = json.loads(out.read_text())
-    assert document["valid"] is True
+    assert (document["ok"], document["exit_code"], document["command"]) == (True, 0, "validate")
     assert {"check", "outcome", "subject", "path", "message", "fix", "file"} <= set(document["findings"][0])
+    assert {h["name"] for h in document["hosts"]} == {h for hosts in HOSTS.values() for h in hosts}
     assert ran.stdout.strip().splitlines()[-1].startswith("valid: ")
 
 
@@ -190,7 +194,7 @@ def test_json_to_stdout_keeps_stdout_pure_json(world, validate):
     ran = validate("--json", "-", "--limit", "production")
     assert ran.returncode == 1
     document = ran.document()
-    assert document["valid"] is False
+    assert (document["ok"], document["exit_code"]) == (False, 1)
     failed = failed_findings(document)
     assert failed and failed[0]["subject"] == "group:production"
     assert failed[0]["path"] == "stack.env.JWT_SECRET"
@@ -286,7 +290,7 @@ def test_unknown_limit_is_invalid(world):
 DEPLOY_CHECK = '''from pyinfra import host
 from pyinfra.operations import server
 
-from mooring.preflight import assert_host_ready
+from checks.preflight import assert_host_ready
 
 model = assert_host_ready(host)
 server.shell(name="after the pre-flight", commands=["true"])
@@ -336,3 +340,23 @@ def test_plain_pyinfra_follows_mooring_group_data(world):
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert f"{world.group_data}/production.yml" in output and "stack.backups.retention_days" in output
+
+
+def test_a_hung_checker_is_one_finding_and_every_other_stands(world, tmp_path):
+    """A checker that does not finish (here a shellcheck that sleeps) is bounded: each script it
+    hung on is an ERROR naming it, the other findings are all reported (it crashed the whole
+    validation with a bare TimeoutExpired before)."""
+    slow = tmp_path / "slowbin"
+    slow.mkdir()
+    (slow / "shellcheck").write_text("#!/bin/sh\nsleep 60\n")
+    (slow / "shellcheck").chmod(0o755)
+    env = world.env()
+    proc = run_validate(world, "--json", "-", extra_env={"PATH": f"{slow}:{env['PATH']}", "MOORING_CHECKER_TIMEOUT": "1"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    findings = json.loads(proc.stdout)["findings"]
+    hung = [f for f in findings if f["outcome"] == "error"]
+    assert {f["check"] for f in hung} == {"render.shellcheck"}, hung
+    assert all("shellcheck did not finish within 1 s" in f["message"] for f in hung) and len(hung) == 3
+    assert "MOORING_CHECKER_TIMEOUT" in hung[0]["fix"]
+    passed = {f["check"] for f in findings if f["outcome"] == "passed"}
+    assert {"render.shell_syntax", "render.compose_config", "env.complete"} <= passed, passed

@@ -1,4 +1,4 @@
-"""The strict YAML loader (mooring/declared.py ``read_yaml``): merge keys, duplicate keys, text keys,
+"""The strict YAML loader (declare/layers.py ``read_yaml``): merge keys, duplicate keys, text keys,
 YAML 1.2 scalars, and every value PyYAML cannot build refused as a ``ConfigError`` naming file,
 line/column and a fix (never a traceback, never the value)."""
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from checks.findings import Outcome
-from checks.schema import validate_layer
-from mooring.declared import MAX_DEPTH, Layer, merge, read_yaml
-from mooring.errors import ConfigError
-from mooring.preflight import preflight_report
+from declare.schema import validate_layer
+from declare.layers import MAX_DEPTH, Layer, merge, read_yaml
+from declare.errors import ConfigError
+from checks.preflight import preflight_report
 from tests.declared_world import make_world
 
 MERGED_HEALTHCHECKS = """\

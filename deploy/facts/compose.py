@@ -9,7 +9,7 @@ from pyinfra.api import FactBase
 
 from deploy.facts.util import key_values
 
-from mooring.compose import PLUGIN_PATH
+from declare.compose import PLUGIN_PATH
 
 
 @dataclass(frozen=True)

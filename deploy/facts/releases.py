@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 
+from declare.render import MaskedFile
+
+#: A release's secret files, masked (``declare.render.MaskedFile`` as JSON): no secret value in it.
+MASKED_FILES = "masked-files.json"
+
 
 @dataclass(frozen=True)
 class Release:
@@ -184,3 +189,29 @@ class JsonFile(FactBase[dict]):
         except json.JSONDecodeError:
             return None
         return data if isinstance(data, dict) else None
+
+
+class MaskedFiles(FactBase[tuple]):
+    """
+    Returns the masked secret files a release keeps (``releases/NNNN-<id>/masked-files.json``)
+    as a tuple of ``declare.render.MaskedFile``, or None when the release keeps none (staged by
+    a mooring that kept ``secret-files.tar.gz``) or the file is unreadable. Nothing secret is read.
+
+    .. code:: python
+
+        host.get_fact(MaskedFiles, release_dir="/srv/mooring/solacore/releases/0003-0f3a9c")
+    """
+
+    def command(self, release_dir: str) -> str:
+        return f"cat {shlex.quote(release_dir + '/' + MASKED_FILES)} 2>/dev/null || true"
+
+    @staticmethod
+    def default() -> None:
+        return None
+
+    def process(self, output: list[str]) -> tuple | None:
+        try:
+            data = json.loads("\n".join(output))
+            return tuple(MaskedFile.from_dict(item) for item in data["files"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None

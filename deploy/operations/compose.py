@@ -7,7 +7,7 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.operations import files
 
 from deploy.facts.compose import ComposeInstall
-from mooring.compose import PLUGIN_PATH, check_local_version, local_binary, local_sha256
+from declare.compose import PLUGIN_PATH, check_local_version, local_binary, local_sha256
 
 V1_POLICIES = ("remove", "refuse")
 
@@ -61,6 +61,15 @@ def plugin(src: str | None = None, dest: str = PLUGIN_PATH):
     )
 
 
+def v1_refusal(state) -> str:
+    """Why a host with Compose v1 is refused under ``bootstrap.compose_v1: refuse``, and the fix."""
+    found = f"Compose v1 {state.v1_version} at {state.v1_path}" + (
+        f" (package {state.v1_package})" if state.v1_package else "")
+    return (f"{found}: refused by bootstrap.compose_v1=refuse. Compose v1 breaks containers on "
+            "Docker engine 25+ (KeyError: 'ContainerConfig', runbook seeds/003). Remove it "
+            "(apt-get remove docker-compose) or set bootstrap.compose_v1: remove.")
+
+
 @operation()
 def v1_absent(policy: str = "remove"):
     """
@@ -78,15 +87,9 @@ def v1_absent(policy: str = "remove"):
     if not state.has_v1:
         host.noop("no Compose v1 (docker-compose 1.x) on the host")
         return
-    found = f"Compose v1 {state.v1_version} at {state.v1_path}" + (
-        f" (package {state.v1_package})" if state.v1_package else "")
     if policy == "refuse":
         # Fail this host only (a raised error would stop the run for every host).
-        yield fail_host(
-            f"{found}: refused by bootstrap.compose_v1=refuse. Compose v1 breaks containers on "
-            "Docker engine 25+ (KeyError: 'ContainerConfig', runbook seeds/003). Remove it "
-            "(apt-get remove docker-compose) or set bootstrap.compose_v1: remove."
-        )
+        yield fail_host(v1_refusal(state))
         return
     if state.v1_package:
         packages = [p.strip() for p in state.v1_package.split(",") if p.strip()]

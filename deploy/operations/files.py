@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from io import StringIO
+from io import BytesIO, StringIO
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
@@ -68,12 +68,12 @@ def _dest_tag(dest: str) -> str:
 
 
 @operation()
-def atomic_put(content: str, dest: str, mode: str = "644", user: str = "root", group: str = "root",
+def atomic_put(content: str | bytes, dest: str, mode: str = "644", user: str = "root", group: str = "root",
                secret: bool = False, run: str = "manual"):
     """
     Write a file atomically: uploaded to a per-run temporary name, permissions set, renamed.
 
-    + content: the file's text
+    + content: the file's text (or bytes, e.g. a key)
     + dest: path on the host
     + mode/user/group: the file's permissions
     + secret: the content holds secrets: never shown in diffs or logs, compared by digest only
@@ -91,7 +91,8 @@ def atomic_put(content: str, dest: str, mode: str = "644", user: str = "root", g
         atomic_put(name="backup script", content="#!/bin/sh\\n", dest="/srv/mooring/s/bin/backup.sh",
                    mode="755", run="ab12cd")
     """
-    want = hashlib.sha256(content.encode()).hexdigest()
+    data = content if isinstance(content, bytes) else content.encode()
+    want = hashlib.sha256(data).hexdigest()
     if host.get_fact(Sha256File, path=dest) == want:
         host.noop(f"{dest} is up to date (content not shown)" if secret else f"{dest} is up to date (sha256 {want[:12]})")
         yield from files.file._inner(path=dest, mode=mode, user=user, group=group)
@@ -104,7 +105,8 @@ def atomic_put(content: str, dest: str, mode: str = "644", user: str = "root", g
     # Owned by the SSH user (SUDO_USER under sudo) so that the SFTP upload can write it.
     yield StringCommand("install", "-m", "600", "-o", '"${SUDO_USER:-$(id -un)}"', "/dev/null", q_upload)
     yield StringCommand("install", "-m", "600", "-o", QuoteString(user), "-g", QuoteString(group), "/dev/null", q_tmp)
-    yield FileUploadCommand(StringIO(content), tmp, remote_temp_filename=upload)
+    yield FileUploadCommand(BytesIO(data) if isinstance(content, bytes) else StringIO(content), tmp,
+                            remote_temp_filename=upload)
     yield StringCommand("rm", "-f", q_upload)
     yield StringCommand("chown", QuoteString(f"{user}:{group}"), q_tmp)
     yield StringCommand("chmod", QuoteString(mode), q_tmp)
@@ -112,13 +114,13 @@ def atomic_put(content: str, dest: str, mode: str = "644", user: str = "root", g
 
 
 @operation()
-def secret_put(content: str, dest: str, mode: str = "600", user: str = "root", group: str = "root",
+def secret_put(content: str | bytes, dest: str, mode: str = "600", user: str = "root", group: str = "root",
                run: str = "manual"):
     """
     Write a file that holds secrets: atomically, never shown in diffs or logs
     (``atomic_put`` with ``secret=True``).
 
-    + content: the file's text (never printed; compared by SHA-256 only)
+    + content: the file's text or bytes (never printed; compared by SHA-256 only)
     + dest: path on the host
     + mode/user/group: the file's permissions (default 0600 root:root)
     + run: the run's ID, part of every temporary name

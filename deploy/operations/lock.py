@@ -97,8 +97,6 @@ def break_script(directory: str) -> str:
 
 
 @operation(is_idempotent=False)
-
-
 def unlocked(directory: str, run: str):
     """
     Release the stack's deploy lock held by ``run`` (the last operation of a plain pyinfra run

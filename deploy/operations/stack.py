@@ -3,29 +3,35 @@ release, keep releases, and roll back to a kept one.
 
 Release bookkeeping on the host, under ``<stack dir>/releases/``:
 
-- ``NNNN-<id>/`` one kept release: ``files.tar.gz`` (rendered files, no secrets),
-  ``secret-files.tar.gz`` (0600, kept only for the current release and its rollback target),
-  ``images.json``, ``env-digests.json``; ``-failed`` appended once its gate failed.
+- ``NNNN-<id>/`` one kept release: ``files.tar.gz`` (rendered files without secrets),
+  ``masked-files.json`` (the secret files, ``.env`` included, with a placeholder naming each
+  secret in place of its value), ``images.json``, ``env-digests.json``; ``-failed`` appended once
+  its gate failed. No release holds a secret value: a rollback fills the placeholders with the
+  secrets declared at that time (``rolled_back``).
 - ``pending``: ``NNNN-<id> <run>`` of a release that was staged and not yet gated. It becomes
   ``current`` only after its health gate passed (``release_promoted``).
 - ``current``: ``NNNN-<id>`` of the release in place, which passed its gate.
 
 Every bookkeeping file is written to a temporary name and renamed; archives are checked with
 ``tar -t`` before anything is extracted, and restored files are swapped in one by one.
+``secret-files.tar.gz`` (kept by older mooring versions) is removed by the next run, under the lock.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import Sha256File
 
-from deploy.facts.releases import JsonFile, Release, Releases, ReleaseHistory
+from declare.render import MaskedFile, SecretMaskError
+from deploy.facts.releases import MASKED_FILES, JsonFile, MaskedFiles, Release, Releases, ReleaseHistory
 from deploy.facts.stack import ComposeProject, compose_cmd
 from deploy.operations.compose import fail_host
+from deploy.operations.files import atomic_put
 
 
 def compose_up(directory: str, project: str) -> list[str]:
@@ -111,7 +117,7 @@ def _tar_members(paths: list[str]) -> list[QuoteString]:
 
 
 @operation()
-def release_staged(directory: str, number: int, release_id: str, paths: list[str], secret_paths: list[str],
+def release_staged(directory: str, number: int, release_id: str, paths: list[str], masked: list[MaskedFile],
                    images: dict[str, str], env_digests: dict[str, str], run: str):
     """
     Keep what makes up a new release under ``releases/NNNN-<id>/`` and mark it ``pending``.
@@ -119,7 +125,8 @@ def release_staged(directory: str, number: int, release_id: str, paths: list[str
     + directory: the stack directory
     + number/release_id: the release this run saves (its number is fixed by the run's plan)
     + paths: rendered files without secrets (compose file, configs, scripts): ``files.tar.gz``
-    + secret_paths: rendered files holding secrets (``.env``): ``secret-files.tar.gz``, 0600
+    + masked: the rendered files holding secrets (``.env``), masked (``declare.render.masked_files``):
+      ``masked-files.json``; no secret value is kept
     + images: image ref → image ID on the host (rollback re-tags these)
     + env_digests: .env key → keyed digest of its value (never the value)
     + run: this run's ID (temporary names, the ``pending`` record)
@@ -134,7 +141,7 @@ def release_staged(directory: str, number: int, release_id: str, paths: list[str
 
         stack.release_staged(name="Release staged", directory="/srv/mooring/solacore", number=3,
                              release_id="0f3a9c", paths=["/srv/mooring/solacore/compose.yml"],
-                             secret_paths=["/srv/mooring/solacore/.env"], images={}, env_digests={}, run="ab12")
+                             masked=[], images={}, env_digests={}, run="ab12")
     """
     release = Release(number, release_id)
     history = host.get_fact(Releases, directory=directory)
@@ -146,10 +153,8 @@ def release_staged(directory: str, number: int, release_id: str, paths: list[str
     target, stage = f"{base}/{release.dirname}", f"{base}/.stage-{run}"
     yield StringCommand("rm", "-rf", QuoteString(stage), "&&", "mkdir", "-p", "-m", "700", QuoteString(stage))
     yield StringCommand("tar", "-C", "/", "-czpf", QuoteString(f"{stage}/files.tar.gz"), *_tar_members(paths))
-    if secret_paths:
-        yield StringCommand("(", "umask", "077", "&&", "tar", "-C", "/", "-czpf",
-                            QuoteString(f"{stage}/secret-files.tar.gz"), *_tar_members(secret_paths), ")")
-    for name, data in (("images.json", images), ("env-digests.json", env_digests)):
+    kept = {"files": [item.to_dict() for item in masked]}
+    for name, data in (("images.json", images), ("env-digests.json", env_digests), (MASKED_FILES, kept)):
         yield StringCommand("printf", "'%s\\n'", QuoteString(json.dumps(data, sort_keys=True)), ">",
                             QuoteString(f"{stage}/{name}"))
     if history.by_number(number) is not None:  # an interrupted run staged this very release
@@ -167,9 +172,6 @@ def release_promoted(directory: str, number: int, release_id: str, keep: int, ru
     + number/release_id: the release whose gate passed
     + keep: releases to keep; the current one and its rollback target are never pruned
     + run: this run's ID (temporary names)
-
-    Secret archives are kept only for the new current release and the one it replaced (its
-    rollback target): rotated secrets do not live on in older releases.
     """
     history = host.get_fact(Releases, directory=directory)
     release = Release(number, release_id)
@@ -184,13 +186,10 @@ def release_promoted(directory: str, number: int, release_id: str, keep: int, ru
     yield _write_atomically(release.dirname, f"{base}/current", run)
     yield StringCommand("rm", "-f", QuoteString(f"{base}/pending"))
     kept = keep_set(history, number, keep)
-    replaced = current or history.previous_good()
     for gone in history.releases:
         if gone.number not in kept:
             yield StringCommand("rm", "-rf", QuoteString(f"{base}/{gone.dirname}"),
                                 QuoteString(f"{base}/migrated-{gone.release_id}"))
-        elif gone.number not in (number, replaced.number if replaced else None):
-            yield StringCommand("rm", "-f", QuoteString(f"{base}/{gone.dirname}/secret-files.tar.gz"))
 
 
 def _mark_failed(base: str, history: ReleaseHistory, number: int | None) -> list[StringCommand]:
@@ -201,27 +200,37 @@ def _mark_failed(base: str, history: ReleaseHistory, number: int | None) -> list
         failed = Release(release.number, release.release_id, failed=True)
         commands.append(StringCommand("mv", QuoteString(f"{base}/{release.dirname}"),
                                       QuoteString(f"{base}/{failed.dirname}")))
-        # A failed release is never a rollback target: its secrets have no use.
-        commands.append(StringCommand("rm", "-f", QuoteString(f"{base}/{failed.dirname}/secret-files.tar.gz")))
     if history.pending is not None and history.pending.number == number:
         commands.append(StringCommand("rm", "-f", QuoteString(f"{base}/pending")))
     return commands
 
 
-def restore_script(source: str, run: str, mounts: dict[str, list[str]], compose: str,
-                   touched: bool, tags: dict[str, str]) -> str:
-    """Shell that restores a kept release's files, one atomic swap per file that differs, and
-    its image tags.
+def archive_check(source: str) -> str:
+    """Shell that fails, touching nothing, when the kept release's ``files.tar.gz`` is damaged.
 
-    Archives are listed (``tar -t``) before anything is extracted; extraction goes to a
+    >>> archive_check("/s/releases/0001-ab").startswith("set -eu; archive=/s/releases/0001-ab/files.tar.gz;")
+    True
+    """
+    return (f"set -eu; archive={shlex.quote(source)}/files.tar.gz; if [ -f \"$archive\" ]; then "
+            "tar -tzf \"$archive\" >/dev/null || { echo \"mooring: $archive is damaged: nothing restored\" >&2; "
+            "exit 1; }; fi")
+
+
+def restore_script(source: str, run: str, mounts: dict[str, list[str]], compose: str,
+                   touched: bool, tags: dict[str, str], restarts: tuple[str, ...] = ()) -> str:
+    """Shell that restores a kept release's files without secrets, one atomic swap per file that
+    differs, and its image tags.
+
+    The archive is listed (``tar -t``) before anything is extracted; extraction goes to a
     scratch folder, never over live files. When ``touched``, ``compose up -d`` then recreates
     what differs from the restored compose file, .env and image tags, and the services mounting
-    a restored config that differed are restarted (compose does not see bind-mounted files).
+    a restored config that differed are restarted (compose does not see bind-mounted files), as
+    are ``restarts`` (services mounting a restored secret file that differed).
 
     >>> print(restore_script("/s/releases/0001-ab", "r1", {}, "dc", touched=False, tags={}).splitlines()[0])
     set -eu
     """
-    archives = f"{shlex.quote(source)}/files.tar.gz {shlex.quote(source)}/secret-files.tar.gz"
+    archives = f"{shlex.quote(source)}/files.tar.gz"
     scratch = source.rsplit("/releases/", 1)[0] + "/.mooring"  # the stack's own, 0700, cleaned under the lock
     cases = "".join(f"{shlex.quote(path)}) restart=\"$restart {' '.join(services)}\" ;; "
                     for path, services in sorted(mounts.items()) if services)
@@ -237,7 +246,7 @@ def restore_script(source: str, run: str, mounts: dict[str, list[str]], compose:
         f"for archive in {archives}; do",
         "  if [ -f \"$archive\" ]; then tar -C \"$stage\" -xzpf \"$archive\"; fi",
         "done",
-        "restart=''",
+        f"restart={shlex.quote(' '.join(restarts))}",
         "for file in $(cd \"$stage\" && find . -type f | sed 's|^\\.||'); do",
         "  cmp -s \"$stage$file\" \"$file\" && continue",
         f"  cp -p \"$stage$file\" \"$file.mooring-new-{run}\" && mv -f \"$file.mooring-new-{run}\" \"$file\"",
@@ -255,10 +264,13 @@ def restore_script(source: str, run: str, mounts: dict[str, list[str]], compose:
 @operation(is_idempotent=False)
 def rolled_back(directory: str, project: str, number: int, run: str, failed_number: int | None = None,
                 containers_touched: bool = True, mounts: dict[str, list[str]] | None = None,
-                make_current: bool = False):
+                make_current: bool = False, secrets: dict[str, str] | None = None):
     """
     Restore release ``number``: its files (one swap per differing file) and image tags, then
-    bring back only what changed.
+    bring back only what changed. Its secret files (``.env``) are its masked copies with the
+    secrets declared now filled in (the ones the failed release deployed), uploaded at 0600
+    through a temporary name: no release keeps a secret, and a rollback never brings a revoked
+    secret back.
 
     + directory: the stack directory
     + project: compose project name
@@ -270,6 +282,12 @@ def rolled_back(directory: str, project: str, number: int, run: str, failed_numb
       upload, disk full): files and tags are restored, no container is restarted
     + mounts: file path → services mounting it; those are restarted when the file is restored
     + make_current: write ``current`` (an on-demand rollback to an older release)
+    + secrets: secret name → value declared now (``declare.render.declared_secrets``). A
+      placeholder naming a secret that is no longer declared fails the host before anything
+      is written.
+
+    A release staged by an older mooring keeps no masked copies: its secret files are left as
+    they are (its ``secret-files.tar.gz`` was removed under the lock: it held old secrets).
     """
     history = host.get_fact(Releases, directory=directory)
     target = history.by_number(number)
@@ -277,10 +295,27 @@ def rolled_back(directory: str, project: str, number: int, run: str, failed_numb
     if target is None or target.failed:
         yield fail_host(f"release {number} is not kept (or failed) in {base}: nothing safe to roll back to")
         return
-    yield from _mark_failed(base, history, failed_number)
     source = f"{base}/{target.dirname}"
+    masked = host.get_fact(MaskedFiles, release_dir=source)
+    try:
+        restored = [(item, item.restored(secrets or {})) for item in masked or ()]
+    except SecretMaskError as exc:
+        yield fail_host(f"cannot roll back to release {target.dirname} (nothing was changed): {exc}")
+        return
+    if masked is None:
+        host.log(f"mooring: release {target.dirname} keeps no masked secret files (staged by an older mooring): "
+                 "secret files left as they are", log_func=logger.warning)
+    yield from _mark_failed(base, history, failed_number)
+    yield StringCommand("sh", "-c", QuoteString(archive_check(source)))
+    restarts: list[str] = []
+    for item, content in restored:
+        if host.get_fact(Sha256File, path=item.path) != hashlib.sha256(content.encode()).hexdigest():
+            restarts += [s for s in (mounts or {}).get(item.path, []) if s not in restarts]
+        yield from atomic_put._inner(content=content, dest=item.path, mode=item.mode, user=item.owner,
+                                     group=item.group, secret=True, run=run)
     tags = host.get_fact(JsonFile, path=f"{source}/images.json") or {}
-    script = restore_script(source, run, mounts or {}, compose_cmd(directory, project), containers_touched, tags)
+    script = restore_script(source, run, mounts or {}, compose_cmd(directory, project), containers_touched, tags,
+                            tuple(restarts))
     yield StringCommand("sh", "-c", QuoteString(script))
     if make_current and history.current_release() != target:
         yield _write_atomically(target.dirname, f"{base}/current", run)

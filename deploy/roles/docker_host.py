@@ -18,8 +18,8 @@ from pyinfra.operations import apt, files, python, server
 
 from deploy.operations import compose
 from deploy.operations.files import validated_put
-from mooring.errors import ConfigError, ConfigProblem
-from mooring.model import Bootstrap
+from declare.errors import ConfigError, ConfigProblem
+from declare.model import Bootstrap
 
 BASE_PACKAGES = ["ca-certificates", "cron", "sudo", "tzdata", "openssh-server", "gzip"]
 DOCKER_APT_KEY = "https://download.docker.com/linux/debian/gpg"

@@ -17,14 +17,15 @@ from deploy.facts.docker import EngineVersions
 from deploy.facts.releases import DeployLock, JsonFile, Release, Releases
 from deploy.facts.stack import compose_cmd
 from deploy.operations import images, lock, stack
-from deploy.operations.compose import fail_host_op
-from deploy.operations.files import atomic_put, temp_globs
-from mooring.errors import MooringRunError
-from mooring.model import HostModel, Stack
-from mooring.render import RenderedStack, render_stack
-from mooring.runplan import (Op, ReleaseRef, StackPlan, describe_holder, holder_gone, lock_owner, run_dir,
+from deploy.facts.compose import ComposeInstall
+from deploy.operations.compose import fail_host_op, v1_absent, v1_refusal
+from deploy.operations.files import atomic_put, secret_put, temp_globs
+from declare.errors import MooringRunError
+from declare.model import HostModel, Stack
+from declare.render import RenderedStack, masked_files, render_stack
+from deploy.plan import (Op, ReleaseRef, StackPlan, describe_holder, holder_gone, lock_owner, run_dir,
                              run_id)
-from mooring.secrets import digest_key
+from declare.secrets import digest_key
 
 
 def release_id(rendered: RenderedStack, image_ids: dict[str, str], stack_model: Stack) -> str:
@@ -49,16 +50,12 @@ _SHIPPED_LOCK = threading.Lock()  # pyinfra prepares hosts in parallel greenlets
 
 
 def shipped_image(ref: str) -> tuple[str, str]:
-    """(image ID, archive path) of an image shipped from the controller, built first when it is
-    one of mooring's reference images. Every host of a run shares one archive."""
-    from mooring.docker import DockerError
-    from mooring.images import archive
-    from mooring.stack_images import buildable, ensure_refs
+    """(image ID, archive path) of an image shipped from the controller. Every host of a run shares
+    one archive."""
+    from deploy.local_docker import DockerError, archive
 
     with _SHIPPED_LOCK:
         if ref not in _SHIPPED:
-            if buildable(ref):
-                ensure_refs([ref])
             try:
                 image_id, path = archive(ref)
             except DockerError as exc:
@@ -103,11 +100,19 @@ def probe_specs(probes, http_port: int | None) -> tuple[dict, ...]:
 
 def leftover_globs(directory: str, paths: list[str]) -> list[str]:
     """Shell globs of what a killed run may have left: temporary copies of ``paths`` (secrets
-    included), a half-built release, half-written ``current``/``pending``, a restore scratch."""
+    included), a half-built release, half-written ``current``/``pending``, a restore scratch;
+    and the ``secret-files.tar.gz`` that older mooring versions kept in releases (old secrets)."""
     quoted = shlex.quote(directory)
     return [pattern for path in paths for pattern in temp_globs(path)] + [
         f"-r {quoted}/releases/.stage-*", f"{quoted}/releases/*.tmp-*", f"-r {quoted}/.mooring/restore.*",
-        f"-r {quoted}/.mooring/lock.new-*"]
+        f"-r {quoted}/.mooring/lock.new-*", f"{quoted}/releases/*/secret-files.tar.gz"]
+
+
+def snapshot_key_path(stack_model: Stack) -> str:
+    """Where the host keeps the stack's snapshot key (``checks.snapshot.snapshot_key``)."""
+    from checks.snapshot import KEY_FILE
+
+    return f"{stack_model.dir}/{KEY_FILE}"
 
 
 def take_lock(stack_model: Stack, paths: list[str]) -> str | None:
@@ -148,15 +153,20 @@ def converge(model: HostModel) -> StackPlan | None:
     if stack_model is None:
         raise MooringRunError(f"{model.name} declares no stack")
     rendered = render_stack(model)
+    masked = masked_files(rendered, stack_model)  # before the host is touched: refused files stop here
     shipped = local_images(stack_model)
     image_ids = {ref: image_id for ref, (image_id, _) in shipped.items()}
     rid = release_id(rendered, image_ids, stack_model)
-    paths = [item.path for item in rendered.files]
+    paths = [item.path for item in rendered.files] + [snapshot_key_path(stack_model)]
 
     if not host.get_fact(EngineVersions)["engine"]:
         fail_host_op(name="Docker engine answers",
                      message=f"the Docker engine on {host.name} does not answer (`docker version` failed): "
                              "start it (service docker start) and deploy again; nothing was changed")
+        return None
+    compose_install = host.get_fact(ComposeInstall)
+    if compose_install.has_v1 and model.bootstrap.compose_v1 == "refuse":
+        fail_host_op(name="No Compose v1", message=v1_refusal(compose_install))
         return None
     refused = take_lock(stack_model, paths)
     if refused:
@@ -181,6 +191,8 @@ def converge(model: HostModel) -> StackPlan | None:
     if unfinished is not None:
         run(stack.marked_failed, f"Unfinished release {unfinished.number} marked failed", directory=stack_model.dir,
             number=unfinished.number)
+    # Compose v1 breaks the backup job's containers (runbook seeds/003): removed on every deploy.
+    run(v1_absent, "No Compose v1", policy="remove")
     # Images first: a failed upload or a full disk then leaves every file and container as it was.
     for ref, (image_id, archive_path) in sorted(shipped.items()):
         if archive_path:
@@ -190,6 +202,7 @@ def converge(model: HostModel) -> StackPlan | None:
     for directory in rendered.directories:
         run(files.directory, f"Directory {directory.path}", path=directory.path, user=directory.owner,
             group=directory.group, mode=directory.mode)
+    _snapshot_key(run, stack_model)
     env_before = (host.get_fact(JsonFile, path=f"{stack_model.dir}/releases/{current.dirname}/env-digests.json")
                   if current else None) or {}
     env_after = env_digests(stack_model)
@@ -201,11 +214,12 @@ def converge(model: HostModel) -> StackPlan | None:
         for service in item.used_by:
             mounted.setdefault(service, []).append(op)
 
+    for path in rendered.absent:
+        run(files.file, f"No file {path} (backups disabled)", path=path, present=False)
     if new_release:
         run(stack.release_staged, Op.RELEASE_STAGED, directory=stack_model.dir, number=release.number,
-            release_id=rid, paths=[i.path for i in rendered.files if not i.secret],
-            secret_paths=[i.path for i in rendered.files if i.secret], images=image_ids, env_digests=env_after,
-            run=run_id())
+            release_id=rid, paths=[i.path for i in rendered.files if not i.secret], masked=masked,
+            images=image_ids, env_digests=env_after, run=run_id())
     if stack_model.migration:
         run(stack.migrated, f"{Op.MIGRATIONS} ({stack_model.migration.service})", directory=stack_model.dir,
             project=stack_model.name, service=stack_model.migration.service,
@@ -235,6 +249,16 @@ def converge(model: HostModel) -> StackPlan | None:
     return plan
 
 
+def _snapshot_key(run, stack_model: Stack) -> None:
+    """The key the host's snapshots are digested with: root, 0600, in the stack's own ``.mooring``
+    folder (made 0700 when the lock was taken). Derived from the controller's digest key, so the
+    same on every run: a second converge leaves it alone."""
+    from checks.snapshot import snapshot_key
+
+    run(secret_put, f"Secret file {snapshot_key_path(stack_model)}", content=snapshot_key(host.name, stack_model.dir),
+        dest=snapshot_key_path(stack_model), mode="600", user="root", group="root", run=run_id())
+
+
 def _finish_plain_run(plan: StackPlan, stack_model: Stack, changing: list) -> None:
     """A plain pyinfra run has no ``mooring`` command after it: gate, promote and unlock here.
 
@@ -256,7 +280,7 @@ def _finish_plain_run(plan: StackPlan, stack_model: Stack, changing: list) -> No
 
 def _plain_gate(state, host, plan: StackPlan) -> bool:
     """The health gate as a pyinfra callback: False (the host fails, nothing promoted) on failure."""
-    from mooring.gate import run_gate
+    from checks.probes import run_gate
 
     results = run_gate(plan.http_base, list(plan.health))
     for result in results:

@@ -31,6 +31,13 @@ seed_root_key() {
     chmod 600 /root/.ssh/authorized_keys
 }
 
+clear_stale_pid_files() {
+    # A VM's /run is a fresh tmpfs at boot; a restarted container keeps its old one. Boot starts
+    # processes in the same order, so a stale pid file names a live process again (often the
+    # daemon itself: dockerd then refuses with "pid file found").
+    find /run -xdev -type f -name '*.pid' -delete 2>/dev/null || true
+}
+
 start_enabled_services() {
     # There is no init system: start what a boot would (e.g. docker once bootstrapped), so a
     # restarted box comes back like a rebooted VM. sshd is left for the foreground below.
@@ -47,6 +54,7 @@ fi
 seed_root_key
 ssh-keygen -A >/dev/null
 mkdir -p /run/sshd
+clear_stale_pid_files
 start_enabled_services
 pgrep -x cron >/dev/null || cron
 exec /usr/sbin/sshd -D -e

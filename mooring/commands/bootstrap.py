@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mooring.commands import add_target_arguments
-import sys
+from mooring.output import add_output_arguments, emit
 
 NAME = "bootstrap"
 HELP = "turn bare Debian hosts into docker hosts: engine, Compose v2, deploy user, sshd hardening"
@@ -14,15 +15,16 @@ HELP = "turn bare Debian hosts into docker hosts: engine, Compose v2, deploy use
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``bootstrap`` command's arguments."""
     add_target_arguments(parser)
+    add_output_arguments(parser, NAME)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring bootstrap``; returns the exit code."""
-    from mooring.report import run_summary
+    from mooring.report import run_report, utc_now
     from mooring.runner import deploy_path, inventory_path, run_deploy
 
+    started = utc_now()
     result = run_deploy(inventory_path(args.inventory), deploy_path("bootstrap"), limit=args.limit)
-    print(run_summary(result, "bootstrap"))
     if args.verbose or not result.hosts:
         print(result.log, file=sys.stderr)
-    return 0 if result.rc == 0 and not result.failed_hosts else 1
+    return emit(run_report(result, NAME, args.inventory, started), args)

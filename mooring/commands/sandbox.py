@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring sandbox``; returns the exit code."""
-    from mooring import sandbox
+    from mooring.sandbox import boxes as sandbox
 
     if args.action == "up":
         state = sandbox.up(docker_boxes=args.docker_boxes, lite_boxes=args.lite_boxes)

@@ -1,114 +1,103 @@
 """``mooring validate INVENTORY``: the pre-flight for every host, without connecting to any.
 
-Prints one line per finding that is not a pass (never a secret's value) and a summary; with
-``--json FILE`` ('-' for stdout) writes ``{"valid": bool, "findings": [...]}``. Exit 0 when no
-finding FAILED, 1 otherwise (bad input never ends in a traceback).
+Prints through the output layer (:mod:`mooring.output`): per host (or group) what did not
+pass, then ``valid: 3 hosts checked, 105 checks passed`` or ``INVALID: ...``; ``--json FILE|-``
+(docs/report-schema.json), ``--junit FILE``, ``--prometheus FILE``, ``-q``, ``--all``. No
+secret's value reaches any of them. Exit 0 when no finding FAILED, 1 otherwise (bad input never
+ends in a traceback).
 
     mooring validate inventories/production.py
-    mooring validate inventories/sandbox.py --json report.json
+    mooring validate inventories/sandbox.py --json report.json --junit validate.xml
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import io
 import sys
-from collections import Counter
-from typing import TextIO
+from pathlib import Path
+from typing import Any, Iterable, TextIO
 
-from checks.findings import Finding, Outcome
+from checks.findings import Finding, Outcome, exit_code
+from mooring.output import add_output_arguments, emit, render
+from mooring.report import HostResult, Report, secret_values, utc_now
 
 NAME = "validate"
 HELP = "check the declared state of every host of INVENTORY (no connection): schema, secrets, rules, rendering"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``INVENTORY [--limit HOST|GROUP ...] [--json FILE] [--group-data DIR] [--all]``."""
+    """``INVENTORY [--limit HOST|GROUP ...] [--group-data DIR]`` and the output flags
+    (``--json FILE|-``, ``--junit FILE``, ``--prometheus FILE``, ``-q``, ``--all``)."""
     parser.add_argument("inventory", metavar="INVENTORY", help="a pyinfra inventory file, e.g. inventories/production.py")
     parser.add_argument("--limit", action="append", metavar="HOST_OR_GROUP",
                         help="only these hosts or groups (glob patterns; repeatable)")
-    parser.add_argument("--json", metavar="FILE", dest="json_file",
-                        help="also write the findings as JSON to FILE ('-' for stdout; the text report then goes to stderr)")
     parser.add_argument("--group-data", metavar="DIR",
                         help="the declared-state folder (default: $MOORING_GROUP_DATA or group_data/)")
-    parser.add_argument("--all", action="store_true", dest="show_passed", help="also print the passed checks")
+    add_output_arguments(parser, NAME)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the pre-flight and report; returns 0 (valid) or 1 (invalid)."""
-    from mooring.preflight import preflight_report
-    from mooring.errors import MooringError
+    """Run the pre-flight and report through the output layer; returns 0 (valid) or 1 (invalid)."""
+    return emit(validate_report(args.inventory, args.limit, args.group_data), args)
+
+
+def validate_report(inventory_arg: str, limit: list[str] | None = None, group_data: str | None = None) -> Report:
+    """The pre-flight of ``inventory_arg`` as a :class:`Report` (secret values attached for
+    redaction); a crash of mooring itself becomes one FAILED ``internal`` finding.
+
+    >>> validate_report("inventories/nope.py").findings[0].message
+    'inventory inventories/nope.py does not exist'
+    """
+    from checks.preflight import preflight_report
+    from declare.errors import MooringError
     from mooring.runner import inventory_path
 
-    hosts = 0
+    started = utc_now()
+    hosts: tuple[Any, ...] = ()
+    secrets: tuple[str, ...] = ()
     try:
-        inventory = inventory_path(args.inventory)
+        inventory = inventory_path(inventory_arg)
     except MooringError:
-        inventory = args.inventory  # the pre-flight reports a missing inventory as a finding
+        inventory = inventory_arg  # the pre-flight reports a missing inventory as a finding
     try:
-        report = preflight_report(inventory, args.limit, args.group_data)
-        findings, hosts = report.findings, len(report.hosts)
+        preflight = preflight_report(inventory, limit, group_data)
+        findings, hosts = preflight.findings, preflight.hosts
+        secrets = secret_values(hosts, Path(group_data) if group_data else None)
     except Exception as exc:  # a mooring bug: still no traceback, and no value that could be secret
-        findings = [Finding("internal", Outcome.FAILED, args.inventory, "",
+        findings = [Finding("internal", Outcome.FAILED, inventory_arg, "",
                             f"validation crashed: {type(exc).__name__} (report this with the inventory and group_data)",
                             "report this as a mooring bug")]
-    valid = is_valid(findings)
-    text_out = sys.stderr if args.json_file == "-" else sys.stdout
-    text_out.write(format_text(findings, show_passed=args.show_passed, hosts=hosts))
-    if args.json_file:
-        try:
-            write_json(findings, valid, args.json_file)
-        except OSError as exc:
-            print(f"mooring validate: cannot write {args.json_file}: {exc.strerror}", file=sys.stderr)
-            return 1
-    return 0 if valid else 1
+    return Report(NAME, findings, [HostResult(h.name, tuple(h.groups)) for h in hosts], str(inventory), started,
+                  utc_now(), secrets)
 
 
 def is_valid(findings: list[Finding]) -> bool:
     """True when no finding FAILED."""
-    return not any(f.outcome is Outcome.FAILED for f in findings)
+    return exit_code(findings) == 0
 
 
-def format_text(findings: list[Finding], show_passed: bool = False, hosts: int | None = None) -> str:
-    """One line per finding (passed ones only with ``show_passed``) and a summary line.
+def format_text(findings: list[Finding], show_passed: bool = False, hosts: Iterable[Any] | int | None = None) -> str:
+    """The text report of ``findings`` (passed ones only with ``show_passed``), grouped per
+    host or group, and its summary line. ``hosts``: the hosts checked (``InventoryHost``s); a
+    count (older callers) is ignored.
 
-    >>> format_text([Finding("ports.unique", Outcome.FAILED, "group:production", "stack.services.api.ports.0",
-    ...                      "host port 80/tcp is already published by service nginx", "publish another port",
-    ...                      "group_data/production.yml")], hosts=2).splitlines()[0]
-    'FAILED   group:production: ports.unique: group_data/production.yml: stack.services.api.ports.0: host port 80/tcp is already published by service nginx (fix: publish another port)'
+    >>> print(format_text([Finding("ports.unique", Outcome.FAILED, "group:production", "stack.services.api.ports.0",
+    ...                            "host port 80/tcp is already published by service nginx", "publish another port",
+    ...                            "group_data/production.yml")]), end="")
+    group:production: 1 failed
+      FAILED   ports.unique: group_data/production.yml: stack.services.api.ports.0: host port 80/tcp is already published by service nginx (fix: publish another port)
+    INVALID: no hosts checked, 1 failed
     """
-    lines = [_line(f) for f in findings if show_passed or f.outcome is not Outcome.PASSED]
-    lines.append(summary(findings, hosts))
-    return "\n".join(lines) + "\n"
-
-
-def _line(finding: Finding) -> str:
-    where = ": ".join(part for part in (finding.file, finding.path) if part)
-    text = f"{finding.outcome.value.upper():<8} {finding.subject}: {finding.check}: {where + ': ' if where else ''}{finding.message}"
-    return f"{text} (fix: {finding.fix})" if finding.fix else text
-
-
-def summary(findings: list[Finding], hosts: int | None = None) -> str:
-    """``valid: 5 host(s) checked: 0 failed, 1 warning(s), 0 skipped, 75 passed`` (or ``INVALID: ...``).
-
-    >>> summary([], 2)
-    'valid: 2 host(s) checked: 0 failed, 0 warning(s), 0 skipped, 0 passed'
-    """
-    counts = Counter(f.outcome for f in findings)
-    state = "valid" if is_valid(findings) else "INVALID"
-    checked = f"{hosts} host(s) checked" if hosts is not None else f"{len({f.subject for f in findings})} subject(s)"
-    return (f"{state}: {checked}: {counts[Outcome.FAILED]} failed, {counts[Outcome.WARNING]} warning(s), "
-            f"{counts[Outcome.SKIPPED]} skipped, {counts[Outcome.PASSED]} passed")
+    listed = [] if hosts is None or isinstance(hosts, int) else [HostResult(h.name, tuple(h.groups)) for h in hosts]
+    return render(Report(NAME, list(findings), listed), "text", show_passed=show_passed)
 
 
 def write_json(findings: list[Finding], valid: bool, destination: str, stream: TextIO | None = None) -> None:
-    """Write ``{"valid": ..., "findings": [...]}`` to ``destination`` ('-' = stdout)."""
-    document = json.dumps({"valid": valid, "findings": [f.to_dict() for f in findings]}, indent=2, sort_keys=True) + "\n"
-    if destination == "-":
-        (stream or sys.stdout).write(document)
-        return
-    with open(destination, "w", encoding="utf-8") as handle:
-        handle.write(document)
+    """Write the JSON report of ``findings`` (docs/report-schema.json) to ``destination`` ('-' =
+    ``stream`` or stdout). ``valid`` is kept for older callers: the report computes it."""
+    args = argparse.Namespace(json_file=destination, quiet=True, show_passed=False)
+    emit(Report(NAME, list(findings)), args, stdout=stream or sys.stdout, stderr=io.StringIO())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,5 +3,5 @@
 Standard library plus Debian's ``python3-psycopg2`` and ``python3-redis``; no pip. Run it with
 ``python3 -m app serve`` and migrate its schema with ``python3 -m app migrate``. The reference
 stack images (``mooring/api:<version>``) are built from this folder by
-``mooring.stack_images.ensure_stack_images``.
+``mooring.sandbox.stack_images.ensure_stack_images``.
 """

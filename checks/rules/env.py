@@ -1,0 +1,77 @@
+"""Rules on the stack's env: every used key declared, no line breaks, no shell-variable collisions."""
+
+from __future__ import annotations
+
+import re
+
+from checks.findings import Finding, Outcome
+from checks.registry import RuleContext, rule
+from checks.rules.common import COMPOSE_REF_RE, _declared_in_env, _uses
+
+
+@rule("env.complete")
+def env_complete(ctx: RuleContext, name: str) -> list[Finding]:
+    """Every env key a service receives, requires or references is declared and not empty."""
+    stack = ctx.stack
+    found: list[Finding] = []
+    uses = _uses(stack)
+    if ctx.rendered is not None:
+        compose = ctx.rendered.file(stack.compose_file).content
+        lines = "\n".join(line for line in compose.splitlines() if not line.lstrip().startswith("#"))
+        for key in sorted(set(COMPOSE_REF_RE.findall(lines)) - set(uses)):
+            uses.setdefault(key, []).append("stack.services")
+    for key in sorted(uses):
+        paths = list(dict.fromkeys(uses[key]))
+        services = ", ".join(sorted({p.split(".")[2] for p in paths if p.count(".") >= 2}))
+        if key not in stack.env:
+            example = {"REDIS_URL": "redis://redis:6379/0", "POSTGRES_DB": "readme_to_recover"}.get(key, "...")
+            found.append(ctx.finding(name, Outcome.FAILED, paths[0],
+                                     f"{key} is used by {services or 'the compose file'} but stack.env does not declare it",
+                                     f"declare it in stack.env, e.g. `{key}: {example}`, or stop using it"))
+        elif stack.env[key].value.strip() == "" and _declared_in_env(stack.env[key]):
+            var = stack.env[key]
+            source = (f"secret {var.secret_name} resolved to an empty string" if var.secret_name
+                      else "the declared value is empty")
+            found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{key} is empty ({source}) but {services} needs it",
+                                     "give it a value (an empty variable is as bad as a missing one)"))
+    return found
+
+
+@rule("env.line_breaks")
+def env_line_breaks(ctx: RuleContext, name: str) -> list[Finding]:
+    """Declared values hold no line break or control character unless marked multiline."""
+    found = []
+    for var in ctx.stack.env.values():
+        if var.secret_name:
+            continue
+        text = var.masked
+        if ("\n" in text or "\r" in text) and not var.multiline:
+            found.append(ctx.finding(name, Outcome.FAILED, var.path,
+                                     "the value contains a line break (a YAML `|` block keeps a trailing newline)",
+                                     "use `>-`/`|-` or a one-line string; if the line breaks are wanted write "
+                                     "{value: ..., multiline: true}"))
+        elif re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+            found.append(ctx.finding(name, Outcome.FAILED, var.path, "the value contains a control character",
+                                     "remove it (copied from a terminal?)"))
+    return found
+
+
+#: Variables a login shell on the host usually has: compose prefers them over .env when it
+#: interpolates ``${KEY}``, so a stack key with one of these names would silently change.
+SHELL_VARIABLES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG", "LANGUAGE", "TERM",
+                             "HOSTNAME", "MAIL", "SHLVL", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "TMPDIR", "TZ",
+                             "SUDO_USER", "SUDO_UID", "SUDO_GID", "SUDO_COMMAND", "DOCKER_HOST", "COMPOSE_FILE",
+                             "COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES"})
+
+
+@rule("env.shell_collision")
+def env_shell_collision(ctx: RuleContext, name: str) -> list[Finding]:
+    """No stack env key shares its name with a host shell or compose variable (the shell's value would win)."""
+    found = []
+    for var in ctx.stack.env.values():
+        if var.key in SHELL_VARIABLES or var.key.startswith(("COMPOSE_", "DOCKER_", "LC_")):
+            found.append(ctx.finding(name, Outcome.FAILED, var.path,
+                                     f"{var.key} is also a variable of the host's shell or of compose itself: "
+                                     "compose would interpolate that value instead of the declared one",
+                                     f"rename it (e.g. APP_{var.key}) and map it in the application"))
+    return found

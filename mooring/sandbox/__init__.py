@@ -1,0 +1,1 @@
+"""The sandbox: local SSH boxes in containers, the images they run, and the demo."""

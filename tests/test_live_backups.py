@@ -1,0 +1,107 @@
+"""The live backup rule ``live.backups.fresh`` over a snapshot built as data (host-free): the
+newest dump of each database must be younger than 26 h, none the job should have pruned may be
+older than retention + 1 day, and the ``keep_newest`` newest are never counted as unpruned."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from checks.findings import Outcome
+from checks.live import HostView, backups_fresh
+from checks.snapshot import BackupFile, BackupState, FileState, HostSnapshot
+from declare.render import cron_file_path, render_stack
+from tests.declared_world import model_for, set_path
+
+NOW = 2_000_000_000
+HOUR, DAY = 3600, 86400
+
+
+def view(world, dumps_age_s: list[int], keep_newest: int = 1, retention_days: int = 3,
+         cron_age_s: int = 30 * DAY) -> HostView:
+    data = world.read("sandbox.yml")
+    set_path(data, "stack.backups.keep_newest", keep_newest)
+    set_path(data, "stack.backups.retention_days", retention_days)
+    world.write("sandbox.yml", data)
+    model = model_for("sandbox")
+    stack = model.stack
+    database = stack.backups.databases[0]
+    files = tuple(BackupFile(f"{stack.name}__{database}_2026{index + 1:04d}T020000Z.sql.gz", "f", 1000, NOW - age)
+                  for index, age in enumerate(sorted(dumps_age_s, reverse=True)))  # names grow with time
+    cron = FileState(cron_file_path(stack), True, "file", mtime=NOW - cron_age_s)
+    snapshot = HostSnapshot(model.name, 1, NOW, files=(cron,), backups=BackupState("listed", files))
+    return HostView(model, render_stack(model), snapshot, now=NOW)
+
+
+def outcomes(found) -> list[tuple[str, str]]:
+    return sorted((f.outcome.value, f.message) for f in found)
+
+
+def test_a_fresh_pruned_folder_passes(world):
+    [found] = backups_fresh(view(world, [2 * HOUR, DAY + 2 * HOUR, 2 * DAY]))
+    assert found.outcome is Outcome.PASSED
+
+
+def test_a_newest_dump_older_than_26_hours_fails(world):
+    [found] = backups_fresh(view(world, [27 * HOUR]))
+    assert found.outcome is Outcome.FAILED and "27 h old" in found.message
+    assert found.path == "stack.backups" and found.file.endswith(".yml")
+
+
+@pytest.mark.parametrize(("cron_age", "outcome"), [(HOUR, Outcome.WARNING), (27 * HOUR, Outcome.FAILED)])
+def test_no_dump_yet_warns_only_while_the_job_is_new(world, cron_age, outcome):
+    [found] = backups_fresh(view(world, [], cron_age_s=cron_age))
+    assert found.outcome is outcome and "no backup" in found.message
+
+
+def test_dumps_past_retention_fail_unless_among_the_newest_kept(world):
+    ages = [2 * HOUR, 5 * DAY, 6 * DAY, 7 * DAY]  # retention 3 days: the last three are past it
+    [found] = backups_fresh(view(world, ages, keep_newest=1))
+    assert found.outcome is Outcome.FAILED and found.actual == "3 older"
+    [found] = backups_fresh(view(world, ages, keep_newest=3))  # the job keeps 5 and 6 days: one left
+    assert found.actual == "1 older"
+    [found] = backups_fresh(view(world, ages, keep_newest=4))
+    assert found.outcome is Outcome.PASSED, found
+
+
+def with_metrics(view_: HostView, lines: list[str] | None) -> HostView:
+    from checks.snapshot import MetricsState
+
+    state = None if lines is None else MetricsState("/m.prom", "read", tuple(lines))
+    return dataclasses.replace(view_, snapshot=dataclasses.replace(view_.snapshot, metrics=state))
+
+
+def samples(failures: int, success: int) -> list[str]:
+    return ["# TYPE mooring_backup_consecutive_failures gauge",
+            f'mooring_backup_consecutive_failures{{stack="solacore"}} {failures}',
+            f'mooring_backup_last_success_timestamp_seconds{{stack="solacore"}} {success}']
+
+
+def test_metrics_of_a_good_last_run_pass(world):
+    from checks.live import backup_metrics
+
+    [found] = backup_metrics(with_metrics(view(world, [HOUR]), samples(0, NOW - HOUR)))
+    assert found.outcome is Outcome.PASSED
+
+
+@pytest.mark.parametrize(("failures", "success", "said"), [
+    (2, NOW - HOUR, ["the last 2 backup run(s) failed"]),
+    (0, NOW - 30 * HOUR, ["the job's last success was 30 h ago"]),
+    (3, 0, ["the last 3 backup run(s) failed", "the job's last success was never"]),
+])
+def test_metrics_of_failed_or_stale_runs_fail(world, failures, success, said):
+    from checks.live import backup_metrics
+
+    found = backup_metrics(with_metrics(view(world, [HOUR]), samples(failures, success)))
+    assert sorted(f.message for f in found) == sorted(said) and {f.outcome for f in found} == {Outcome.FAILED}
+
+
+def test_dumps_without_metrics_warn_and_no_run_yet_says_nothing(world):
+    from checks.live import backup_metrics
+
+    [found] = backup_metrics(with_metrics(view(world, [HOUR]), None))
+    assert found.outcome is Outcome.WARNING
+    assert backup_metrics(with_metrics(view(world, []), None)) == []
+    [other] = backup_metrics(with_metrics(view(world, [HOUR]), ['mooring_backup_consecutive_failures{stack="x"} 0']))
+    assert other.outcome is Outcome.WARNING and "lacks" in other.message  # another stack's samples
