@@ -19,10 +19,13 @@ from typing import Callable
 from checks.findings import Finding, Kind, Outcome
 from checks.snapshot import FileState, HostSnapshot
 from declare.model import HostModel, Stack
-from declare.render import RenderedStack, backup_log_path, backup_metrics_path, cron_file_path
+from declare.cron import longest_gap_minutes
+from declare.render import RenderedStack, backup_log_path, backup_metrics_path, cron_file_path, drill_metrics_path
 
 #: A backup older than this is stale (the nightly job plus two hours of slack).
 BACKUP_MAX_AGE_S = 26 * 3600
+#: How long a scheduled drill may run past its schedule's longest gap before it counts as late.
+DRILL_SLACK_S = 2 * 3600
 DAY_S = 24 * 3600
 
 
@@ -384,6 +387,50 @@ def backup_metrics(view: HostView) -> list[Finding]:
                                   f"the job's last success was {age}", "run it: mooring backup run", path="stack.backups",
                                   expected="within 26 h", actual=age))
     return found or [view.passed("live.backups.metrics", resource, "last run succeeded")]
+
+
+@live_rule("live.backups.verify")
+def backup_verify(view: HostView) -> list[Finding]:
+    """The restore drill's own metrics textfile: its last drill restored every dump whole and,
+    with ``verify_schedule`` declared, it ran within the schedule's longest gap (plus 2 h)."""
+    stack = view.stack
+    if not (stack.backups.enabled and stack.backups.service):
+        return []
+    state = view.snapshot.verify_metrics
+    resource = f"file:{drill_metrics_path(stack)}"
+    label = f'{{stack="{stack.name}"}}'
+    samples = state.samples() if state is not None and state.status == "read" else {}
+    success = samples.get(f"mooring_backup_last_verify_success{label}")
+    ran_at = samples.get(f"mooring_backup_last_verify_timestamp_seconds{label}")
+    schedule = stack.backups.verify_schedule
+    found = []
+    if success is not None and success < 1:
+        found.append(view.finding("live.backups.verify", Outcome.FAILED, resource,
+                                  "the last restore drill failed: a dump does not restore whole",
+                                  "run it to see which dump and why: mooring backup verify", path="stack.backups",
+                                  expected="1 (restored whole)", actual=f"{success:.0f}"))
+    if schedule:
+        gap = longest_gap_minutes(schedule)
+        limit = (gap or 0) * 60 + DRILL_SLACK_S
+        if ran_at is None:
+            cron = view.snapshot.file(cron_file_path(stack))
+            young = cron is not None and bool(cron.mtime) and view.now - cron.mtime < limit
+            found.append(view.finding("live.backups.verify", Outcome.WARNING if young else Outcome.FAILED, resource,
+                                      "the scheduled restore drill has not run yet"
+                                      + (" (installed less than one schedule period ago)" if young else ""),
+                                      "run it now: mooring backup verify", path="stack.backups.verify_schedule",
+                                      expected=f"a drill within {limit // 3600} h", actual="none"))
+        elif view.now - ran_at > limit:
+            age = f"{(view.now - ran_at) / 3600:.0f} h ago"
+            found.append(view.finding("live.backups.verify", Outcome.FAILED, resource,
+                                      f"the last restore drill ran {age}; its schedule ({schedule}) runs it "
+                                      f"at least every {(gap or 0) // 60} h",
+                                      "read the drill's log and run it: mooring backup verify",
+                                      path="stack.backups.verify_schedule",
+                                      expected=f"within {limit // 3600} h", actual=age))
+    if found or success is None:
+        return found
+    return [view.passed("live.backups.verify", resource, "the last restore drill restored every dump whole")]
 
 
 # --- releases --------------------------------------------------------------------------------------

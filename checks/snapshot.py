@@ -34,7 +34,8 @@ from typing import Any, Union
 from declare.dumps import dump_pattern
 from declare.errors import ConfigError, ConfigProblem
 from declare.model import HostModel, Stack
-from declare.render import RenderedStack, backup_log_path, backup_metrics_path, cron_file_path, render_env_file
+from declare.render import (RenderedStack, backup_log_path, backup_metrics_path, cron_file_path, drill_metrics_path,
+                            render_env_file)
 
 #: Version of the line format (first record of every report) and of the JSON.
 FORMAT_VERSION = 1
@@ -124,6 +125,7 @@ class SnapshotSpec:
     backup_databases: tuple[str, ...] = ()
     backup_log: str | None = None
     metrics_file: str | None = None
+    verify_metrics_file: str | None = None  # the restore drill's textfile
 
     def __str__(self) -> str:  # pyinfra logs fact arguments with str()
         return f"SnapshotSpec({self.host}:{self.stack_dir})"
@@ -174,7 +176,8 @@ def snapshot_spec(model: HostModel, rendered: RenderedStack, metrics_file: str |
     backups = stack.backups.enabled and bool(stack.backups.service)
     log = backup_log_path(stack) if backups else None
     metrics = (metrics_file or backup_metrics_path(stack)) if backups else None
-    for extra, role in ((log, "log"), (metrics, "metrics")):
+    verify_metrics = drill_metrics_path(stack) if backups else None
+    for extra, role in ((log, "log"), (metrics, "metrics"), (verify_metrics, "metrics")):
         if extra:
             paths.setdefault(extra, PathSpec(extra, "file", role))
     databases = tuple(stack.backups.databases) if backups else ()
@@ -186,7 +189,7 @@ def snapshot_spec(model: HostModel, rendered: RenderedStack, metrics_file: str |
         cron_files=(cron_file_path(stack),) if backups else (),
         backup_dir=stack.backups.directory if backups else None,
         backup_patterns=tuple(dump_pattern(stack.name, db) for db in databases),
-        backup_databases=databases, backup_log=log, metrics_file=metrics,
+        backup_databases=databases, backup_log=log, metrics_file=metrics, verify_metrics_file=verify_metrics,
     )
     _check_spec(spec, model)
     return spec
@@ -547,7 +550,8 @@ def snapshot_script(spec: SnapshotSpec) -> str:
         "else printf 'daemon\\tcron\\tstopped\\n'; fi",
         *_v1_lines(),
         *_backup_lines(spec),
-        *_metrics_lines(spec),
+        *_metrics_lines(spec.metrics_file, "metricsfile", "metric"),
+        *_metrics_lines(spec.verify_metrics_file, "verifyfile", "verifymetric"),
         "# release pointers, kept releases, deploy lock",
         "for p in current pending; do",
         "\tif [ -f \"$RELEASES/$p\" ]; then",
@@ -647,14 +651,15 @@ def _backup_lines(spec: SnapshotSpec) -> list[str]:
     ]
 
 
-def _metrics_lines(spec: SnapshotSpec) -> list[str]:
-    if not spec.metrics_file:
+def _metrics_lines(path: str | None, file_tag: str, line_tag: str) -> list[str]:
+    """A metrics textfile: one ``file_tag`` record (read / missing), one ``line_tag`` per line."""
+    if not path:
         return []
     return [
-        f"f={shlex.quote(spec.metrics_file)}",
-        "if [ -f \"$f\" ] && [ -r \"$f\" ]; then printf 'metricsfile\\t%s\\tread\\n' \"$f\";"
-        f" awk -v tag=metric -v f=\"$f\" -v max={METRICS_MAX_LINES} \"$ESC_AWK\" \"$f\"",
-        "else printf 'metricsfile\\t%s\\tmissing\\n' \"$f\"; fi",
+        f"f={shlex.quote(path)}",
+        f"if [ -f \"$f\" ] && [ -r \"$f\" ]; then printf '{file_tag}\\t%s\\tread\\n' \"$f\";"
+        f" awk -v tag={line_tag} -v f=\"$f\" -v max={METRICS_MAX_LINES} \"$ESC_AWK\" \"$f\"",
+        f"else printf '{file_tag}\\t%s\\tmissing\\n' \"$f\"; fi",
     ]
 
 
@@ -840,7 +845,7 @@ class BackupState:
 
 @dataclass(frozen=True)
 class MetricsState:
-    """The backup metrics textfile: ``status`` read / missing, its lines."""
+    """A metrics textfile (the backup job's, the restore drill's): ``status`` read / missing, its lines."""
 
     path: str
     status: str
@@ -897,6 +902,7 @@ class HostSnapshot:
     engine: EngineState = EngineState()
     backups: BackupState = BackupState()
     metrics: MetricsState | None = None
+    verify_metrics: MetricsState | None = None
     release: ReleasePointer = ReleasePointer()
     key: str = "absent"
     complete: bool = False
@@ -1014,6 +1020,7 @@ class _Reader:
         self.engine: dict[str, Any] = {"v1_pip": []}
         self.backups: dict[str, Any] = {"status": "", "files": []}
         self.metrics: dict[str, Any] | None = None
+        self.verify_metrics: dict[str, Any] | None = None
         self.release: dict[str, Any] = {"kept": [], "locked": False}
         self.key, self.cron_daemon, self.complete = "absent", "unknown", False
         self.warnings: list[str] = []
@@ -1221,8 +1228,31 @@ def _metricsfile(r: _Reader, path: str, status: str) -> None:
 
 
 @_fields(3)
-def _metric(r: _Reader, _path: str, number: str, text: str) -> None:
+def _metric(r: _Reader, _path: str, number: str, text: str) -> bool | None:
+    if r.metrics is None:
+        return False
     r.metrics["lines"][int(number)] = unescape(text)
+    return None
+
+
+@_fields(2)
+def _verifyfile(r: _Reader, path: str, status: str) -> None:
+    r.verify_metrics = {"path": path, "status": status, "lines": {}}
+
+
+@_fields(3)
+def _verifymetric(r: _Reader, _path: str, number: str, text: str) -> bool | None:
+    if r.verify_metrics is None:
+        return False
+    r.verify_metrics["lines"][int(number)] = unescape(text)
+    return None
+
+
+def _metrics_state(found: dict[str, Any] | None) -> MetricsState | None:
+    if found is None:
+        return None
+    lines = found["lines"]
+    return MetricsState(found["path"], found["status"], tuple(lines[n] for n in sorted(lines)))
 
 
 @_fields(2)
@@ -1262,7 +1292,7 @@ _HANDLERS = {
     "key": _key, "envfile": _envfile, "env": _env, "envbad": _envbad, "cronfile": _cronfile, "cron": _cron,
     "daemon": _daemon, "docker": _docker, "engine": _engine, "compose": _compose, "engineerr": _engineerr,
     "v1": _v1, "v1pip": _v1pip, "container": _container, "inspectbad": _inspectbad, "image": _image, "backupdir": _backupdir, "backup": _backup,
-    "metricsfile": _metricsfile, "metric": _metric, "release": _release, "releasebad": _releasebad,
+    "metricsfile": _metricsfile, "metric": _metric, "verifyfile": _verifyfile, "verifymetric": _verifymetric, "release": _release, "releasebad": _releasebad,
     "releasekept": _releasekept, "lock": _lock, "warning": _warning, "end": _end,
 }
 
@@ -1292,10 +1322,7 @@ def _build(r: _Reader) -> HostSnapshot:
             image=item["image"] or "", started_at=item["started_at"] or "", exit_code=item["exit_code"],
             restart_count=item["restart_count"], oneoff=item["oneoff"] == "True",
             config=config if config != "keyed" or digest else "unknown", config_digest=digest))
-    metrics = None
-    if r.metrics is not None:
-        lines = r.metrics["lines"]
-        metrics = MetricsState(r.metrics["path"], r.metrics["status"], tuple(lines[n] for n in sorted(lines)))
+    metrics, verify_metrics = _metrics_state(r.metrics), _metrics_state(r.verify_metrics)
     engine = EngineState(**{**r.engine, "v1_pip": tuple(r.engine["v1_pip"])})
     release = ReleasePointer(r.release.get("current"), r.release.get("pending"), tuple(sorted(r.release["kept"])),
                              r.release["locked"])
@@ -1306,7 +1333,7 @@ def _build(r: _Reader) -> HostSnapshot:
         cron_daemon=r.cron_daemon, services=tuple(sorted(services, key=lambda s: (s.service, s.name))),
         images=tuple(r.images), engine=engine,
         backups=BackupState(r.backups["status"], tuple(sorted(r.backups["files"], key=lambda f: f.name))),
-        metrics=metrics, release=release, key=r.key, complete=r.complete, warnings=tuple(r.warnings),
+        metrics=metrics, verify_metrics=verify_metrics, release=release, key=r.key, complete=r.complete, warnings=tuple(r.warnings),
         key_check=r.ksums.get("c.0"),
     )
 

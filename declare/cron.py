@@ -19,8 +19,8 @@ FIELDS = (
 def cron_problem(schedule: str) -> str | None:
     """Why ``schedule`` is not a valid cron schedule, or None when it is.
 
-    >>> cron_problem("0 2 * * *") is None, cron_problem("61 2 * * *")
-    (True, 'minute: 61 is outside 0-59')
+    >>> cron_problem("0 2 * * *") is None, cron_problem("61 2 * * *"), cron_problem("0 2 31 2 *")
+    (True, 'minute: 61 is outside 0-59', 'it never runs: no month has that day')
     """
     if any(char in schedule for char in "\n\r%"):
         return "a line break or % would break the crontab line (cron turns % into a newline)"
@@ -34,6 +34,8 @@ def cron_problem(schedule: str) -> str | None:
         why = _field_problem(value, low, high, names)
         if why:
             return f"{name}: {why}"
+    if longest_gap_minutes(text) is None:
+        return "it never runs: no month has that day"
     return None
 
 
@@ -68,3 +70,54 @@ def _item_problem(item: str, low: int, high: int) -> str | None:
     if dash and int(start) > int(end):
         return f"range {base} runs backwards"
     return None
+
+
+#: What each macro stands for, as cron reads it.
+MACRO_FIELDS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+                "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+
+
+def longest_gap_minutes(schedule: str) -> int | None:
+    """The longest time, in minutes, between two runs of the valid ``schedule`` (over eight
+    years, leap days included); None when it never runs. What a freshness check allows.
+
+    >>> longest_gap_minutes("0 2 * * *"), longest_gap_minutes("30 4 * * sun"), longest_gap_minutes("0 2 31 2 *")
+    (1440, 10080, None)
+    """
+    import datetime
+
+    text = schedule.strip()
+    fields = MACRO_FIELDS.get(text, text).split()
+    minutes, hours, doms, months, dows = (_values(value, low, high, names)
+                                          for value, (_, low, high, names) in zip(fields, FIELDS))
+    dows = {0 if day == 7 else day for day in dows}
+    times = sorted(hour * 60 + minute for hour in hours for minute in minutes)
+    either = not fields[2].startswith("*") and not fields[4].startswith("*")  # vixie cron: dom OR dow
+    gap, last = 0, None
+    day = datetime.date(2024, 1, 1)
+    for number in range(8 * 366):
+        date = day + datetime.timedelta(days=number)
+        in_dom, in_dow = date.day in doms, (date.weekday() + 1) % 7 in dows
+        if date.month not in months or not ((in_dom or in_dow) if either else (in_dom and in_dow)):
+            continue
+        start = number * 1440
+        if last is not None:
+            gap = max(gap, start + times[0] - last)
+        gap = max([gap] + [b - a for a, b in zip(times, times[1:])])
+        last = start + times[-1]
+    if last is None:
+        return None
+    return gap or 1440 * 8 * 366  # one run in eight years: as good as never again
+
+
+def _values(field: str, low: int, high: int, names: tuple[str, ...]) -> set[int]:
+    """The numbers a valid cron field stands for."""
+    if names and field.lower() in names:
+        return {low + names.index(field.lower())}
+    found: set[int] = set()
+    for item in field.split(","):
+        base, _, step = item.partition("/")
+        start, dash, end = base.partition("-")
+        first, final = (low, high) if base == "*" else (int(start), int(end) if dash else int(start))
+        found.update(range(first, final + 1, int(step or 1)))
+    return found

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
+from declare import dumps
 from declare.schema import PORT_STRING_RE, STACK_DIR_VAR, normalize_merged
 from declare.layers import Merged, group_data_dir, layers_for, merge
 from declare.errors import ConfigError, ConfigProblem
@@ -221,8 +222,9 @@ class Cors:
 
 @dataclass(frozen=True)
 class Backups:
-    """Nightly ``pg_dump`` of ``databases`` from ``service`` into ``directory`` (host path); dumps
-    older than ``retention_days`` are pruned, except the ``keep_newest`` newest of each database."""
+    """Nightly dump of ``databases`` from ``service`` into ``directory`` (host path) with the
+    ``engine``'s own tool (pg_dump, mariadb-dump/mysqldump); dumps older than ``retention_days``
+    are pruned, except the ``keep_newest`` newest of each database."""
 
     enabled: bool
     schedule: str
@@ -235,6 +237,7 @@ class Backups:
     verify_schedule: str | None = None  # the restore drill in cron (e.g. weekly), when declared
     copy_command: str | None = None  # run on the host after each verified dump, the file as $1
     on_failure: str | None = None  # run on the host when a backup or drill fails ($MOORING_BACKUP_FAILURE)
+    engine: str = "postgres"  # the role of ``service``: postgres or mysql (MySQL and MariaDB)
 
 
 @dataclass(frozen=True)
@@ -767,13 +770,25 @@ def _http_port(proxy: Proxy, services: dict[str, Service]) -> int | None:
 
 def _backups(data: dict[str, Any], name: str, bootstrap: Bootstrap, services: dict[str, Service],
              env: dict[str, EnvVar]) -> Backups:
-    databases = list(data["databases"]) or (["${POSTGRES_DB}"] if "POSTGRES_DB" in env else [])
+    service = data.get("service") or next((s.name for role in dumps.ENGINE_ROLES
+                                           for s in services.values() if s.role == role), None)
+    role = services[service].role if service in services else "postgres"
+    engine = role if role in dumps.ENGINES else "postgres"
+    databases = list(data["databases"]) or _default_databases(engine, env)
     resolved = [_expand_plain(db, env) for db in databases]
-    service = data.get("service") or next((s.name for s in services.values() if s.role == "postgres"), None)
     return Backups(data["enabled"], data["schedule"].strip(), data["retention_days"], resolved,
                    data.get("directory") or posixpath.join(bootstrap.backup_dir, name), service, data["keep_newest"],
                    data["metrics_dir"], (data.get("verify_schedule") or "").strip() or None,
-                   data.get("copy_command") or None, data.get("on_failure") or None)
+                   data.get("copy_command") or None, data.get("on_failure") or None, engine)
+
+
+#: The env keys naming an engine's database, as the official images read them (first found wins).
+DATABASE_KEYS = {"postgres": ("POSTGRES_DB",), "mysql": ("MARIADB_DATABASE", "MYSQL_DATABASE")}
+
+
+def _default_databases(engine: str, env: dict[str, EnvVar]) -> list[str]:
+    """``${POSTGRES_DB}`` (or ``${MARIADB_DATABASE}``/``${MYSQL_DATABASE}``) when declared."""
+    return next(([f"${{{key}}}"] for key in DATABASE_KEYS[engine] if key in env), [])
 
 
 def _expand_plain(text: str, env: dict[str, EnvVar]) -> str:

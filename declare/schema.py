@@ -267,7 +267,7 @@ SERVICE = {
     "type": "dict",
     "schema": {
         "enabled": {"type": "boolean", "default": True},
-        "role": {"type": "string", "allowed": ["app", "postgres", "redis", "proxy", "metrics", "worker", "other"],
+        "role": {"type": "string", "allowed": ["app", "postgres", "mysql", "redis", "proxy", "metrics", "worker", "other"],
                  "default": "other"},
         "image": {"type": "string", "required": True, "regex": IMAGE_RE,
                   "meta": {"fix": "an image reference such as registry.example.com/solacore/api:1.4.2 or postgres:15"}},

@@ -3,7 +3,7 @@
     pyinfra inventories/sandbox.py deploy/backup_run.py --limit docker-1
 
 Pre-flight first, as for a deploy (bad input touches no host). The job dumps every declared
-database, verifies each dump (gzip stream and pg_dump's closing line) before it takes the dump's
+database, verifies each dump (gzip stream and the dump tool's closing line) before it takes the dump's
 final name, and prunes only after every dump succeeded. Under ``mooring backup run`` what each
 host's job wrote is reported per database.
 """

@@ -5,7 +5,7 @@ database server started for the drill -- never into the live one.
     pyinfra inventories/sandbox.py deploy/backup_verify.py --limit docker-1
 
 Pre-flight first, as for a deploy (bad input touches no host). The drill (templates/drill.sh.j2)
-checks each dump (gzip stream, pg_dump's closing line, the stack and database it names), restores
+checks each dump (gzip stream, the dump tool's closing line, the stack and database it names), restores
 it, counts every table's rows and compares them with the dump's, then removes its server.
 """
 

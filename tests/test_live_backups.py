@@ -105,3 +105,77 @@ def test_dumps_without_metrics_warn_and_no_run_yet_says_nothing(world):
     assert backup_metrics(with_metrics(view(world, []), None)) == []
     [other] = backup_metrics(with_metrics(view(world, [HOUR]), ['mooring_backup_consecutive_failures{stack="x"} 0']))
     assert other.outcome is Outcome.WARNING and "lacks" in other.message  # another stack's samples
+
+
+def verify_view(world, lines: list[str] | None, schedule: str | None = None, cron_age_s: int = 30 * DAY) -> HostView:
+    """A view whose snapshot read the restore drill's textfile as ``lines`` (None: missing)."""
+    from checks.snapshot import MetricsState
+
+    if schedule:
+        data = world.read("sandbox.yml")
+        set_path(data, "stack.backups.verify_schedule", schedule)
+        world.write("sandbox.yml", data)
+    base = view(world, [HOUR], cron_age_s=cron_age_s)
+    state = MetricsState("/v.prom", "missing") if lines is None else MetricsState("/v.prom", "read", tuple(lines))
+    return dataclasses.replace(base, snapshot=dataclasses.replace(base.snapshot, verify_metrics=state))
+
+
+def drill(success: int, ran_at: int) -> list[str]:
+    return [f'mooring_backup_last_verify_timestamp_seconds{{stack="solacore"}} {ran_at}',
+            f'mooring_backup_last_verify_success{{stack="solacore"}} {success}']
+
+
+def test_a_good_drill_passes_and_no_drill_unscheduled_says_nothing(world):
+    from checks.live import backup_verify
+
+    [found] = backup_verify(verify_view(world, drill(1, NOW - 3 * DAY)))
+    assert found.outcome is Outcome.PASSED and "restored every dump whole" in found.message
+    assert backup_verify(verify_view(world, None)) == []
+
+
+def test_a_failed_drill_fails_scheduled_or_not(world):
+    from checks.live import backup_verify
+
+    [found] = backup_verify(verify_view(world, drill(0, NOW - HOUR)))
+    assert found.outcome is Outcome.FAILED and "does not restore whole" in found.message
+    assert found.fix == "run it to see which dump and why: mooring backup verify"
+
+
+@pytest.mark.parametrize(("age", "outcome"), [(7 * DAY + HOUR, Outcome.PASSED), (7 * DAY + 3 * HOUR, Outcome.FAILED)])
+def test_a_weekly_drill_is_late_past_a_week_and_two_hours(world, age, outcome):
+    from checks.live import backup_verify
+
+    [found] = backup_verify(verify_view(world, drill(1, NOW - age), schedule="30 4 * * sun"))
+    assert found.outcome is outcome, found
+    if outcome is Outcome.FAILED:
+        assert found.message == "the last restore drill ran 171 h ago; its schedule (30 4 * * sun) runs it at least every 168 h"
+
+
+@pytest.mark.parametrize(("cron_age", "outcome"), [(DAY, Outcome.WARNING), (8 * DAY, Outcome.FAILED)])
+def test_a_scheduled_drill_that_never_ran_warns_only_in_its_first_period(world, cron_age, outcome):
+    from checks.live import backup_verify
+
+    [found] = backup_verify(verify_view(world, None, schedule="30 4 * * sun", cron_age_s=cron_age))
+    assert found.outcome is outcome and "has not run yet" in found.message
+
+
+def test_the_snapshot_reads_the_drills_textfile_apart_from_the_jobs():
+    from checks.snapshot import parse_snapshot
+
+    text = "\n".join(["snapshot\t1\th\t1", "metricsfile\t/m.prom\tread", "metric\t/m.prom\t1\tjob 1",
+                      "verifyfile\t/v.prom\tread", "verifymetric\t/v.prom\t1\tdrill 1", "verifymetric\t/v.prom\t2\tdrill 2",
+                      "end"])
+    snap = parse_snapshot(text)
+    assert snap.metrics.lines == ("job 1",) and snap.verify_metrics.lines == ("drill 1", "drill 2")
+    assert parse_snapshot("snapshot\t1\th\t1\nverifymetric\t/v.prom\t1\tx\nend").warnings  # no file record first
+
+
+@pytest.mark.parametrize(("schedule", "minutes"), [
+    ("0 2 * * *", 1440), ("*/15 * * * *", 15), ("0 2 * * 1-5", 3 * 1440), ("0 0 1,15 * 1", 7 * 1440),
+    ("0 3 1 * *", 31 * 1440), ("@weekly", 7 * 1440), ("0 2 29 2 *", 1461 * 1440), ("0 2 31 2 *", None),
+    ("0 2 * * 7", 7 * 1440), ("0 1,23 * * *", 22 * 60),
+])
+def test_the_longest_gap_of_a_schedule(schedule, minutes):
+    from declare.cron import longest_gap_minutes
+
+    assert longest_gap_minutes(schedule) == minutes

@@ -146,7 +146,7 @@ CASES = [
      'layer': {'stack': {'services': {'api': {'role': 'database'}}}},
      'expect': [('stack.services.api.role',
                  "'database' is not allowed",
-                 'use one of: app, postgres, redis, proxy, metrics, worker, other')]},
+                 'use one of: app, postgres, mysql, redis, proxy, metrics, worker, other')]},
     {'id': 'allowed-int',
      'layer': {'bootstrap': {'compose_v1': 'keep'}},
      'expect': [('bootstrap.compose_v1', "'keep' is not allowed", 'use one of: remove, refuse')]},

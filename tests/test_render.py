@@ -494,3 +494,45 @@ def test_a_secret_escaped_twice_still_marks_the_file(world):
     set_path(data, "stack.services.api.command", ["app", "--jwt", secret])
     world.write("staging.yml", data)
     assert render_stack(model_for("staging")).file(COMPOSE_FILE).secret
+
+
+MARIADB_ROOT = "Maria7Root3Pass9Word1"
+
+
+def declare_mysql_backups(world, environment: str, databases: list[str] | None = None) -> None:
+    """Add a MariaDB service (role mysql) to ``environment`` and point the backups at it."""
+    data = world.read(f"{environment}.yml")
+    set_path(data, "stack.services.shopdb", {"image": "mooring/mariadb:10.11", "role": "mysql",
+                                             "volumes": [{"source": "shopdata", "target": "/var/lib/mysql"}]})
+    set_path(data, "stack.env.MARIADB_DATABASE", "shop")
+    set_path(data, "stack.env.MARIADB_ROOT_PASSWORD", {"secret": "MARIADB_ROOT_PASSWORD"})
+    set_path(data, "stack.backups.service", "shopdb")
+    set_path(data, "stack.backups.databases", databases if databases is not None else ["${MARIADB_DATABASE}"])
+    world.write(f"{environment}.yml", data)
+    world.set_secret(environment, "MARIADB_ROOT_PASSWORD", MARIADB_ROOT)
+
+
+def test_a_mysql_service_gets_mysql_backups(world):
+    declare_mysql_backups(world, "production")
+    backups = model_for("production").stack.backups
+    assert (backups.engine, backups.service, backups.databases) == ("mysql", "shopdb", ["shop"])
+
+
+def test_mysql_backups_name_the_database_from_the_images_own_key(world):
+    declare_mysql_backups(world, "production", databases=[])
+    assert model_for("production").stack.backups.databases == ["shop"]
+
+
+def test_mysql_scripts_dump_with_the_containers_credentials_and_pass_shellcheck(world):
+    declare_mysql_backups(world, "production")
+    scripts = render_stack(model_for("production")).scripts()
+    assert len(scripts) == 3
+    backup, restore, drill = (s.content for s in scripts)
+    assert "mariadb-dump" in backup and "--single-transaction" in backup and "--skip-extended-insert" in backup
+    assert "pg_dump" not in backup and "psql" not in restore + drill
+    assert "Dump completed" in backup and "IMAGE=mooring/mariadb:10.11" in drill
+    for script in scripts:
+        assert MARIADB_ROOT not in script.content  # read inside the container, never written down
+        subprocess.run(["sh", "-n"], input=script.content, text=True, check=True)
+        proc = subprocess.run(["shellcheck", "-s", "sh", "-"], input=script.content, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
-
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
 from checks.rules.common import RESERVED_HOST_PORTS, _service_path
+from declare.dumps import ENGINES
 from declare.model import Stack
 
 
@@ -71,15 +70,18 @@ def services_references(ctx: RuleContext, name: str) -> list[Finding]:
         missing("stack.migration.service", stack.migration.service, "the migration runs in")
     if stack.backups.enabled:
         if stack.backups.service is None:
-            found.append(ctx.finding(name, Outcome.FAILED, "stack.backups.service", "backups are enabled but there is no postgres service",
-                                     "declare a service with role: postgres, set backups.service, or backups.enabled: false"))
+            found.append(ctx.finding(name, Outcome.FAILED, "stack.backups.service",
+                                     "backups are enabled but there is no database service (role postgres or mysql)",
+                                     "declare a service with role: postgres (or mysql), set backups.service, "
+                                     "or backups.enabled: false"))
         else:
             missing("stack.backups.service", stack.backups.service, "backups dump from")
             target = stack.services.get(stack.backups.service)
-            if target and target.role != "postgres":
+            if target and target.role not in ENGINES:
                 found.append(ctx.finding(name, Outcome.FAILED, "stack.backups.service",
-                                         f"backups dump from {target.name}, whose role is {target.role}, not postgres",
-                                         "name the postgres service"))
+                                         f"backups dump from {target.name}, whose role is {target.role}, "
+                                         "not postgres or mysql",
+                                         "name the database service, or give it role: postgres (or mysql)"))
     missing("stack.proxy.service", stack.proxy.service, "the proxy is")
     missing("stack.proxy.upstream", stack.proxy.upstream, "the proxy forwards to")
     for kind in ("health", "smoke"):

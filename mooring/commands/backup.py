@@ -2,7 +2,7 @@
 the dumps; prove they restore; restore one.
 
 ``run`` runs each host's nightly job once, as cron would (deploy/backup_run.py), and reports per
-database the dump it wrote, its size and that it was verified (gzip stream and pg_dump's closing
+database the dump it wrote, its size and that it was verified (gzip stream and the dump tool's closing
 line), or why it failed. ``list`` reads one snapshot per host (nothing is written) and lists this
 stack's own dumps with their age and size, the newest first. ``verify`` is the restore drill
 (deploy/backup_verify.py): the newest dump of each database (or ``--file NAME``) restored into a
@@ -10,7 +10,8 @@ throwaway database server started on the host for the drill -- never the live on
 table's rows counted and compared with the dump's. ``restore --file NAME`` replaces the live
 data (deploy/backup_restore.py): confirmed first (``--yes``; on a terminal by typing
 ``restore``; production always needs ``--yes``), then under the deploy lock a fresh dump of
-what it replaces -- no dump, no restore --, the restore in one transaction, a line in the host's
+what it replaces -- no dump, no restore --, the restore (PostgreSQL: in one transaction; MySQL:
+only after the dump restored whole into a scratch database), a line in the host's
 ``<stack dir>/.mooring/restores.log``.
 
 Exit codes: 0 every database dumped (``run``) / listed (``list``) / restored whole (``verify``);
@@ -145,7 +146,7 @@ def job_findings(host: str, plan) -> tuple[list[Finding], str, dict]:
     >>> from deploy.plan import BackupRun
     >>> done = BackupRun("app", ("app",), (("app", "/b/app__app_20261203T020000Z.sql.gz", 2048),), 0, 1.5)
     >>> [(f.outcome.value, f.resource, f.message) for f in job_findings("h", done)[0]]
-    [('passed', 'backup:app', '/b/app__app_20261203T020000Z.sql.gz: 2048 bytes, verified (gzip stream, pg_dump trailer)')]
+    [('passed', 'backup:app', '/b/app__app_20261203T020000Z.sql.gz: 2048 bytes, verified (gzip stream, closing line)')]
     """
     from deploy.roles.backups import BUSY
 
@@ -160,7 +161,7 @@ def job_findings(host: str, plan) -> tuple[list[Finding], str, dict]:
         if database in written and plan.exit_code != BUSY:
             path, size = written[database]
             findings.append(Finding("backup.run", Outcome.PASSED, host, host=host, kind=Kind.DEPLOY, resource=resource,
-                                    message=f"{path}: {size} bytes, verified (gzip stream, pg_dump trailer)"))
+                                    message=f"{path}: {size} bytes, verified (gzip stream, closing line)"))
         else:
             findings.append(Finding("backup.run", Outcome.FAILED, host, host=host, kind=Kind.DEPLOY, resource=resource,
                                     message=f"no dump of {database}: {why}", path="stack.backups.databases",

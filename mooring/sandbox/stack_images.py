@@ -6,6 +6,7 @@ context is assembled from ``images/api/Dockerfile`` plus a copy of ``examples/ap
 
 + ``mooring/postgres:15``: Debian's PostgreSQL 15; POSTGRES_DB/USER/PASSWORD like the official image
 + ``mooring/redis:7``: Debian's redis-server; optional REDIS_PASSWORD
++ ``mooring/mariadb:10.11``: Debian's MariaDB; MARIADB_ROOT_PASSWORD/DATABASE/USER/PASSWORD like the official image
 + ``mooring/nginx:1``: Debian's nginx-light; site configs read-only mounted at /etc/nginx/conf.d/
 + ``mooring/api:<version>``: the example API; APP_VERSION baked in (a version containing
   ``broken`` makes /api/v1/health/ready always fail)
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 SERVICE_IMAGES: dict[str, str] = {
     "mooring/postgres:15": "postgres",
     "mooring/redis:7": "redis",
+    "mooring/mariadb:10.11": "mariadb",  # for the MySQL/MariaDB backup engine
     "mooring/nginx:1": "nginx",
     "mooring/registry:2": "registry",  # for tests of `image_source: registry` on a box
 }
