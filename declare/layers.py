@@ -315,6 +315,9 @@ def load_layer(path: Path | str) -> dict[str, Any]:
         return _copy(cached)
     try:
         data = read_yaml(path)
+        if not data:  # validated as nothing, then silently nothing deployed: say so instead
+            raise ConfigError(ConfigProblem(display_path(path), "", "the file is empty: it declares no key",
+                                            "declare the keys it is for, or delete the file"))
         validate_layer(data, display_path(path))
     except ConfigError as exc:
         if key:

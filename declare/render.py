@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from declare import dumps
+from declare.compose import CLEAN_ENV_PREFIX
 from declare.errors import MooringError, MooringRunError
 from declare.model import HostModel, Stack
 from declare.paths import TEMPLATES
@@ -245,7 +246,7 @@ def _context(model: HostModel, stack: Stack) -> dict[str, Any]:
     named = sorted({m.source for s in stack.services.values() for m in s.volumes if m.type == "volume"})
     return {"host": model.name, "stack": stack, "proxy": stack.proxy, "backups": stack.backups,
             "named_volumes": named, "log_file": backup_log_path(stack), "metrics_file": backup_metrics_path(stack),
-            "dump": dumps.template_context(stack.backups.engine), "drill": _drill_context(stack), "log_max_bytes": LOG_MAX_BYTES}
+            "dump": dumps.template_context(stack.backups.engine), "compose_env": CLEAN_ENV_PREFIX, "drill": _drill_context(stack), "log_max_bytes": LOG_MAX_BYTES}
 
 
 def _mount_files(stack: Stack, context: dict[str, Any]) -> list[RenderedFile]:

@@ -188,7 +188,7 @@ def _outcome_event(findings: list[Finding]) -> str:
 
 
 def _whole_file_problem(message: str) -> bool:
-    return message.startswith(("invalid YAML", "not UTF-8", "top level must be a mapping", "cannot read"))
+    return message.startswith(("invalid YAML", "not UTF-8", "top level must be a mapping", "cannot read", "the file is empty"))
 
 
 # --- known bugs (open ones are filtered out of generated inputs) --------------------------------

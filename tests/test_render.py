@@ -220,8 +220,11 @@ def test_no_backups_no_scripts(world):
 # --- the backup script, run for real with a fake docker ------------------------------------
 
 FAKE_DOCKER = """#!/bin/sh
-# fake docker: `compose ... exec -T db sh -c SCRIPT pg_dump DB` prints a dump chosen by $FAKE_DUMP
-case "$FAKE_DUMP" in
+# fake docker: `compose ... exec -T db sh -c SCRIPT dump DB` prints a dump chosen by the file
+# fake_dump beside it (Compose runs with a clean environment), and keeps the environment it got.
+dir=$(dirname "$0")
+env >"$dir/docker.env"
+case "$(cat "$dir/fake_dump")" in
   good) printf -- '-- PostgreSQL database dump\\nCREATE TABLE t (id int);\\n-- PostgreSQL database dump complete\\n\\n' ;;
   truncated) printf -- '-- PostgreSQL database dump\\nCREATE TABLE t (id' ;;
   fail) echo "pg_dump: error: connection refused" >&2; exit 1 ;;
@@ -257,7 +260,8 @@ def backup_env(world, tmp_path, request):
 
 
 def run_script(script: Path, env: dict[str, str], dump: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(script), *args], capture_output=True, text=True, env={**env, "FAKE_DUMP": dump}, timeout=30)
+    (script.parent / "fake_dump").write_text(dump)
+    return subprocess.run([str(script), *args], capture_output=True, text=True, env=env, timeout=30)
 
 
 def test_backup_writes_a_verified_dump(backup_env):
@@ -401,6 +405,14 @@ def test_every_run_writes_its_metrics_and_failures_count_up_until_a_success(back
     assert run_script(script, env, "good").returncode == 0
     assert metrics(folder)["consecutive_failures"] == 0
     assert not list((folder.parent / "textfile").glob("*.tmp.*")), "a temporary metrics file was left"
+
+
+def test_compose_runs_with_a_clean_environment(backup_env):
+    script, _restore, _backups, env = backup_env
+    proc = run_script(script, {**env, "TZ": "Asia/Tokyo", "LANG": "C.UTF-8", "APP_VERSION": "from-the-shell"}, "good")
+    assert proc.returncode == 0, proc.stderr
+    seen = dict(line.split("=", 1) for line in (script.parent / "docker.env").read_text().splitlines() if "=" in line)
+    assert set(seen) <= {"PATH", "HOME", "PWD", "SHLVL", "_"} and seen["PATH"] == env["PATH"], seen
 
 
 def test_restore_finds_the_database_in_the_new_dump_name(backup_env):

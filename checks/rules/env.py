@@ -7,6 +7,7 @@ import re
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
 from checks.rules.common import COMPOSE_REF_RE, _declared_in_env, _uses
+from declare.compose import KEPT_VARIABLES
 
 
 @rule("env.complete")
@@ -56,22 +57,19 @@ def env_line_breaks(ctx: RuleContext, name: str) -> list[Finding]:
     return found
 
 
-#: Variables a login shell on the host usually has: compose prefers them over .env when it
-#: interpolates ``${KEY}``, so a stack key with one of these names would silently change.
-SHELL_VARIABLES = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "LANG", "LANGUAGE", "TERM",
-                             "HOSTNAME", "MAIL", "SHLVL", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "TMPDIR", "TZ",
-                             "SUDO_USER", "SUDO_UID", "SUDO_GID", "SUDO_COMMAND", "DOCKER_HOST", "COMPOSE_FILE",
-                             "COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES"})
-
-
 @rule("env.shell_collision")
 def env_shell_collision(ctx: RuleContext, name: str) -> list[Finding]:
-    """No stack env key shares its name with a host shell or compose variable (the shell's value would win)."""
+    """No stack env key is one of the two variables Compose keeps from the caller (PATH, HOME:
+    it runs with a clean environment otherwise) or one of Compose's own settings, which it also
+    reads from the .env (COMPOSE_*, DOCKER_*)."""
     found = []
     for var in ctx.stack.env.values():
-        if var.key in SHELL_VARIABLES or var.key.startswith(("COMPOSE_", "DOCKER_", "LC_")):
-            found.append(ctx.finding(name, Outcome.FAILED, var.path,
-                                     f"{var.key} is also a variable of the host's shell or of compose itself: "
-                                     "compose would interpolate that value instead of the declared one",
-                                     f"rename it (e.g. APP_{var.key}) and map it in the application"))
+        if var.key in KEPT_VARIABLES:
+            why = "Compose keeps the host's own value (it runs with a clean environment but PATH and HOME)"
+        elif var.key.startswith(("COMPOSE_", "DOCKER_")):
+            why = "Compose reads it from the .env as its own setting, not only as the stack's"
+        else:
+            continue
+        found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{var.key}: {why}",
+                                 f"rename it (e.g. APP_{var.key}) and map it in the application"))
     return found
