@@ -152,6 +152,7 @@ class EnvVar:
     references: tuple[str, ...] = ()
     masked: str = field(default="", repr=False)
     declared: str = field(default="", repr=False)
+    allow_empty: bool = False  # declared {value: "", allow_empty: true}: delivered empty on purpose
 
 
 @dataclass(frozen=True)
@@ -810,6 +811,7 @@ class _Declared:
     secret_name: str | None
     multiline: bool
     path: str
+    allow_empty: bool = False
 
 
 def _declared_env(env: dict[str, Any], endpoints: dict[str, EndpointGate], cors: Cors | None,
@@ -828,9 +830,10 @@ def _declared_env(env: dict[str, Any], endpoints: dict[str, EndpointGate], cors:
 def _declared_entry(key: str, value: Any) -> _Declared:
     path = f"stack.env.{key}"
     if isinstance(value, dict):
+        allow_empty = bool(value.get("allow_empty"))
         if "secret" in value:
-            return _Declared(key, None, value["secret"], False, path)
-        return _Declared(key, value["value"], None, bool(value.get("multiline")), path)
+            return _Declared(key, None, value["secret"], False, path, allow_empty)
+        return _Declared(key, value["value"], None, bool(value.get("multiline")), path, allow_empty)
     return _Declared(key, _scalar(value), None, False, path)
 
 
@@ -896,7 +899,8 @@ def _resolve_key(key: str, by_key: dict[str, _Declared], secret_values: dict[str
     entry = by_key[key]
     if entry.secret_name:
         value = secret_values[entry.secret_name]
-        resolved[key] = EnvVar(key, value, True, entry.path, entry.secret_name, False, (), MASK, f"{{secret: {entry.secret_name}}}")
+        resolved[key] = EnvVar(key, value, True, entry.path, entry.secret_name, False, (), MASK, f"{{secret: {entry.secret_name}}}",
+                               entry.allow_empty)
         return resolved[key]
     if key in chain:
         cycle = " → ".join([*chain[chain.index(key):], key])
@@ -933,5 +937,5 @@ def _resolve_key(key: str, by_key: dict[str, _Declared], secret_values: dict[str
     if any(p.path == entry.path for p in problems):
         return None
     resolved[key] = EnvVar(key, "".join(value), secret, entry.path, None, entry.multiline, tuple(references),
-                           "".join(masked), raw)
+                           "".join(masked), raw, allow_empty=entry.allow_empty)
     return resolved[key]

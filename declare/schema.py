@@ -181,7 +181,8 @@ def check_origin(field: str, value: Any, error: Callable) -> None:
 
 
 def check_env_value(field: str, value: Any, error: Callable) -> None:
-    """An env value is a scalar, ``{secret: NAME}`` or ``{value: TEXT, multiline: true}``; never a float
+    """An env value is a scalar, ``{secret: NAME}`` or ``{value: TEXT, multiline: true}`` (either
+    mapping may add ``allow_empty: true``); never a float
     (``1.10`` would reach the container as ``1.1``)."""
     if isinstance(value, float):
         error(field, problem("a decimal number is read as a float and may change (1.10 becomes 1.1)",
@@ -302,6 +303,8 @@ ENV_VALUE = {
                    "meta": {"fix": "a secret name in capitals, e.g. POSTGRES_PASSWORD"}},
         "value": {"type": "string"},
         "multiline": {"type": "boolean"},
+        # Compose delivers an empty value as set-but-empty; mooring refuses one unless declared so.
+        "allow_empty": {"type": "boolean"},
     },
     "meta": {"fix": "write a string, a number, true/false or {secret: NAME}"},
 }
@@ -608,8 +611,49 @@ def _fix(error: ValidationError, schema: dict[str, Any]) -> str:
     return meta_fix or "correct the value"
 
 
+#: Compose keys written where mooring declares the same thing differently: where it goes instead.
+_SERVICE_ENV_HINT = ("declare each value once in `stack.env` and list the keys this service receives in "
+                     "`stack.services.<name>.env`")
+COMPOSE_KEY_HINTS: dict[tuple[str, str], str] = {
+    ("service", "environment"): _SERVICE_ENV_HINT,
+    ("service", "env_file"): "the stack's .env is written from `stack.env`: " + _SERVICE_ENV_HINT.split(" and ", 1)[1],
+    ("service", "secrets"): "declare the value as `stack.env.<KEY>: {secret: NAME}` and list KEY in this service's `env`",
+    ("service", "build"): "mooring deploys images, not build contexts: build and tag the image, then write "
+                          "`image: NAME:TAG` with `image_source: ship` (shipped from this machine) or `registry`",
+    ("service", "container_name"): "remove it: Compose names the container <stack>-<service>-1, and a fixed name "
+                                   "stops a release from recreating it",
+    ("service", "networks"): "remove it: every service is on the stack's own network and reaches the others by name",
+    ("service", "links"): "remove it: every service reaches the others by service name",
+    ("service", "expose"): "remove it: services on the stack's network reach each other's ports; publish one with `ports`",
+    ("stack", "secrets"): "declare secrets as `stack.env.<KEY>: {secret: NAME}` (the value comes from "
+                          "MOORING_SECRET_NAME or the untracked secrets file)",
+    ("stack", "networks"): "remove it: the stack has one network of its own",
+    ("stack", "version"): "remove it (Compose itself ignores `version`)",
+    ("top", "services"): "services go under `stack.services` (mooring's layers are not compose files)",
+    ("top", "secrets"): "declare secrets as `stack.env.<KEY>: {secret: NAME}`",
+    ("top", "version"): "remove it (Compose itself ignores `version`)",
+}
+
+
+def _compose_hint(path: tuple) -> str | None:
+    """Where a Compose key written in a layer goes in mooring, or None."""
+    if len(path) == 4 and tuple(path[:2]) == ("stack", "services"):
+        level = "service"
+    elif len(path) == 2 and path[0] == "stack":
+        level = "stack"
+    elif len(path) == 1:
+        level = "top"
+    else:
+        return None
+    hint = COMPOSE_KEY_HINTS.get((level, str(path[-1])))
+    return hint.replace("<name>", str(path[2])) if hint and level == "service" else hint
+
+
 def _unknown_key_fix(error: ValidationError, schema: dict[str, Any]) -> str:
-    """Suggest the closest known key (most unknown keys are typos)."""
+    """Where a Compose key goes in mooring, else the closest known key (most unknown keys are typos)."""
+    hint = _compose_hint(tuple(error.document_path))
+    if hint:
+        return hint
     node = _schema_node(error.schema_path, schema)
     known = list(node.keys()) if isinstance(node, dict) else []
     key = str(error.document_path[-1]) if error.document_path else ""

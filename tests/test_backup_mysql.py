@@ -35,8 +35,14 @@ stack:
       image: mooring/mariadb:10.11
       image_source: ship
       role: mysql
+      env: [MARIADB_DATABASE, MARIADB_ROOT_PASSWORD]
       volumes:
         - {source: shopdata, target: /var/lib/mysql}
+      healthcheck:   # over TCP: the image's setup server listens on a socket only
+        test: [CMD, mariadb-admin, ping, -h, 127.0.0.1]
+        interval: 2s
+        timeout: 5s
+        retries: 30
   env:
     MARIADB_DATABASE: shop
     MARIADB_ROOT_PASSWORD: {secret: MARIADB_ROOT_PASSWORD}
@@ -70,7 +76,9 @@ def with_json(tmp_path: Path, log: list[str], *args: str, group_data: Path | Non
 def shop_sql(box, sql: str) -> str:
     """``sql`` in the live ``shop`` database as root (tab-separated, no column names)."""
     script = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb -uroot --batch --skip-column-names shop -e "$1"'
-    return ssh(box, f"docker exec {CONTAINER} sh -c {shlex.quote(script)} sh {shlex.quote(sql)}", check=True).stdout
+    out = ssh(box, f"docker exec {CONTAINER} sh -c {shlex.quote(script)} sh {shlex.quote(sql)}")
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 def dumps_on(box) -> list[str]:

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from checks.findings import Outcome
-from checks.registry import RULES, run_rules
+from checks.registry import load_rules, run_rules
 from tests.declared_world import delete_path, model_for, set_path
 
 #: The rules that need no rendered files (the render rules have tests/test_rules_fire.py and
 #: tests/test_mutants_rules.py).
-DECLARED_RULES = sorted(name for name, spec in RULES.items() if spec.needs != "render")
+DECLARED_RULES = sorted(name for name, spec in load_rules().items() if spec.needs != "render")
 
 #: The six findings when the api receives none of the endpoint and CORS settings.
 UNDELIVERED = [
@@ -106,7 +106,26 @@ CASES = [
                  'FAILED',
                  'stack.env.APP_VERSION',
                  'APP_VERSION is empty (the declared value is empty) but api needs it',
-                 'give it a value (an empty variable is as bad as a missing one)',
+                 'give it a value (an empty variable is as bad as a missing one), or, when api accepts it empty, '
+                 'declare `APP_VERSION: {value: "", allow_empty: true}`',
+                 'staging.yml')]},
+    {'id': 'env-empty-allowed',
+     'env': 'staging',
+     'layer': 'staging.yml',
+     'set': {'stack.env.SENTRY_DSN': {'value': '', 'allow_empty': True},
+             'stack.services.redis.env': ['SENTRY_DSN']},
+     'expect': []},
+    {'id': 'env-empty-allowed-but-required',
+     'env': 'staging',
+     'layer': 'staging.yml',
+     'set': {'stack.env.SENTRY_DSN': {'value': '', 'allow_empty': True},
+             'stack.services.redis.required_env': ['SENTRY_DSN']},
+     'expect': [('env.complete',
+                 'FAILED',
+                 'stack.env.SENTRY_DSN',
+                 'SENTRY_DSN is empty (the declared value is empty) but redis needs it',
+                 'give it a value (an empty variable is as bad as a missing one), or, when redis accepts it empty, '
+                 'declare `SENTRY_DSN: {value: "", allow_empty: true}`',
                  'staging.yml')]},
     {'id': 'env-empty-secret',
      'env': 'staging',
@@ -116,7 +135,8 @@ CASES = [
                  'FAILED',
                  'stack.env.JWT_SECRET',
                  'JWT_SECRET is empty (secret JWT_SECRET resolved to an empty string) but api needs it',
-                 'give it a value (an empty variable is as bad as a missing one)',
+                 'give it a value (an empty variable is as bad as a missing one), or, when api accepts it empty, '
+                 'declare `JWT_SECRET: {value: "", allow_empty: true}`',
                  'all.yml'),
                 ('production.secrets',
                  'WARNING',

@@ -363,3 +363,17 @@ def test_yaml_1_1_scalars_keep_their_text(world):
 def test_float_env_value_asks_to_quote():
     [problem] = problems({"stack": {"env": {"V": 1.1}}})
     assert problem.path == "stack.env.V" and "quote it" in problem.fix
+
+
+@pytest.mark.parametrize(("data", "path", "said"), [
+    ({"stack": {"secrets": {}}}, "stack.secrets", "{secret: NAME}"),
+    ({"stack": {"services": {"web": {"image": "nginx:1", "networks": ["front"]}}}}, "stack.services.web.networks",
+     "the stack's own network"),
+    ({"stack": {"services": {"web": {"image": "nginx:1", "env_file": ".env"}}}}, "stack.services.web.env_file",
+     "`stack.services.web.env`"),
+])
+def test_a_compose_key_says_where_it_goes_in_mooring_and_never_guesses_a_typo(data, path, said):
+    with pytest.raises(ConfigError) as raised:
+        validate_layer(data, "group_data/staging.yml")
+    [problem] = raised.value.problems
+    assert problem.path == path and said in problem.fix and "did you mean" not in problem.fix, problem

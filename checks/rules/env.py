@@ -12,7 +12,8 @@ from declare.compose import KEPT_VARIABLES
 
 @rule("env.complete")
 def env_complete(ctx: RuleContext, name: str) -> list[Finding]:
-    """Every env key a service receives, requires or references is declared and not empty."""
+    """Every env key a service receives, requires or references is declared and not empty (unless
+    declared ``allow_empty`` and no service lists it in ``required_env``)."""
     stack = ctx.stack
     found: list[Finding] = []
     uses = _uses(stack)
@@ -29,12 +30,14 @@ def env_complete(ctx: RuleContext, name: str) -> list[Finding]:
             found.append(ctx.finding(name, Outcome.FAILED, paths[0],
                                      f"{key} is used by {services or 'the compose file'} but stack.env does not declare it",
                                      f"declare it in stack.env, e.g. `{key}: {example}`, or stop using it"))
-        elif stack.env[key].value.strip() == "" and _declared_in_env(stack.env[key]):
+        elif stack.env[key].value.strip() == "" and _declared_in_env(stack.env[key]) and (
+                not stack.env[key].allow_empty or any(key in s.required_env for s in stack.services.values())):
             var = stack.env[key]
             source = (f"secret {var.secret_name} resolved to an empty string" if var.secret_name
                       else "the declared value is empty")
             found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{key} is empty ({source}) but {services} needs it",
-                                     "give it a value (an empty variable is as bad as a missing one)"))
+                                     "give it a value (an empty variable is as bad as a missing one), or, when "
+                                     f"{services} accepts it empty, declare `{key}: {{value: \"\", allow_empty: true}}`"))
     return found
 
 
