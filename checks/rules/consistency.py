@@ -90,11 +90,12 @@ def redis_url_matches_redis(ctx: RuleContext, name: str) -> list[Finding]:
 
 @rule("consistency.db_env")
 def db_receives_postgres_env(ctx: RuleContext, name: str) -> list[Finding]:
-    """The postgres service receives POSTGRES_DB, POSTGRES_USER and POSTGRES_PASSWORD."""
+    """The postgres service receives POSTGRES_DB, POSTGRES_USER and POSTGRES_PASSWORD (each may
+    come as ``<KEY>_FILE``, a file the official image reads it from)."""
     found = []
     for db in ctx.stack.services_with_role("postgres"):
         for key in ("POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"):
-            if key not in db.env_keys:
+            if key not in db.env_keys and f"{key}_FILE" not in db.env_keys:
                 found.append(ctx.finding(name, Outcome.FAILED, _service_path(db, "required_env"),
                                          f"service {db.name} does not receive {key}"
                                          + (": the image would create a database named after the user" if key == "POSTGRES_DB" else ""),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
 from checks.rules.common import COMPOSE_REF_RE, URL_SAFE_RE, _declared_in_env, _service_path, _unescaped, _url_parts
@@ -11,12 +9,17 @@ from declare.model import MASK
 from declare.secrets import env_var_name, looks_secret, secrets_file
 
 
+def _file_path(key: str, value: str) -> bool:
+    """``*_FILE: /run/secrets/x``: the official images' secret-from-file pattern names a path, not a secret."""
+    return key.upper().endswith("_FILE") and value.startswith("/") and not any(c.isspace() for c in value)
+
+
 @rule("secrets.not_in_clear")
 def secrets_not_in_clear(ctx: RuleContext, name: str) -> list[Finding]:
     """Secret-looking keys and URL passwords come from secret references, never clear YAML."""
     found = []
     for var in ctx.stack.env.values():
-        if looks_secret(var.key) and not var.secret and var.value and _declared_in_env(var):
+        if looks_secret(var.key) and not var.secret and var.value and _declared_in_env(var) and not _file_path(var.key, var.value):
             found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{var.key} looks like a secret but is written in clear",
                                      f"write `{var.key}: {{secret: {var.key}}}` and provide it with "
                                      f"{env_var_name(var.key)} or {secrets_file(ctx.model.environment)}"))
