@@ -227,7 +227,8 @@ def compose_file_as_declared(view: HostView) -> list[Finding]:
 
 @live_rule("live.services")
 def services_running(view: HostView) -> list[Finding]:
-    """Every declared service runs, is healthy where it has a healthcheck, on its image's current ID."""
+    """Every declared service runs (a ``restart: "no"`` job may have finished with exit 0), is
+    healthy where it has a healthcheck, on its image's current ID."""
     found = []
     snap = view.snapshot
     for name, service in sorted(view.stack.services.items()):
@@ -237,6 +238,8 @@ def services_running(view: HostView) -> list[Finding]:
             found.append(view.finding("live.services", Outcome.FAILED, resource, f"{name} has no container",
                                       "deploy again (mooring deploy)", path=path, expected="running", actual="absent"))
             continue
+        if service.restart == "no" and container.state == "exited" and container.exit_code == 0:
+            continue  # a one-shot job that finished
         if not container.running:
             found.append(view.finding("live.services", Outcome.FAILED, resource, f"{name} is {container.state}",
                                       f"start it (mooring deploy), and read why it stopped: docker logs {container.name}",

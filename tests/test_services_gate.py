@@ -1,0 +1,141 @@
+"""The services half of the deploy gate: after the HTTP probes passed, every declared service's
+container must run, be healthy where it has a healthcheck, and keep its restart count between
+two looks. Host-free tests drive the gate's policy with snapshots built as data; the box test
+deploys a release whose extra service crash-loops beside a healthy API: the deploy fails, rolls
+back, and the good release stays current.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from checks.snapshot import HostSnapshot, ImageState, ServiceState
+from tests.conftest import ROOT, SECRET_ENV, group_data_with, ssh
+from tests.declared_world import HOSTS, model_for
+
+
+def snapshot_of(model, state: str = "running", health: str = "healthy", restarts: int = 0,
+                only: str | None = None) -> HostSnapshot:
+    """Every service of ``model`` running on its image; ``only`` (or every service) in ``state``."""
+    stack = model.stack
+    refs = list(dict.fromkeys(service.image for service in stack.services.values()))
+    images = tuple(ImageState(f"sha256:{index:064x}", (ref,)) for index, ref in enumerate(refs))
+    ids = {image.tags[0]: image.id for image in images}
+    containers = tuple(ServiceState(
+        name, f"{stack.name}-{name}-1", f"c{index}", state if only in (None, name) else "running",
+        (health if only in (None, name) else "healthy") if service.healthcheck else "none",
+        ids[service.image], service.image, restart_count=restarts if only in (None, name) else 0)
+        for index, (name, service) in enumerate(stack.services.items()))
+    return HostSnapshot(model.name, 1, 0, services=containers, images=images)
+
+
+def gate(world, monkeypatch, looks: list) -> "object":
+    """Run the services gate for one sandbox host over ``looks`` (one snapshot per poll)."""
+    from mooring import deployer
+
+    host = HOSTS["sandbox"][0]
+    monkeypatch.setattr(deployer, "SERVICES_GATE_S", 0.5)
+    monkeypatch.setattr(deployer, "SERVICES_POLL_S", 0.01)
+    seen = iter(looks)
+    monkeypatch.setattr(deployer, "_snapshots", lambda inventory, hosts: {host: next(seen)} if looks else {})
+    outcome = deployer.HostOutcome(host, deployer.Result.DEPLOYED)
+    report = deployer.DeployReport(hosts=[outcome])
+    deployer._services_gate("inventories/sandbox.py", report, {host: ["sandbox"]})
+    return outcome
+
+
+def test_healthy_twice_with_the_same_restart_counts_passes(world, monkeypatch):
+    model = model_for("sandbox")
+    outcome = gate(world, monkeypatch, [snapshot_of(model), snapshot_of(model)])
+    assert outcome.outcome.name == "DEPLOYED", outcome.error
+
+
+def test_a_restarting_service_fails_the_release_with_its_name(world, monkeypatch):
+    model = model_for("sandbox")
+    looks = [snapshot_of(model, state="restarting", only="redis") for _ in range(200)]
+    outcome = gate(world, monkeypatch, looks)
+    assert outcome.outcome.name == "FAILED"
+    assert outcome.error.startswith("services not running and healthy after") and "redis is restarting" in outcome.error
+
+
+def test_a_service_caught_running_between_two_crashes_does_not_pass(world, monkeypatch):
+    model = model_for("sandbox")
+    looks = [snapshot_of(model, restarts=n, only="redis") for n in range(200)]  # running, but restarted each time
+    outcome = gate(world, monkeypatch, looks)
+    assert outcome.outcome.name == "FAILED" and "restarted between two looks" in outcome.error
+
+
+def test_a_service_still_starting_at_the_deadline_fails(world, monkeypatch):
+    model = model_for("sandbox")
+    outcome = gate(world, monkeypatch, [snapshot_of(model, health="starting", only="db") for _ in range(200)])
+    assert outcome.outcome.name == "FAILED" and "db is starting" in outcome.error
+
+
+def test_an_unreachable_host_fails_the_gate(world, monkeypatch):
+    outcome = gate(world, monkeypatch, [])
+    assert outcome.outcome.name == "FAILED" and "no snapshot of the host" in outcome.error
+
+
+CRASHER = """\
+stack:
+  services:
+    crasher:
+      image: mooring/redis:7
+      image_source: ship
+      command: [sh, -c, "echo crashing; exit 3"]
+"""
+
+
+def mooring(*args: str, group_data: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **SECRET_ENV}
+    if group_data:
+        env["MOORING_GROUP_DATA"] = str(group_data)
+    return subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=900, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.boxes
+@pytest.mark.slow
+def test_a_release_whose_service_crash_loops_is_rolled_back(bootstrapped, boxes, tmp_path):
+    box = boxes.boxes[0]
+    assert mooring("deploy", "sandbox", "--limit", box.name).returncode == 0
+    current = ssh(box, "cat /srv/mooring/solacore/releases/current").stdout.strip()
+    assert current, "no current release after a good deploy"
+    data = group_data_with(tmp_path, box.name, CRASHER)
+    target = tmp_path / "deploy.json"
+    started = time.monotonic()
+    out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(target), group_data=data)
+    assert out.returncode == 1, out.stdout + out.stderr[-3000:]
+    [host] = json.loads(target.read_text())["hosts"]
+    assert "crasher is restarting" in host["error"] or "crasher is exited" in host["error"], host
+    # Rolled back: the crashing container is gone, the good release is current again and serves.
+    assert ssh(box, "docker ps -aq --filter label=com.docker.compose.service=crasher").stdout.strip() == ""
+    assert ssh(box, "cat /srv/mooring/solacore/releases/current").stdout.strip() == current
+    again = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "again.json"))
+    assert again.returncode == 0, again.stdout
+    assert time.monotonic() - started < 600
+
+
+def test_a_one_shot_job_that_finished_passes_and_one_that_failed_does_not(world, monkeypatch):
+    from checks.live import HostView, services_running
+    from declare.render import render_stack
+
+    data = world.read("sandbox.yml")
+    data["stack"]["services"]["seed"] = {"image": "mooring/api:1.0.0", "image_source": "ship", "restart": "no",
+                                         "command": ["python3", "-m", "app", "migrate"]}
+    world.write("sandbox.yml", data)
+    model = model_for("sandbox")
+    for exit_code, passes in ((0, True), (1, False)):
+        base = snapshot_of(model)
+        services = tuple(dataclasses.replace(c, state="exited", exit_code=exit_code) if c.service == "seed" else c
+                         for c in base.services)
+        found = services_running(HostView(model, render_stack(model), dataclasses.replace(base, services=services)))
+        assert [f.outcome.name for f in found] == (["PASSED"] if passes else ["FAILED"]), found
