@@ -32,29 +32,9 @@ os.environ.setdefault("MOORING_SANDBOX_PORT_BASE", "4000")
 sys.path.insert(0, str(ROOT))
 
 from mooring.sandbox import boxes as sandbox  # noqa: E402
+from mooring.sandbox.layers import MYSQL_BACKUPS  # noqa: E402
 
 HOST = "docker-1"
-MYSQL_LAYER = """\
-stack:
-  services:
-    shopdb:
-      image: mooring/mariadb:10.11
-      image_source: ship
-      role: mysql
-      env: [MARIADB_DATABASE, MARIADB_ROOT_PASSWORD]
-      volumes:
-        - {source: shopdata, target: /var/lib/mysql}
-      healthcheck:
-        test: [CMD, mariadb-admin, ping, -h, 127.0.0.1]
-        interval: 2s
-        retries: 30
-  env:
-    MARIADB_DATABASE: shop
-    MARIADB_ROOT_PASSWORD: {secret: MARIADB_ROOT_PASSWORD}
-  backups:
-    service: shopdb
-    databases: ["${MARIADB_DATABASE}"]
-"""
 #: Per engine: the shell line that runs SQL ($1) in the live database, the table's name in the
 #: drill's report, and the statement that fills it with N rows.
 ENGINES = {
@@ -124,7 +104,7 @@ def main() -> int:
         layers = Path(tempfile.mkdtemp(prefix="bench-mysql-"))
         shutil.copytree(ROOT / "group_data", layers / "group_data", ignore=shutil.ignore_patterns("__pycache__"))
         (layers / "group_data" / "hosts").mkdir(exist_ok=True)
-        (layers / "group_data" / "hosts" / f"{HOST}.yml").write_text(MYSQL_LAYER)
+        (layers / "group_data" / "hosts" / f"{HOST}.yml").write_text(MYSQL_BACKUPS)
         os.environ["MOORING_GROUP_DATA"] = str(layers / "group_data")
     state, box = prepare()
     results = [measure(state, box, int(n)) for n in args.rows.split(",")]

@@ -1222,30 +1222,26 @@ def _backup(r: _Reader, name: str, kind: str, size: str, mtime: str) -> None:
     r.backups["files"].append(BackupFile(name, kind, int(size), int(float(mtime))))
 
 
-@_fields(2)
-def _metricsfile(r: _Reader, path: str, status: str) -> None:
-    r.metrics = {"path": path, "status": status, "lines": {}}
+def _metrics_records(attribute: str):
+    """The two record handlers of one metrics textfile kept on the reader as ``attribute``: its
+    file record (read / missing), then one record per line."""
+    @_fields(2)
+    def file_record(r: _Reader, path: str, status: str) -> None:
+        setattr(r, attribute, {"path": path, "status": status, "lines": {}})
+
+    @_fields(3)
+    def line_record(r: _Reader, _path: str, number: str, text: str) -> bool | None:
+        found = getattr(r, attribute)
+        if found is None:  # a line before its file record
+            return False
+        found["lines"][int(number)] = unescape(text)
+        return None
+
+    return file_record, line_record
 
 
-@_fields(3)
-def _metric(r: _Reader, _path: str, number: str, text: str) -> bool | None:
-    if r.metrics is None:
-        return False
-    r.metrics["lines"][int(number)] = unescape(text)
-    return None
-
-
-@_fields(2)
-def _verifyfile(r: _Reader, path: str, status: str) -> None:
-    r.verify_metrics = {"path": path, "status": status, "lines": {}}
-
-
-@_fields(3)
-def _verifymetric(r: _Reader, _path: str, number: str, text: str) -> bool | None:
-    if r.verify_metrics is None:
-        return False
-    r.verify_metrics["lines"][int(number)] = unescape(text)
-    return None
+_metricsfile, _metric = _metrics_records("metrics")
+_verifyfile, _verifymetric = _metrics_records("verify_metrics")
 
 
 def _metrics_state(found: dict[str, Any] | None) -> MetricsState | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from mooring.sandbox.layers import MYSQL_BACKUPS
 from tests.conftest import ROOT, SECRET_ENV, group_data_with, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
@@ -27,29 +28,7 @@ BACKUPS = "/var/backups/mooring/solacore"
 CONTAINER = "solacore-shopdb-1"
 ROOT_PASSWORD = "mdbCanary4Root8Pw2x"
 PROBE_ROWS = 777
-OVERRIDE = """\
-stack:
-  services:
-    shopdb:
-      image: mooring/mariadb:10.11
-      image_source: ship
-      role: mysql
-      env: [MARIADB_DATABASE, MARIADB_ROOT_PASSWORD]
-      volumes:
-        - {source: shopdata, target: /var/lib/mysql}
-      healthcheck:   # over TCP: the image's setup server listens on a socket only
-        test: [CMD, mariadb-admin, ping, -h, 127.0.0.1]
-        interval: 2s
-        timeout: 5s
-        retries: 30
-  env:
-    MARIADB_DATABASE: shop
-    MARIADB_ROOT_PASSWORD: {secret: MARIADB_ROOT_PASSWORD}
-  backups:
-    service: shopdb
-    databases: ["${MARIADB_DATABASE}"]
-    keep_newest: 1
-"""
+OVERRIDE = MYSQL_BACKUPS + "    keep_newest: 1\n"
 ENV = {**SECRET_ENV, "MOORING_SECRET_MARIADB_ROOT_PASSWORD": ROOT_PASSWORD}
 
 
