@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import yaml
 
 from declare.errors import ConfigError, ConfigProblem
-from declare.paths import GROUP_DATA, ROOT
+from declare.paths import NotAProject, ROOT, group_data_default, project_root
 
 LAYER_KEY_PREFIX = "mooring_layer_"
 
@@ -50,28 +50,33 @@ class Merged:
 
 
 def group_data_dir() -> Path:
-    """The declared-state folder: ``MOORING_GROUP_DATA`` when set (read at call time), else ``group_data/``.
+    """The declared-state folder: ``MOORING_GROUP_DATA`` when set (read at call time), else the
+    project's ``group_data/``.
 
     >>> os.environ["MOORING_GROUP_DATA"] = "/srv/declared"
     >>> group_data_dir()
     PosixPath('/srv/declared')
     >>> del os.environ["MOORING_GROUP_DATA"]
-    >>> group_data_dir() == GROUP_DATA, GROUP_DATA.name
-    (True, 'group_data')
+    >>> group_data_dir() == project_root() / "group_data"
+    True
     """
     override = os.environ.get("MOORING_GROUP_DATA")
-    return Path(override) if override else GROUP_DATA
+    return Path(override) if override else group_data_default()
 
 
 def display_path(path: Path | str) -> str:
     """A path relative to the project root when inside it (shorter, stable in messages).
 
-    >>> display_path(ROOT / "group_data" / "all.yml"), display_path("/etc/hosts")
+    >>> display_path(project_root() / "group_data" / "all.yml"), display_path("/etc/hosts")
     ('group_data/all.yml', '/etc/hosts')
     """
     path = Path(path)
     try:
-        return str(path.resolve().relative_to(ROOT))
+        base = project_root()
+    except NotAProject:
+        base = ROOT
+    try:
+        return str(path.resolve().relative_to(base))
     except ValueError:
         return str(path)
 
@@ -301,7 +306,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def load_layer(path: Path | str) -> dict[str, Any]:
     """Read a layer and check it against the layer schema (unknown keys, types).
 
-    >>> load_layer(GROUP_DATA / "all.yml")["stack"]["name"]
+    >>> load_layer(group_data_dir() / "all.yml")["stack"]["name"]
     'solacore'
     """
     from declare.schema import validate_layer

@@ -20,7 +20,7 @@ from declare import dumps
 from declare.schema import PORT_STRING_RE, STACK_DIR_VAR, normalize_merged
 from declare.layers import Merged, group_data_dir, layers_for, merge
 from declare.errors import ConfigError, ConfigProblem
-from declare.paths import ROOT, state_dir
+from declare.paths import project_root, state_dir
 from declare.secrets import SecretRef, resolve_secrets
 
 #: ``${NAME}`` references another stack env key; ``$${`` is a literal ``${``.
@@ -549,7 +549,7 @@ def _read_key_file(name: str, path: str, merged: Merged) -> list[str]:
     """The public keys in one declared key file; ``ConfigError`` for an unreadable file, a
     private key, a line that is not an OpenSSH public key, or a file with none."""
     file = Path(name.replace("${MOORING_STATE}", str(state_dir())))
-    file = file if file.is_absolute() else ROOT / file
+    file = file if file.is_absolute() else project_root() / file
     declared = merged.file_of(path)
     try:
         text = file.read_text(encoding="utf-8")

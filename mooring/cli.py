@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+from typing import Iterator
 
 from mooring import __version__
 from mooring.commands import load_commands
@@ -19,6 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mooring {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--project", metavar="DIR",
+                        help="the mooring project (the ops repo with group_data/ and inventories/); default: "
+                             "$MOORING_PROJECT, else the nearest folder at or above the working directory "
+                             "holding group_data/all.yml")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in load_commands().items():
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
@@ -32,12 +39,38 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
-        return args.run(args)
+        with project_environment(args.project):
+            return args.run(args)
     except MooringError as exc:
         print(f"mooring: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+@contextlib.contextmanager
+def project_environment(named: str | None) -> Iterator[None]:
+    """For one command: ``MOORING_PROJECT`` names the project (``--project``, or the one found
+    from the working directory), so that every pyinfra run and helper process this command
+    starts -- whatever their own working directory -- reads the same project's files."""
+    from declare.paths import PROJECT_ENV, NotAProject, project_root
+
+    before = os.environ.get(PROJECT_ENV)
+    try:
+        if named:
+            os.environ[PROJECT_ENV] = os.path.abspath(named)
+        try:
+            os.environ[PROJECT_ENV] = str(project_root())
+        except NotAProject:
+            if named:
+                raise
+            os.environ.pop(PROJECT_ENV, None)  # a command that needs a project says so itself
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(PROJECT_ENV, None)
+        else:
+            os.environ[PROJECT_ENV] = before
 
 
 if __name__ == "__main__":

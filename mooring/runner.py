@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from declare.errors import MooringError
-from declare.paths import GROUP_DATA, ROOT
+from declare.layers import group_data_dir
+from declare.paths import ROOT, inventories_dir, project_root
 
 
 #: What pyinfra's log says about a host that failed (connect errors, op errors).
@@ -85,8 +86,8 @@ def pyinfra_command(inventory: str, *operations: str, limit: list[str] | None = 
                     extra: list[str] | None = None, apply: bool = True) -> list[str]:
     """The argument list of a non-interactive pyinfra run with JSON output (``-y`` when ``apply``)."""
     cmd = [sys.executable, "-m", "pyinfra", "--json", *(["-y"] if apply else [])]
-    if GROUP_DATA != ROOT / "group_data":
-        cmd += ["--group-data", str(GROUP_DATA)]
+    if group_data_dir().resolve() != (ROOT / "group_data").resolve():  # pyinfra loads ROOT's itself (its cwd)
+        cmd += ["--group-data", str(group_data_dir())]
     for name in limit or []:
         cmd += ["--limit", name]
     return [*cmd, *(extra or []), inventory, *operations]
@@ -183,12 +184,13 @@ def deploy_path(name: str) -> str:
 
 
 def inventory_path(value: str) -> str:
-    """Resolve an inventory argument: a file path, or a name under inventories/ (``sandbox``)."""
-    for candidate in (Path(value), ROOT / value, ROOT / "inventories" / f"{value}.py"):
+    """Resolve an inventory argument: a file path, or a name under the project's inventories/
+    (``sandbox``), never one of another checkout."""
+    for candidate in (Path(value), project_root() / value, inventories_dir() / f"{value}.py"):
         if candidate.is_file():
             return str(candidate.resolve())
     raise MooringError(f"inventory {value!r} not found: give a path or one of "
-                       f"{', '.join(p.stem for p in sorted((ROOT / 'inventories').glob('*.py')))}")
+                       f"{', '.join(p.stem for p in sorted(inventories_dir().glob('*.py')))}")
 
 
 def run_fact(inventory: str, fact: str, *args: str, limit: list[str] | None = None,

@@ -35,7 +35,8 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_registered_commands():
-    assert sorted(load_commands()) == ["backup", "bootstrap", "check", "deploy", "drift", "sandbox", "unlock", "validate"]
+    assert sorted(load_commands()) == ["backup", "bootstrap", "check", "deploy", "drift", "init", "sandbox", "unlock",
+                                      "validate"]
 
 
 def test_duplicate_command_is_refused(monkeypatch):

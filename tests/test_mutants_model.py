@@ -366,15 +366,14 @@ def test_a_binary_key_file_is_refused_without_its_bytes(world):
 def test_a_relative_key_file_is_read_from_the_project_root(world, monkeypatch):
     import os
 
-    from declare.paths import ROOT
     from tests.declared_world import SANDBOX_PUBKEY
 
-    key = world.root / "keys" / "ops.pub"
+    key = world.root / "keys" / "ops.pub"  # the world is a project (it holds group_data/all.yml)
     key.parent.mkdir()
     key.write_text("# the ops key\n\n" + SANDBOX_PUBKEY)
-    monkeypatch.chdir(world.root / "keys")  # not where a relative name is looked up
+    monkeypatch.chdir(world.root / "keys")  # inside the project, but not where a relative name is looked up
     edit(world, "staging.yml", bootstrap__authorized_keys=[],
-         bootstrap__authorized_key_files=[os.path.relpath(key, ROOT)])
+         bootstrap__authorized_key_files=[os.path.relpath(key, world.root)])
     assert model_for("staging").bootstrap.authorized_keys == (SANDBOX_PUBKEY.strip(),)
 
 

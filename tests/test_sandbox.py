@@ -20,7 +20,7 @@ import pytest
 
 from deploy import local_docker as docker
 from mooring.sandbox import boxes as sandbox
-from declare.paths import INVENTORIES, ROOT
+from declare.paths import ROOT
 from mooring.sandbox.boxes import Box, SandboxState
 
 PYINFRA = Path(sys.executable).parent / "pyinfra"
@@ -159,7 +159,7 @@ def test_format_status_lists_every_box() -> None:
 
 def test_inventory_without_state_says_run_up_first(tmp_path: Path) -> None:
     env = {**os.environ, "MOORING_STATE": str(tmp_path)}
-    proc = subprocess.run([str(PYINFRA), str(INVENTORIES / "sandbox.py"), "debug-inventory"],
+    proc = subprocess.run([str(PYINFRA), str(ROOT / "inventories" / "sandbox.py"), "debug-inventory"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
@@ -241,7 +241,7 @@ def test_docker_box_is_ready_for_docker(lab: SandboxState) -> None:
 def test_pyinfra_reaches_every_box_through_the_inventory(lab: SandboxState, tmp_path: Path) -> None:
     # From an empty cwd, so group_data/ shims in the tree do not take part.
     env = {**os.environ, "MOORING_STATE": str(lab.key_path.parent.parent)}
-    proc = subprocess.run([str(PYINFRA), "-y", str(INVENTORIES / "sandbox.py"), "fact", "server.Hostname"],
+    proc = subprocess.run([str(PYINFRA), "-y", str(ROOT / "inventories" / "sandbox.py"), "fact", "server.Hostname"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     output = proc.stdout + proc.stderr  # pyinfra logs to stderr
     assert proc.returncode == 0, output

@@ -9,7 +9,7 @@ import argparse
 import importlib
 from types import ModuleType
 
-COMMAND_MODULES = ("sandbox", "bootstrap", "validate", "deploy", "check", "drift", "backup", "unlock")
+COMMAND_MODULES = ("init", "sandbox", "bootstrap", "validate", "deploy", "check", "drift", "backup", "unlock")
 
 
 def load_commands() -> dict[str, ModuleType]:

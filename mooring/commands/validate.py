@@ -51,6 +51,7 @@ def validate_report(inventory_arg: str, limit: list[str] | None = None, group_da
     """
     from checks.preflight import preflight_report
     from declare.errors import MooringError
+    from declare.paths import NotAProject
     from mooring.runner import inventory_path
 
     started = utc_now()
@@ -58,6 +59,8 @@ def validate_report(inventory_arg: str, limit: list[str] | None = None, group_da
     secrets: tuple[str, ...] = ()
     try:
         inventory = inventory_path(inventory_arg)
+    except NotAProject:
+        raise
     except MooringError:
         inventory = inventory_arg  # the pre-flight reports a missing inventory as a finding
     try:

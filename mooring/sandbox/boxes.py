@@ -38,7 +38,7 @@ from typing import Any, Iterator, Literal
 from deploy import local_docker as docker
 from declare.errors import MooringError
 from mooring.sandbox.images import ensure_image
-from declare.paths import IMAGES, ROOT, state_dir
+from declare.paths import IMAGES, project_root, state_dir
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def sandbox_id() -> str:
 
 
 def _is_default_sandbox() -> bool:
-    return state_dir().resolve() == (ROOT / ".mooring").resolve()
+    return state_dir().resolve() == (project_root() / ".mooring").resolve()
 
 
 def container_name(box: str) -> str:
