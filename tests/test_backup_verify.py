@@ -121,7 +121,7 @@ def test_the_drill_restores_known_rows_and_never_touches_the_live_server(dumped,
 
 BROKEN = {
     # name stamp: how the file is made from the newest good dump $GOOD (on the box)
-    "20200101T000001Z": ('gzip -dc "$GOOD" | head -n -8 | gzip -c', "no pg_dump closing line"),
+    "20200101T000001Z": ('gzip -dc "$GOOD" | head -n -8 | gzip -c', "no closing line (-- PostgreSQL database dump complete)"),
     "20200101T000002Z": ('head -c $(($(stat -c %s "$GOOD") / 2)) "$GOOD"', "not an intact gzip stream"),
     "20200101T000003Z": ("{ echo '-- mooring-backup: stack=solacore database=postgres'; docker exec solacore-db-1 "
                          "sh -c 'pg_dump -U \"$POSTGRES_USER\" --no-owner postgres'; } | gzip -c",

@@ -205,6 +205,13 @@ def _mark_failed(base: str, history: ReleaseHistory, number: int | None) -> list
     return commands
 
 
+def _clear_stage_leftovers(base: str) -> StringCommand:
+    """Remove half-built release folders and temporary bookkeeping files: a run stopped while
+    staging (Ctrl-C, a time-out) leaves its own, and under the lock nobody else writes there."""
+    quoted = shlex.quote(base)
+    return StringCommand("sh", "-c", QuoteString(f"rm -rf {quoted}/.stage-* {quoted}/*.tmp-*"))
+
+
 def archive_check(source: str) -> str:
     """Shell that fails, touching nothing, when the kept release's ``files.tar.gz`` is damaged.
 
@@ -306,6 +313,7 @@ def rolled_back(directory: str, project: str, number: int, run: str, failed_numb
         host.log(f"mooring: release {target.dirname} keeps no masked secret files (staged by an older mooring): "
                  "secret files left as they are", log_func=logger.warning)
     yield from _mark_failed(base, history, failed_number)
+    yield _clear_stage_leftovers(base)
     yield StringCommand("sh", "-c", QuoteString(archive_check(source)))
     restarts: list[str] = []
     for item, content in restored:
