@@ -268,8 +268,9 @@ SERVICES_POLL_S = 2
 def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[str]]) -> None:
     """The second half of the gate, on each host whose new release passed the HTTP probes:
     every declared service's container runs (none restarting or exited) and is healthy where
-    it has a healthcheck, read from host snapshots until :data:`SERVICES_GATE_S`. A database
-    crash-looping beside a healthy API fails the release, which is then rolled back."""
+    it has a healthcheck, with the same restart counts over two looks, read from host snapshots
+    until :data:`SERVICES_GATE_S` (a crash fails at once). A database crash-looping beside a
+    healthy API fails the release, which is then rolled back."""
     from checks.live import HostView, services_running
     from declare.model import build_model
     from declare.render import render_stack
@@ -277,7 +278,7 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
     waiting = {o.host: o for o in report.hosts if o.outcome is Result.DEPLOYED and o.host in groups}
     models = {name: build_model(name, groups[name]) for name in waiting}
     rendered = {name: render_stack(model) for name, model in models.items()}
-    deadline, why, settled = time.monotonic() + SERVICES_GATE_S, {}, {}
+    deadline, why, settled, failed = time.monotonic() + SERVICES_GATE_S, {}, {}, {}
     while waiting:
         snapshots = _snapshots(inventory, sorted(waiting))
         for name in list(waiting):
@@ -289,7 +290,10 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
             # Twice in a row with the same restart counts: a crash-looping container caught in
             # its short "running" moment between two restarts does not pass.
             restarts = tuple((c.service, c.restart_count) for c in snapshots[name].services)
-            if bad:
+            crashed = _crashed(found, settled.get(name), restarts)
+            if crashed:  # it will not become healthy by itself: no need to wait
+                failed[name], why[name] = waiting.pop(name), crashed
+            elif bad:
                 why[name], settled[name] = ", ".join(bad), None
             elif settled.get(name) == restarts:
                 del waiting[name]
@@ -298,10 +302,21 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
         if not waiting or time.monotonic() > deadline:
             break
         time.sleep(SERVICES_POLL_S)
-    for name, outcome in waiting.items():
+    for name, outcome in {**failed, **waiting}.items():
         outcome.outcome = Result.FAILED
-        outcome.error = redact(f"services not running and healthy after {SERVICES_GATE_S} s: {why[name]}",
-                               report.secrets)
+        waited = "" if name in failed else f" after {SERVICES_GATE_S} s"
+        outcome.error = redact(f"services not running and healthy{waited}: {why[name]}", report.secrets)
+
+
+def _crashed(found: list, before: tuple | None, restarts: tuple) -> str:
+    """Why a look shows a service that crashed (restarting, exited, restarted since the last
+    good look), or "": such a release fails at once instead of at the deadline."""
+    gone = [f.message for f in found if f.outcome is Outcome.FAILED and f.actual in ("restarting", "exited", "dead")]
+    if gone:
+        return ", ".join(gone)
+    if before is not None and before != restarts:
+        return "a container restarted between two looks (it crashed)"
+    return ""
 
 
 def _snapshots(inventory: str, hosts: list[str]) -> dict[str, Any]:
