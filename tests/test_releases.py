@@ -164,3 +164,14 @@ def test_write_record_redacts_every_secret(tmp_path, monkeypatch):
     for text in written:
         assert secret not in text and json.dumps(secret)[1:-1] not in text
     assert "rejected" in (tmp_path / "record-h1.md").read_text()
+
+
+def test_pruning_keeps_the_migration_marker_of_an_id_that_recurs():
+    """A, B, A: pruning the first A must not remove the marker the current A shares (found by
+    CI: the next deploy ran the migrations again)."""
+    from deploy.facts.releases import Release, ReleaseHistory
+    from deploy.operations.stack import pruned_paths
+
+    history = ReleaseHistory([Release(6, "ee0c"), Release(7, "2187"), Release(13, "ee0c")], current="ee0c")
+    paths = pruned_paths(history, {13}, Release(13, "ee0c"), "/s/releases")
+    assert paths == ["/s/releases/0006-ee0c", "/s/releases/0007-2187", "/s/releases/migrated-2187"]

@@ -185,11 +185,29 @@ def release_promoted(directory: str, number: int, release_id: str, keep: int, ru
         return
     yield _write_atomically(release.dirname, f"{base}/current", run)
     yield StringCommand("rm", "-f", QuoteString(f"{base}/pending"))
-    kept = keep_set(history, number, keep)
+    for path in pruned_paths(history, keep_set(history, number, keep), release, base):
+        yield StringCommand("rm", "-rf", QuoteString(path))
+
+
+def pruned_paths(history: ReleaseHistory, kept: set[int], release: Release, base: str) -> list[str]:
+    """What pruning removes: each release folder not kept, and its migration marker unless a kept
+    release (or ``release``, the new current) has the same ID -- IDs recur when a config is
+    reverted, and the marker is per ID, so removing it would run the migrations again.
+
+    >>> h = ReleaseHistory([Release(1, "a"), Release(2, "b"), Release(3, "a")], current="a")
+    >>> pruned_paths(h, {2, 3}, Release(3, "a"), "/r")
+    ['/r/0001-a']
+    >>> pruned_paths(h, {3}, Release(3, "a"), "/r")
+    ['/r/0001-a', '/r/0002-b', '/r/migrated-b']
+    """
+    kept_ids = {r.release_id for r in history.releases if r.number in kept} | {release.release_id}
+    paths = []
     for gone in history.releases:
         if gone.number not in kept:
-            yield StringCommand("rm", "-rf", QuoteString(f"{base}/{gone.dirname}"),
-                                QuoteString(f"{base}/migrated-{gone.release_id}"))
+            paths.append(f"{base}/{gone.dirname}")
+            if gone.release_id not in kept_ids:
+                paths.append(f"{base}/migrated-{gone.release_id}")
+    return paths
 
 
 def _mark_failed(base: str, history: ReleaseHistory, number: int | None) -> list[StringCommand]:
