@@ -297,8 +297,8 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
                 why[name], settled[name] = ", ".join(bad), None
             elif settled.get(name) == restarts:
                 del waiting[name]
-            else:
-                why[name], settled[name] = "containers restarted between two looks", restarts
+            else:  # good once: a second look confirms it
+                why[name], settled[name] = "healthy at one look, not yet confirmed by a second", restarts
         if not waiting or time.monotonic() > deadline:
             break
         time.sleep(SERVICES_POLL_S)
