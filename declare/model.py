@@ -20,11 +20,11 @@ from declare import dumps
 from declare.schema import PORT_STRING_RE, STACK_DIR_VAR, normalize_merged
 from declare.layers import Merged, group_data_dir, layers_for, merge
 from declare.errors import ConfigError, ConfigProblem
+from declare.interpolation import REFERENCE_RE, Reference, reference
 from declare.paths import project_root, state_dir
 from declare.secrets import SecretRef, resolve_secrets
 
 #: ``${NAME}`` references another stack env key; ``$${`` is a literal ``${``.
-REF_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MASK = "***"
 PRODUCTION = "production"
 
@@ -793,13 +793,18 @@ def _default_databases(engine: str, env: dict[str, EnvVar]) -> list[str]:
 
 
 def _expand_plain(text: str, env: dict[str, EnvVar]) -> str:
-    """``${KEY}`` → the (non-secret) value of KEY; unknown or secret keys stay as written."""
+    """``${KEY}`` (any Compose form) → what Compose makes of it from the non-secret values;
+    a reference to a secret, or one Compose would refuse, stays as written."""
     def repl(match: re.Match) -> str:
-        key = match.group(1)
-        if key and key in env and not env[key].secret:
-            return env[key].value
-        return match.group(0)
-    return REF_RE.sub(repl, text)
+        if not match.group(1):
+            return match.group(0)
+        ref = reference(match)
+        var = env.get(ref.key)
+        if var is not None and var.secret:
+            return match.group(0)
+        value = ref.value(None if var is None else var.value)
+        return match.group(0) if value is None else value
+    return REFERENCE_RE.sub(repl, text)
 
 
 # --- env: declared values, generated values, references, secrets ----------------------------
@@ -873,6 +878,18 @@ def _generated_env(endpoints: dict[str, EndpointGate], cors: Cors | None,
     return out, problems
 
 
+def _unfilled_reference(entry: _Declared, ref: Reference, written: str, declared: bool, merged: Merged) -> ConfigProblem:
+    """The problem with a reference Compose could not fill: its key is not declared (or is empty for ``:?``)."""
+    where = merged.file_of(entry.path)
+    if declared:
+        return ConfigProblem(where, entry.path, f"references {written}, but {ref.key} is empty",
+                             f"give {ref.key} a value in stack.env ({ref.argument or 'Compose refuses it empty'})")
+    reason = f" ({ref.argument})" if ref.argument else ""
+    return ConfigProblem(where, entry.path, f"references {written}, which stack.env does not declare{reason}",
+                         f"declare {ref.key} in stack.env, give it a default (${{{ref.key}:-...}}), "
+                         f"or write $${{{ref.key}}} for a literal ${{{ref.key}}}")
+
+
 def _escape_refs(text: str) -> str:
     return text.replace("${", "$${")
 
@@ -910,28 +927,30 @@ def _resolve_key(key: str, by_key: dict[str, _Declared], secret_values: dict[str
     value, masked, secret, references = [], [], False, []
     raw = entry.raw or ""
     position = 0
-    for match in REF_RE.finditer(raw):
+    for match in REFERENCE_RE.finditer(raw):
         literal = raw[position:match.start()]
         value.append(literal)
         masked.append(literal)
         position = match.end()
-        if match.group(0) == "$${":
+        if not match.group(1):
             value.append("${")
             masked.append("${")
             continue
-        ref = match.group(1)
-        references.append(ref)
-        if ref not in by_key:
-            problems.append(ConfigProblem(merged.file_of(entry.path), entry.path,
-                                          f"references ${{{ref}}}, which stack.env does not declare",
-                                          f"declare {ref} in stack.env, or write $${{{ref}}} for a literal ${{{ref}}}"))
+        ref = reference(match)
+        target = None
+        if ref.key in by_key:
+            references.append(ref.key)
+            target = _resolve_key(ref.key, by_key, secret_values, resolved, problems, merged, (*chain, key))
+            if target is None:
+                continue
+        filled = ref.value(None if target is None else target.value)
+        if filled is None:
+            problems.append(_unfilled_reference(entry, ref, match.group(0), target is not None, merged))
             continue
-        target = _resolve_key(ref, by_key, secret_values, resolved, problems, merged, (*chain, key))
-        if target is None:
-            continue
-        value.append(target.value)
-        masked.append(target.masked if target.secret else target.value)
-        secret = secret or target.secret
+        from_target = target is not None and filled == target.value
+        value.append(filled)
+        masked.append(target.masked if from_target and target.secret else filled)
+        secret = secret or (from_target and target.secret)
     value.append(raw[position:])
     masked.append(raw[position:])
     if any(p.path == entry.path for p in problems):

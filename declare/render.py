@@ -22,13 +22,13 @@ import jinja2
 from declare import dumps
 from declare.compose import CLEAN_ENV_PREFIX
 from declare.errors import MooringError, MooringRunError
+from declare.interpolation import COMPOSE_DOLLAR_RE
 from declare.model import HostModel, Stack
 from declare.paths import TEMPLATES
 from declare.secrets import format_dotenv, parse_dotenv, quote_env_value
 
 ROOT_OWNER = "root"
 CRON_DIR = "/etc/cron.d"
-_COMPOSE_DOLLAR = re.compile(r"\$\$|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$")
 
 
 @dataclass(frozen=True)
@@ -99,19 +99,21 @@ def yaml_quote(value: Any) -> str:
 
 
 def compose_escape(value: Any) -> str:
-    """Escape ``$`` for compose interpolation, keeping ``${KEY}`` (a stack env reference, filled
-    from .env) and ``$$`` (Compose's own escape of a literal ``$``, as in a copied compose file:
+    """Escape ``$`` for compose interpolation, keeping ``${KEY}`` and Compose's other forms (a
+    stack env reference, filled from .env) and ``$$`` (Compose's own escape of a literal ``$``, as in a copied compose file:
     ``$${`` is a literal ``${``).
 
     >>> compose_escape("pg_isready -d ${POSTGRES_DB} && echo $HOME costs $5")
     'pg_isready -d ${POSTGRES_DB} && echo $$HOME costs $$5'
     >>> compose_escape("test $$(date +%s) -gt 0")  # copied from a compose file: not escaped twice
     'test $$(date +%s) -gt 0'
+    >>> compose_escape("psql -d ${POSTGRES_DB:-app} -U ${POSTGRES_USER:?set it}")  # Compose's other forms
+    'psql -d ${POSTGRES_DB:-app} -U ${POSTGRES_USER:?set it}'
     """
     def repl(match: re.Match) -> str:
         text = match.group(0)
         return "$$" if text == "$" else text
-    return _COMPOSE_DOLLAR.sub(repl, str(value))
+    return COMPOSE_DOLLAR_RE.sub(repl, str(value))
 
 
 def shell_quote(value: Any) -> str:

@@ -220,7 +220,9 @@ class Report:
         forms = self.forms
         if not forms:
             return self
-        findings = [Finding(**redact_data(f.to_dict(), forms)) for f in self.findings]
+        # A finding's field names are not data: a short secret ("x") must not rename "fix".
+        findings = [Finding(**{name: redact_data(value, forms) for name, value in f.to_dict().items()})
+                    for f in self.findings]
         hosts = [replace(h, name=redact(h.name, forms), groups=tuple(redact_data(list(h.groups), forms)),
                          error=redact(h.error, forms), note=redact(h.note, forms),
                          details=redact_data(h.details, forms)) for h in self.hosts]

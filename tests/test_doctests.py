@@ -16,7 +16,8 @@ import pytest
 MODULES = [
     "declare.cron", "declare.schema", "checks.registry", "deploy.facts.util", "deploy.operations.stack",
     "mooring.commands.validate", "declare.layers", "checks.probes", "declare.render", "declare.secrets",
-    "mooring.commands.backup", "mooring.report", "mooring.output.text", "declare.dumps",
+    "mooring.commands.backup", "mooring.report", "mooring.output.text", "declare.dumps", "declare.interpolation",
+    "checks.rules.common",
 ]
 
 

@@ -234,7 +234,38 @@ def test_references_resolve_through_levels_and_carry_secrecy(world):
 def test_an_unknown_reference_is_refused(world):
     assert problems(world, stack__env__GREETING="hello ${WHO}") == [(
         "stack.env.GREETING", "references ${WHO}, which stack.env does not declare",
-        "declare WHO in stack.env, or write $${WHO} for a literal ${WHO}")]
+        "declare WHO in stack.env, give it a default (${WHO:-...}), or write $${WHO} for a literal ${WHO}")]
+
+
+def test_compose_default_forms_resolve_like_compose(world):
+    """Issue 9: ``${X:-d}``, ``${X-d}`` were copied into .env as written (Compose never saw them)."""
+    env = staging(world, stack__env__EMPTY={"value": "", "allow_empty": True},
+                  stack__env__A_ONE="${MISSING:-fallback}/${EMPTY:-was-empty}/${EMPTY-kept-empty}/${MISSING-dash}",
+                  stack__env__A_TWO="${POSTGRES_DB:-other} ${POSTGRES_DB:?needed} ${EMPTY?declared}",
+                  stack__env__A_SECRET="${JWT_SECRET:-none}").env
+    assert env["A_ONE"].value == "fallback/was-empty//dash"
+    assert env["A_TWO"].value == "readme_to_recover readme_to_recover "
+    assert env["A_TWO"].references == ("POSTGRES_DB", "POSTGRES_DB", "EMPTY")
+    assert (env["A_SECRET"].secret, env["A_SECRET"].masked) == (True, "***")
+
+
+def test_a_default_used_in_place_of_a_secret_is_not_a_secret(world):
+    world.set_secret("staging", "EMPTY_ONE", "")
+    env = staging(world, stack__env__EMPTY_SECRET={"secret": "EMPTY_ONE"}, stack__env__A_ONE="${EMPTY_SECRET:-public}").env
+    assert (env["A_ONE"].value, env["A_ONE"].secret, env["A_ONE"].masked) == ("public", False, "public")
+
+
+@pytest.mark.parametrize("value, message, fix", [
+    ("${WHO:?set WHO first}", "references ${WHO:?set WHO first}, which stack.env does not declare (set WHO first)",
+     "declare WHO in stack.env, give it a default (${WHO:-...}), or write $${WHO} for a literal ${WHO}"),
+    ("${WHO?}", "references ${WHO?}, which stack.env does not declare",
+     "declare WHO in stack.env, give it a default (${WHO:-...}), or write $${WHO} for a literal ${WHO}"),
+    ("${EMPTY:?EMPTY is needed}", "references ${EMPTY:?EMPTY is needed}, but EMPTY is empty",
+     "give EMPTY a value in stack.env (EMPTY is needed)"),
+])
+def test_a_required_reference_compose_would_refuse_is_refused(world, value, message, fix):
+    assert problems(world, stack__env__EMPTY={"value": "", "allow_empty": True}, stack__env__GREETING=value) == [(
+        "stack.env.GREETING", message, fix)]
 
 
 def test_a_reference_cycle_is_refused_once(world):

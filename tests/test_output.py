@@ -616,3 +616,14 @@ def test_deploy_text_says_what_happened_per_host():
     document = json.loads(render(deploy_report(cases["interrupted"], "sandbox"), "json"))
     assert document["details"]["interrupted"] == "interrupted (Ctrl-C)"
     assert document["hosts"][0]["details"]["release"] == 3 and document["hosts"][0]["details"]["outcome"] == "deployed"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "junit", "prometheus"])
+def test_a_one_letter_secret_is_redacted_without_breaking_the_report(fmt):
+    """A secret as short as "x" (a staging password) once renamed the finding field ``fix`` to
+    ``fi***`` while redacting, and every writer crashed with a TypeError."""
+    finding = Finding("env.required", Outcome.FAILED, "api", message="x is missing", fix="fix it", kind=Kind.STATIC)
+    report = Report(command="validate", findings=[finding], secrets=("x",))
+    written = render(report, fmt)
+    assert "x is missing" not in written and "fix it" not in written
+    assert "*** is missing" in written or fmt == "prometheus"

@@ -313,4 +313,4 @@ def test_a_bad_url_port_is_reported_whole(world):
 
 
 def test_an_escaped_dollar_before_a_reference_still_uses_the_key():
-    assert common.COMPOSE_REF_RE.findall(common._unescaped("$$${APP_VERSION} $${NOT_USED}")) == ["APP_VERSION"]
+    assert [ref.key for ref in common.compose_references("$$${APP_VERSION} $${NOT_USED}")] == ["APP_VERSION"]

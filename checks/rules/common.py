@@ -6,6 +6,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from declare.interpolation import UNESCAPED_REFERENCE_RE, Reference, reference
 from declare.model import EnvVar, Service, Stack
 
 
@@ -27,7 +28,6 @@ TRUE_VALUES = frozenset({"1", "true", "yes", "on", "y"})
 URL_SAFE_RE = re.compile(r"^[A-Za-z0-9._~-]*$")
 
 
-COMPOSE_REF_RE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
 RESERVED_HOST_PORTS = {22: "sshd"}
 
 
@@ -72,9 +72,25 @@ def _uses(stack: Stack) -> dict[str, list[str]]:
         texts = [("command", service.command or []), ("healthcheck.test", service.healthcheck.test if service.healthcheck else [])]
         for where, args in texts:
             for arg in args:
-                for key in COMPOSE_REF_RE.findall(_unescaped(arg)):
-                    uses.setdefault(key, []).append(_service_path(service, where))
+                for ref in compose_references(arg):
+                    if not ref.has_default:
+                        uses.setdefault(ref.key, []).append(_service_path(service, where))
     return uses
+
+
+def compose_references(text: str) -> list[Reference]:
+    """The ``${KEY...}`` references Compose interpolates in ``text`` (``$${KEY}`` is a literal).
+
+    >>> [ref.key for ref in compose_references("$$${APP_VERSION} $${NOT_USED} ${TAG:-latest}")]
+    ['APP_VERSION', 'TAG']
+    """
+    return [reference(m) for m in UNESCAPED_REFERENCE_RE.finditer(_unescaped(text))]
+
+
+def service_references(service: Service) -> dict[str, list[Reference]]:
+    """``command`` / ``healthcheck.test`` → the references in them."""
+    texts = {"command": service.command or [], "healthcheck.test": service.healthcheck.test if service.healthcheck else []}
+    return {where: [ref for arg in args for ref in compose_references(arg)] for where, args in texts.items()}
 
 
 def _unescaped(arg: str) -> str:

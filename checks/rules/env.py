@@ -6,7 +6,7 @@ import re
 
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
-from checks.rules.common import COMPOSE_REF_RE, _declared_in_env, _uses
+from checks.rules.common import _declared_in_env, _uses, compose_references, service_references
 from declare.compose import KEPT_VARIABLES
 
 
@@ -17,11 +17,17 @@ def env_complete(ctx: RuleContext, name: str) -> list[Finding]:
     stack = ctx.stack
     found: list[Finding] = []
     uses = _uses(stack)
+    refs = [ref for service in stack.services.values() for found_in in service_references(service).values()
+            for ref in found_in]
     if ctx.rendered is not None:
         compose = ctx.rendered.file(stack.compose_file).content
         lines = "\n".join(line for line in compose.splitlines() if not line.lstrip().startswith("#"))
-        for key in sorted(set(COMPOSE_REF_RE.findall(lines)) - set(uses)):
+        refs += compose_references(lines)
+        for key in sorted({ref.key for ref in refs if not ref.has_default} - set(uses)):
             uses.setdefault(key, []).append("stack.services")
+    # ${KEY:?...}: Compose refuses an empty value, whatever allow_empty says.
+    demanded = {ref.key for ref in refs if ref.operator == ":?"}
+    demanded |= {key for s in stack.services.values() for key in s.required_env}
     for key in sorted(uses):
         paths = list(dict.fromkeys(uses[key]))
         services = ", ".join(sorted({p.split(".")[2] for p in paths if p.count(".") >= 2}))
@@ -31,13 +37,15 @@ def env_complete(ctx: RuleContext, name: str) -> list[Finding]:
                                      f"{key} is used by {services or 'the compose file'} but stack.env does not declare it",
                                      f"declare it in stack.env, e.g. `{key}: {example}`, or stop using it"))
         elif stack.env[key].value.strip() == "" and _declared_in_env(stack.env[key]) and (
-                not stack.env[key].allow_empty or any(key in s.required_env for s in stack.services.values())):
+                not stack.env[key].allow_empty or key in demanded):
             var = stack.env[key]
             source = (f"secret {var.secret_name} resolved to an empty string" if var.secret_name
                       else "the declared value is empty")
-            found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{key} is empty ({source}) but {services} needs it",
-                                     "give it a value (an empty variable is as bad as a missing one), or, when "
-                                     f"{services} accepts it empty, declare `{key}: {{value: \"\", allow_empty: true}}`"))
+            fix = ("give it a value (an empty variable is as bad as a missing one), or, when "
+                   f"{services} accepts it empty, declare `{key}: {{value: \"\", allow_empty: true}}`")
+            if key in demanded:
+                fix = f"give it a value: {services} demands it not empty (required_env, or ${{{key}:?...}})"
+            found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{key} is empty ({source}) but {services} needs it", fix))
     return found
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
-from checks.rules.common import COMPOSE_REF_RE, URL_SAFE_RE, _declared_in_env, _service_path, _unescaped, _url_parts
+from checks.rules.common import URL_SAFE_RE, _declared_in_env, _service_path, _url_parts, service_references
 from declare.model import MASK
 from declare.secrets import env_var_name, looks_secret, secrets_file
 
@@ -38,9 +38,8 @@ def secrets_not_in_args(ctx: RuleContext, name: str) -> list[Finding]:
     found = []
     env = ctx.stack.env
     for service in ctx.stack.services.values():
-        texts = [("command", service.command or []), ("healthcheck.test", service.healthcheck.test if service.healthcheck else [])]
-        for where, args in texts:
-            keys = dict.fromkeys(k for arg in args for k in COMPOSE_REF_RE.findall(_unescaped(arg)))
+        for where, refs in service_references(service).items():
+            keys = dict.fromkeys(ref.key for ref in refs)
             for key in keys:
                 if key in env and env[key].secret:
                     found.append(ctx.finding(name, Outcome.FAILED, _service_path(service, where),
