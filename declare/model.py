@@ -19,6 +19,8 @@ from typing import Any, Iterable
 from declare import dumps
 from declare.schema import PORT_STRING_RE, STACK_DIR_VAR, normalize_merged
 from declare.layers import Merged, group_data_dir, layers_for, merge
+from declare.compose_files import ComposeSource, Variable
+from declare import compose_files
 from declare.errors import ConfigError, ConfigProblem
 from declare.interpolation import REFERENCE_RE, Reference, reference
 from declare.paths import project_root, state_dir
@@ -131,6 +133,18 @@ class Service:
     restart: str
     metrics: Metrics | None
     path: str
+    #: The container's environment as Compose resolved it (services of the team's compose files only).
+    environment: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class ComposeProject:
+    """The team's compose files of a stack, as Compose read them: ``variables`` they use, and the
+    relative bind mount sources (``./config``) mooring ships from ``source.project_dir``."""
+
+    source: ComposeSource
+    variables: dict[str, Variable]
+    relative_mounts: dict[str, Path]
 
 
 @dataclass(frozen=True)
@@ -273,6 +287,8 @@ class Stack:
     http_port: int | None
     secrets_generate_missing: bool
     probes_from: str = "controller"
+    #: The team's compose files the services come from; None when ``stack.services`` declares them.
+    compose: ComposeProject | None = None
 
     @property
     def compose_file(self) -> str:
@@ -593,7 +609,9 @@ def build_stack(data: dict[str, Any], environment: str, bootstrap: Bootstrap, me
     """
     name = data["name"]
     stack_dir = posixpath.join(bootstrap.base_dir, name)
-    services = {key: _service(key, value, stack_dir) for key, value in data["services"].items() if value["enabled"]}
+    _one_source_of_services(data, merged)
+    services = {key: _service(key, value, stack_dir) for key, value in data.get("services", {}).items()
+                if value["enabled"]}
     endpoints = {gate: _gate(gate, data["endpoints"][gate]) for gate in ("dev", "ops") if data["endpoints"].get(gate)}
     cors = Cors(**data["cors"]) if data.get("cors") else None
     if environment == PRODUCTION and data["secrets_generate_missing"]:
@@ -603,6 +621,9 @@ def build_stack(data: dict[str, Any], environment: str, bootstrap: Bootstrap, me
                                         "remove secrets_generate_missing (sandbox only) and provide the secrets"))
     env = resolve_env(_declared_env(data["env"], endpoints, cors, merged), environment,
                       data["secrets_generate_missing"], merged)
+    compose = None
+    if data.get("compose"):
+        compose, services = _compose_project(data["compose"], name, stack_dir, env, merged)
     proxy = Proxy(**data["proxy"])
     proxy = _default_proxy(proxy, services)
     http_port = _http_port(proxy, services)
@@ -619,7 +640,147 @@ def build_stack(data: dict[str, Any], environment: str, bootstrap: Bootstrap, me
         backups=_backups(data["backups"], name, bootstrap, services, env),
         proxy=proxy, releases_keep=data["releases_keep"], http_port=http_port,
         secrets_generate_missing=data["secrets_generate_missing"], probes_from=data.get("probes_from") or "controller",
+        compose=compose,
     )
+
+
+def _one_source_of_services(data: dict[str, Any], merged: Merged) -> None:
+    """Services come from ``stack.services`` or from ``stack.compose``: exactly one of them."""
+    if data.get("compose") and data.get("services"):
+        raise ConfigError(ConfigProblem(merged.file_of("stack.services"), "stack.services",
+                                        "services are declared here and taken from stack.compose.files",
+                                        "keep one: remove stack.services (the compose files declare the services; "
+                                        "stack.compose.services adds what mooring needs) or remove stack.compose"))
+    if not data.get("compose") and not data.get("services"):
+        raise ConfigError(ConfigProblem(merged.file_of("stack"), "stack.services", "required key is missing",
+                                        "declare the services under stack.services, or name the team's compose "
+                                        "files in stack.compose.files"))
+
+
+# --- services from the team's compose files ------------------------------------------------------
+
+#: The role a service of a compose file gets from its image when stack.compose.services names none.
+IMAGE_ROLES = {"postgres": "postgres", "mariadb": "mysql", "mysql": "mysql", "redis": "redis", "nginx": "proxy",
+               "prometheus": "metrics"}
+
+
+def _compose_project(data: dict[str, Any], name: str, stack_dir: str, env: dict[str, EnvVar],
+                     merged: Merged) -> tuple[ComposeProject, dict[str, Service]]:
+    """Compose's reading of the team's files, and mooring's view of their services."""
+    layer = merged.file_of("stack.compose.files")
+    src = compose_files.source(data["files"], data["profiles"], project_root(), layer)
+    variables = compose_files.variables(src, name)
+    _check_variables(variables, env, src, merged)
+    project = compose_files.normalized(src, name, {key: var.value for key, var in env.items()},
+                                       [var.value for var in env.values() if var.secret and var.value])
+    declared = _declaring_files(src, project.get("services", {}))
+    extras = data.get("services") or {}
+    unknown = sorted(set(extras) - set(project.get("services", {})))
+    if unknown:
+        raise ConfigError([ConfigProblem(merged.file_of(f"stack.compose.services.{key}"), f"stack.compose.services.{key}",
+                                         f"{key} is not a service of the compose files (with profiles "
+                                         f"{', '.join(src.profiles) or 'none'})", "use a service name of the files")
+                           for key in unknown])
+    relative: dict[str, Path] = {}
+    services = {}
+    for key, svc in project.get("services", {}).items():
+        merged.origin.setdefault(f"services.{key}", declared.get(key, src.declared[0]))
+        services[key] = _compose_service(key, svc, extras.get(key, {}), data["mounts"], src, stack_dir,
+                                         relative, env)
+    return ComposeProject(src, variables, relative), services
+
+
+def _check_variables(variables: dict[str, Variable], env: dict[str, EnvVar], src: ComposeSource,
+                     merged: Merged) -> None:
+    """Every variable the files use without a default is declared; ``${X:?}`` ones are not empty,
+    nor plain ``${X}`` ones unless declared ``allow_empty``."""
+    files = ", ".join(src.declared)
+    problems = []
+    for var in variables.values():
+        declared = env.get(var.name)
+        if var.required and declared is None:
+            problems.append(ConfigProblem(merged.file_of("stack.env"), f"stack.env.{var.name}",
+                                          f"{files} use ${{{var.name}}} without a default, but stack.env does not "
+                                          "declare it", f"declare {var.name} in stack.env (or give it a default in "
+                                          f"the compose file: ${{{var.name}:-...}})"))
+        elif declared is not None and var.required and declared.value == "" and (var.demanded or not declared.allow_empty):
+            problems.append(ConfigProblem(merged.file_of(declared.path), declared.path,
+                                          f"{var.name} is empty, but {files} need it"
+                                          + (" (${" + var.name + ":?...})" if var.demanded else ""),
+                                          f"give {var.name} a value" + ("" if var.demanded else
+                                          f", or declare `{var.name}: {{value: \"\", allow_empty: true}}`")))
+    if problems:
+        raise ConfigError(problems)
+
+
+def _declaring_files(src: ComposeSource, services: dict[str, Any]) -> dict[str, str]:
+    """Service name → the first compose file (as declared) that writes it (for findings)."""
+    import yaml
+
+    found: dict[str, str] = {}
+    for path, declared in zip(src.files, src.declared):
+        try:
+            written = (yaml.safe_load(path.read_text()) or {}).get("services") or {}
+        except (yaml.YAMLError, AttributeError):
+            continue
+        for key in written:
+            found.setdefault(str(key), declared)
+    return found
+
+
+def _compose_service(name: str, svc: dict[str, Any], extra: dict[str, Any], mounts: dict[str, Any],
+                     src: ComposeSource, stack_dir: str, relative: dict[str, Path], env: dict[str, EnvVar]) -> Service:
+    path = f"services.{name}"
+    environment = {str(k): "" if v is None else str(v) for k, v in (svc.get("environment") or {}).items()}
+    # "Receives stack env key K": the container's K is the stack's K (as `K: ${K}` writes it).
+    received = [k for k, v in environment.items() if k in env and env[k].value == v]
+    image = svc.get("image") or ""
+    role = extra.get("role") or IMAGE_ROLES.get(image.rsplit("/", 1)[-1].split(":")[0].split("@")[0], "other")
+    hc = svc.get("healthcheck") or {}
+    test = hc.get("test")
+    return Service(
+        name=name, role=role, image=image, image_source=extra.get("image_source") or "registry",
+        command=[str(arg) for arg in svc["command"]] if svc.get("command") else None,
+        ports=[port for port in map(_compose_port, svc.get("ports") or []) if port],
+        env_keys=received, required_env=list(extra.get("required_env") or []),
+        volumes=[_compose_mount(m, mounts, src, stack_dir, relative, f"{path}.volumes.{i}")
+                 for i, m in enumerate(svc.get("volumes") or []) if m.get("type") in ("bind", "volume")],
+        healthcheck=Healthcheck([str(arg) for arg in test], hc.get("interval") or "30s", hc.get("timeout") or "30s",
+                                hc.get("retries") or 3, hc.get("start_period") or "0s")
+        if test and not hc.get("disable") and test[0] != "NONE" else None,
+        depends_on={dep: (cond or {}).get("condition", "service_started") for dep, cond in (svc.get("depends_on") or {}).items()},
+        restart=svc.get("restart") or "no",
+        metrics=Metrics(extra["metrics"]["path"], extra["metrics"]["port"]) if extra.get("metrics") else None,
+        path=path, environment=environment,
+    )
+
+
+def _compose_port(port: dict[str, Any]) -> PortMapping | None:
+    """A published port of Compose's long form; None when not published or a range (not checked)."""
+    published = str(port.get("published") or "")
+    if not published.isdigit():
+        return None
+    return PortMapping(port.get("host_ip") or "", int(published), int(port["target"]), port.get("protocol") or "tcp")
+
+
+def _compose_mount(mount: dict[str, Any], declared: dict[str, Any], src: ComposeSource, stack_dir: str,
+                   relative: dict[str, Path], path: str) -> Mount:
+    """A volume or bind mount; a bind source inside the project folder becomes its copy in the stack folder."""
+    source = str(mount.get("source") or "")
+    owner = group = mode = None
+    kind = "dir"
+    if mount["type"] == "bind":
+        local = Path(source)
+        if local.is_relative_to(src.project_dir):
+            rel = "./" + local.relative_to(src.project_dir).as_posix()
+            relative[rel] = local
+            attrs = declared.get(rel) or declared.get(rel.rstrip("/")) or {}
+            owner, group, mode = attrs.get("owner"), attrs.get("group") or attrs.get("owner"), attrs.get("mode")
+            source = posixpath.normpath(posixpath.join(stack_dir, rel))
+            kind = "file" if local.is_file() else "dir"
+    return Mount(type=mount["type"], source=source, target=mount["target"], read_only=bool(mount.get("read_only")),
+                 owner=owner, group=group, mode=mode.rjust(4, "0") if mode else None, kind=kind, template=None,
+                 path=path)
 
 
 def _service(name: str, data: dict[str, Any], stack_dir: str) -> Service:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2
+import yaml
 
-from declare import dumps
+from declare import compose_files, dumps
 from declare.compose import CLEAN_ENV_PREFIX
 from declare.errors import MooringError, MooringRunError
 from declare.interpolation import COMPOSE_DOLLAR_RE
@@ -170,16 +171,69 @@ def render_stack(model: HostModel) -> RenderedStack:
     if stack is None:
         raise MooringError(f"{model.name}: no `stack:` is declared for this host")
     context = _context(model, stack)
+    compose = (RenderedFile(stack.compose_file, team_compose_file(stack), "0644", ROOT_OWNER, ROOT_OWNER)
+               if stack.compose else
+               RenderedFile(stack.compose_file, render_template("compose.yml.j2", **context), "0644", ROOT_OWNER,
+                            ROOT_OWNER, template="compose.yml.j2"))
+    shipped = _shipped_mount_files(stack)
     files = [
-        RenderedFile(stack.compose_file, render_template("compose.yml.j2", **context), "0644", ROOT_OWNER, ROOT_OWNER,
-                     template="compose.yml.j2"),
+        compose,
         RenderedFile(stack.env_file, render_env_file(stack), "0600", ROOT_OWNER, ROOT_OWNER, secret=True),
         *_mount_files(stack, context),
+        *shipped,
         *_backup_files(stack, context),
     ]
     secrets = stack.secret_values()
     files = [_mark_secret(f, secrets) for f in files]
-    return RenderedStack(_directories(stack), files, _absent_files(stack, files))
+    return RenderedStack(_directories(stack, shipped), files, _absent_files(stack, files))
+
+
+def team_compose_file(stack: Stack) -> str:
+    """The team's compose files merged by Compose for the host: ``${X}`` left for the host's
+    Compose to fill from .env, relative mounts relative to the stack folder, no ``build:`` (the
+    host runs images; it never builds), no ``profiles:`` (the declared ones are selected here)."""
+    data = yaml.safe_load(compose_files.host_file(stack.compose.source, stack.name))
+    data["name"] = stack.name
+    for service in (data.get("services") or {}).values():
+        service.pop("build", None)
+        # Compose wrote only the services of the declared profiles: the host runs exactly those.
+        service.pop("profiles", None)
+    header = (f"# Managed by mooring: stack {stack.name} ({stack.environment}), merged by Compose from "
+              f"{', '.join(stack.compose.source.declared)}.\n# Do not edit on the host: the next deploy overwrites it.\n")
+    return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
+
+
+def _shipped_mount_files(stack: Stack) -> list[RenderedFile]:
+    """The team's files under relative bind mounts (./config), copied into the stack folder."""
+    if not stack.compose:
+        return []
+    users: dict[str, list[str]] = {}
+    attrs: dict[str, Any] = {}
+    for service in stack.services.values():
+        for mount in service.volumes:
+            if mount.type == "bind" and _in_stack_dir(mount.source, stack):
+                users.setdefault(mount.source, []).append(service.name)
+                attrs.setdefault(mount.source, mount)
+    files = []
+    for rel, local in sorted(stack.compose.relative_mounts.items()):
+        target = posixpath.normpath(posixpath.join(stack.dir, rel))
+        mount = attrs[target]
+        owner, group = mount.owner or ROOT_OWNER, mount.group or mount.owner or ROOT_OWNER
+        sources = [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
+        for source in sources:
+            path = target if source == local else posixpath.join(target, source.relative_to(local).as_posix())
+            mode = (mount.mode if source == local and mount.mode else "0644")
+            files.append(RenderedFile(path, _team_text(source, stack), mode, owner, group,
+                                      used_by=tuple(users[target])))
+    return files
+
+
+def _team_text(path: Any, stack: Stack) -> str:
+    try:
+        return path.read_text()
+    except (UnicodeDecodeError, OSError) as exc:
+        raise MooringError(f"{path}: mooring ships text files under a relative bind mount, this one cannot be "
+                           f"read as text ({type(exc).__name__}): keep binaries in the image") from None
 
 
 def render_env_file(stack: Stack) -> str:
@@ -292,7 +346,7 @@ def _absent_files(stack: Stack, files: list[RenderedFile]) -> list[str]:
     return [path for path in job if path not in written]
 
 
-def _directories(stack: Stack) -> list[RemoteDir]:
+def _directories(stack: Stack, shipped: list[RenderedFile] = ()) -> list[RemoteDir]:
     dirs: dict[str, RemoteDir] = {stack.dir: RemoteDir(stack.dir, ROOT_OWNER, ROOT_OWNER, "0755")}
     if stack.backups.enabled and stack.backups.service:
         dirs[f"{stack.dir}/bin"] = RemoteDir(f"{stack.dir}/bin", ROOT_OWNER, ROOT_OWNER, "0755")
@@ -312,6 +366,11 @@ def _directories(stack: Stack) -> list[RemoteDir]:
                 parent = posixpath.dirname(mount.source)
                 if _in_stack_dir(parent, stack):
                     dirs.setdefault(parent, RemoteDir(parent, ROOT_OWNER, ROOT_OWNER, "0755"))
+    for file in shipped:  # subfolders of a shipped folder
+        parent = posixpath.dirname(file.path)
+        while _in_stack_dir(parent, stack) and parent not in dirs:
+            dirs[parent] = RemoteDir(parent, file.owner, file.group, "0755")
+            parent = posixpath.dirname(parent)
     return [dirs[path] for path in sorted(dirs)]
 
 

@@ -47,6 +47,10 @@ ONE_LINE_RE = r"^[^\n\r\x00]+$"  # one line of shell, nothing that could end it 
 DURATION_RE = r"^([0-9]+(\.[0-9]+)?(us|ms|s|m|h))+$"
 TEMPLATE_RE = r"^[a-z0-9_-]+(/[a-z0-9_-]+)*/?[a-z0-9_.-]*\.j2$"
 URL_PATH_RE = r"^/[^\s]*$"
+#: A file of the project: relative, no ``..`` segment.
+REL_FILE_RE = r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9._/@+-]+$"
+REL_MOUNT_RE = r"^\./(?!.*(^|/)\.\.(/|$))[A-Za-z0-9._/@+-]*$"
+PROFILE_RE = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 #: An image reference: [registry[:port]/]path[:tag][@sha256:digest].
 IMAGE_RE = (r"^([a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
             r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
@@ -296,6 +300,45 @@ SERVICE = {
     },
 }
 
+#: What mooring adds to a service of the team's compose files (Compose knows the rest).
+COMPOSE_SERVICE = {
+    "type": "dict",
+    "schema": {
+        "role": SERVICE["schema"]["role"],
+        "image_source": SERVICE["schema"]["image_source"],
+        "required_env": {**_string_list(ENV_NAME_RE, ENV_KEY_LIST_FIX),
+                         "meta": {"fix": "the variables this service's environment must get non-empty, e.g. "
+                                         "[DATABASE_URL]"}},
+        "metrics": SERVICE["schema"]["metrics"],
+    },
+}
+
+#: The team's compose files as the source of the stack's services (docs/compose-files.md).
+COMPOSE_SOURCE = {
+    "type": "dict", "nullable": True, "default": None,
+    "schema": {
+        "files": {"type": "list", "required": True, "minlength": 1,
+                  "schema": {"type": "string", "regex": REL_FILE_RE},
+                  "meta": {"fix": "the compose files relative to the project folder, in -f order, e.g. "
+                                  "[compose/docker-compose.yml, compose/docker-compose.ops.yml]"}},
+        "profiles": _string_list(PROFILE_RE, "Compose profile names, e.g. [ops]"),
+        "services": {
+            "type": "dict", "empty": False,
+            "keysrules": {"type": "string", "regex": SERVICE_NAME_RE,
+                          "meta": {"fix": "a service name of the compose files"}},
+            "valuesrules": COMPOSE_SERVICE,
+        },
+        # Owner and mode of a relative bind mount's source (./config) on the host.
+        "mounts": {
+            "type": "dict", "default": {},
+            "keysrules": {"type": "string", "regex": REL_MOUNT_RE,
+                          "meta": {"fix": "a relative bind mount source as the compose file writes it, e.g. ./config"}},
+            "valuesrules": {"type": "dict", "schema": {
+                "owner": MOUNT["schema"]["owner"], "group": MOUNT["schema"]["group"], "mode": MOUNT["schema"]["mode"]}},
+        },
+    },
+}
+
 ENV_VALUE = {
     "type": ["string", "integer", "float", "boolean", "dict"], "check_with": check_env_value,
     "schema": {
@@ -357,12 +400,14 @@ register_block("stack", {
         "releases_keep": {"type": "integer", "min": 2, "max": 100, "default": 5,
                           "meta": {"fix": "keep at least 2 releases: the current one and one to roll back to"}},
         "secrets_generate_missing": {"type": "boolean", "default": False},
+        # Declared here, or taken from the team's compose files (``compose``): one of the two.
         "services": {
-            "type": "dict", "required": True, "empty": False,
+            "type": "dict", "empty": False,
             "keysrules": {"type": "string", "regex": SERVICE_NAME_RE,
                           "meta": {"fix": "a service name: lowercase letters, digits, - and _"}},
             "valuesrules": SERVICE,
         },
+        "compose": COMPOSE_SOURCE,
         "env": {
             "type": "dict", "default": {},
             "keysrules": {"type": "string", "regex": ENV_NAME_RE,

@@ -54,7 +54,7 @@ def test_a_layer_may_set_only_some_keys():
     # ...but the merged data is checked with the required keys on,
     with pytest.raises(ConfigError) as info:
         normalize_merged(partial, lambda path: "group_data/staging.yml")
-    assert {"stack.name", "stack.services"} <= {p.path for p in info.value.problems}
+    assert "stack.name" in {p.path for p in info.value.problems}
     # ...and the keys a partial layer does set are still checked.
     [problem] = problems({"stack": {"env": {"APP_VERSION": ["2.0.0"]}}}, "group_data/staging.yml")
     assert (problem.file, problem.path) == ("group_data/staging.yml", "stack.env.APP_VERSION")
@@ -64,7 +64,8 @@ def test_merged_data_needs_the_required_keys():
     with pytest.raises(ConfigError) as info:
         normalize_merged({"environment": "staging", "stack": {"env": {}}}, lambda path: "group_data/staging.yml")
     paths = {p.path for p in info.value.problems}
-    assert {"stack.name", "stack.services"} <= paths
+    # stack.services or stack.compose: one of the two, which the model checks (tests/test_compose_files.py)
+    assert "stack.name" in paths
 
 
 def test_hosts_sharing_layers_share_one_normalization_and_each_gets_its_own_copy(world):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
-from checks.rules.common import _truthy
+from checks.rules.common import _truthy, receive_fix
 from declare.model import Stack
 
 
@@ -33,7 +33,7 @@ def health_declared(ctx: RuleContext, name: str) -> list[Finding]:
 def endpoints_delivered(ctx: RuleContext, name: str) -> list[Finding]:
     """Declared endpoint toggles and CORS settings reach a service (else the app uses its own default)."""
     stack = ctx.stack
-    received = {key for s in stack.services.values() for key in s.env_keys}
+    received = {key for s in stack.services.values() for key in [*s.env_keys, *s.environment]}
     found = []
     pairs = [(f"stack.endpoints.{g.name}", key) for g in stack.endpoints.values() for key in (g.enabled_env, g.whitelist_env)]
     if stack.cors:
@@ -42,7 +42,7 @@ def endpoints_delivered(ctx: RuleContext, name: str) -> list[Finding]:
         if key not in received:
             app = stack.proxy.upstream or "api"
             found.append(ctx.finding(name, Outcome.FAILED, path, f"no service receives {key}, so this setting has no effect",
-                                     f"add {key} to stack.services.{app}.env"))
+                                     receive_fix(stack, app, key)))
     return found
 
 

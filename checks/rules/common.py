@@ -78,6 +78,18 @@ def _uses(stack: Stack) -> dict[str, list[str]]:
     return uses
 
 
+def receive_fix(stack: Stack, service: str, key: str, list_name: str = "env") -> str:
+    """How to make ``service`` receive stack env ``key``: in mooring's YAML, or in the team's compose file."""
+    if stack.compose:
+        return f"pass it in the compose file: services.{service}.environment: {{{key}: ${{{key}}}}}"
+    return f"add {key} to stack.services.{service}.{list_name}"
+
+
+def receives(service: Service, key: str) -> bool:
+    """The service's container gets ``key`` (a stack env key it lists, or its compose environment)."""
+    return key in service.env_keys or key in service.environment
+
+
 def compose_references(text: str) -> list[Reference]:
     """The ``${KEY...}`` references Compose interpolates in ``text`` (``$${KEY}`` is a literal).
 

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
-from checks.rules.common import _service_path, _url_parts
+from checks.rules.common import _service_path, _url_parts, receive_fix, receives
 from declare.model import MASK, EnvVar
 
 
@@ -95,11 +95,11 @@ def db_receives_postgres_env(ctx: RuleContext, name: str) -> list[Finding]:
     found = []
     for db in ctx.stack.services_with_role("postgres"):
         for key in ("POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"):
-            if key not in db.env_keys and f"{key}_FILE" not in db.env_keys:
+            if not receives(db, key) and not receives(db, f"{key}_FILE"):
                 found.append(ctx.finding(name, Outcome.FAILED, _service_path(db, "required_env"),
                                          f"service {db.name} does not receive {key}"
                                          + (": the image would create a database named after the user" if key == "POSTGRES_DB" else ""),
-                                         f"add {key} to stack.services.{db.name}.required_env"))
+                                         receive_fix(ctx.stack, db.name, key, "required_env")))
     return found
 
 

@@ -40,7 +40,7 @@ def _ips_overlap(a: str, b: str) -> bool:
 def services_references(ctx: RuleContext, name: str) -> list[Finding]:
     """depends_on, migration, backups, proxy and probes name enabled services; no dependency cycles."""
     stack = ctx.stack
-    data_services = ctx.model.data["stack"]["services"]
+    data_services = ctx.model.data["stack"].get("services", {})
     found = []
 
     def missing(path: str, target: str | None, what: str) -> None:
@@ -61,6 +61,8 @@ def services_references(ctx: RuleContext, name: str) -> list[Finding]:
             if other and condition == "service_healthy" and other.healthcheck is None:
                 found.append(ctx.finding(name, Outcome.FAILED, path,
                                          f"waits for {target} to be healthy, but {target} has no healthcheck",
+                                         f"declare a healthcheck for {target} in the compose file or use service_started"
+                                         if stack.compose else
                                          f"declare stack.services.{target}.healthcheck or use service_started"))
     cycle = _dependency_cycle(stack)
     if cycle:

@@ -1,0 +1,133 @@
+"""A team's own compose files, read by Compose itself (never by a parser of mooring's).
+
+``stack.compose.files`` names them (relative to the project, in order, like ``-f``), with
+``profiles``. Compose answers three questions on the controller, offline:
+
+- :func:`normalized`: the merged, interpolated project (``config --format json``) that mooring's
+  rules read, interpolated with the stack's declared env only (no ``.env`` of the repo, no
+  variable of the caller's shell);
+- :func:`variables`: every variable the files use, with Compose's own verdict on defaults and
+  ``${X:?}`` (``config --variables``);
+- :func:`host_file`: the merged file the host gets (``--no-interpolate --no-path-resolution``):
+  every ``${X}`` left for Compose on the host to fill from the stack's ``.env``, relative bind
+  mounts still relative to the stack folder, where mooring ships them.
+
+Values reach Compose through its environment, never its arguments (secrets).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from declare.compose import local_binary
+from declare.errors import ConfigError, ConfigProblem
+
+#: A config run reads local files only; more than this is a hung binary, reported as such.
+CONFIG_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class ComposeSource:
+    """Where a stack's services come from: the team's compose files (absolute paths) and profiles.
+
+    ``declared`` are the files as written in the layer (for messages); the first file's folder is
+    Compose's project directory (relative paths in the files are relative to it).
+    """
+
+    files: tuple[Path, ...]
+    profiles: tuple[str, ...]
+    declared: tuple[str, ...]
+    layer: str
+
+    @property
+    def project_dir(self) -> Path:
+        """The folder relative paths in the files are relative to (Compose's rule: the first file's)."""
+        return self.files[0].parent
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One variable the compose files use: ``required`` when Compose needs it set (no default, or
+    ``${X:?}``), ``demanded`` when it must also be non-empty (``${X:?}``)."""
+
+    name: str
+    required: bool
+    demanded: bool
+    default: str
+
+
+def source(files: list[str], profiles: list[str], root: Path, layer: str) -> ComposeSource:
+    """The declared files resolved against the project ``root``; a missing file is a ConfigError."""
+    resolved = tuple((root / name).resolve() for name in files)
+    missing = [(name, path) for name, path in zip(files, resolved) if not path.is_file()]
+    if missing:
+        raise ConfigError([ConfigProblem(layer, "stack.compose.files", f"{name}: no such file ({path})",
+                                         "name the team's compose files relative to the project folder "
+                                         f"({root})") for name, path in missing])
+    return ComposeSource(resolved, tuple(profiles), tuple(files), layer)
+
+
+def normalized(src: ComposeSource, project: str, env: dict[str, str], secrets: list[str] = ()) -> dict[str, Any]:
+    """Compose's merged, interpolated project as JSON data (``services``, ``volumes``, ...);
+    ``secrets`` never appear in an error it raises."""
+    return json.loads(_run(src, project, env, ["config", "--format", "json"], secrets))
+
+
+def variables(src: ComposeSource, project: str) -> dict[str, Variable]:
+    """Every variable the files use, as Compose reads them (``config --variables``)."""
+    found = json.loads(_run(src, project, {}, ["config", "--variables", "--format", "json"]) or "{}")
+    texts = "\n".join(path.read_text(errors="replace") for path in src.files)
+    return {name: Variable(name, bool(item["Required"]) or _without_default(name, item, texts),
+                           bool(item["Required"]), item.get("DefaultValue", ""))
+            for name, item in sorted(found.items())}
+
+
+def host_file(src: ComposeSource, project: str) -> str:
+    """The merged compose file written to the host: ``${X}`` and relative paths left as written."""
+    return _run(src, project, {}, ["config", "--no-interpolate", "--no-path-resolution"])
+
+
+def _without_default(name: str, item: dict[str, Any], texts: str) -> bool:
+    """``${X}`` / ``$X`` (Compose: not required, fills in an empty string with a warning) is a
+    variable mooring wants declared; ``${X:-}`` (an explicit empty default) is not."""
+    if item.get("DefaultValue"):
+        return False
+    return f"${{{name}:-}}" not in texts and f"${{{name}-}}" not in texts
+
+
+def _run(src: ComposeSource, project: str, env: dict[str, str], args: list[str], secrets: list[str] = ()) -> str:
+    command = [local_binary(), "--project-directory", str(src.project_dir), "--project-name", project,
+               "--env-file", os.devnull]
+    for path in src.files:
+        command += ["--file", str(path)]
+    for profile in src.profiles:
+        command += ["--profile", profile]
+    # Only the declared values: no variable of the caller's shell fills in a missing one.
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"), **env}
+    try:
+        done = subprocess.run(command + args, capture_output=True, text=True, env=clean, timeout=CONFIG_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ConfigError(ConfigProblem(src.layer, "stack.compose.files",
+                                        f"docker compose config did not answer in {CONFIG_TIMEOUT_S} s",
+                                        "run `docker compose config` on these files by hand to see why")) from None
+    if done.returncode != 0:
+        raise ConfigError(ConfigProblem(src.layer, "stack.compose.files", _compose_error(done.stderr, src, secrets),
+                                        "fix the compose file (Compose's own message above)"))
+    return done.stdout
+
+
+def _compose_error(stderr: str, src: ComposeSource, secrets: list[str] = ()) -> str:
+    """Compose's last error line, with file paths as the layer declares them, secrets masked."""
+    lines = [line for line in stderr.splitlines() if line.strip() and "level=warning" not in line]
+    text = lines[-1] if lines else "docker compose config failed"
+    for path, name in zip(src.files, src.declared):
+        text = text.replace(str(path), name)
+    for value in sorted(secrets, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text

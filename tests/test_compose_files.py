@@ -1,0 +1,213 @@
+"""Issue 9: a stack whose services come from the team's own compose files (stack.compose), read
+by Compose itself. Host-free: the real Compose binary on this machine, real files under
+tests/compose_stacks/, no mocks. The deploy of such a stack to a box is in tests/test_compose_deploy.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from checks.findings import Outcome
+from checks.preflight import check_model
+from declare import compose_files
+from declare.compose import local_binary
+from declare.errors import ConfigError
+from declare.render import render_stack
+from tests.declared_world import ROOT, model_for
+
+SHOP = Path("tests/compose_stacks/shop")
+SHOP_FILES = [str(SHOP / "docker-compose.yml"), str(SHOP / "docker-compose.ops.yml")]
+
+
+def compose_world(world, files=None, profiles=("ops",), **stack) -> None:
+    """Turn the world's reference stack into one taken from ``files`` (the shop stack by default)."""
+    data = world.read("all.yml")
+    for key in ("services", "migration", "endpoints", "cors"):  # the shop's API has no dev/ops gates
+        data["stack"].pop(key, None)
+    data["stack"]["compose"] = {"files": list(files or SHOP_FILES), "profiles": list(profiles),
+                                "mounts": {"./nginx": {"owner": "root", "group": "root", "mode": "0755"}}}
+    data["stack"]["env"].update({"TZ": "Europe/Berlin"})
+    data["stack"].update(stack)
+    world.write("all.yml", data)
+    for layer in ("staging.yml", "production.yml", "sandbox.yml"):
+        layered = world.read(layer)
+        for key in ("services", "endpoints", "cors"):
+            layered.get("stack", {}).pop(key, None)
+        world.write(layer, layered)
+
+
+def problems(host: str = "staging") -> list[tuple[str, str, str]]:
+    with pytest.raises(ConfigError) as info:
+        model_for(host).stack
+    return [(p.path, p.message, p.fix) for p in info.value.problems]
+
+
+def compose_variables(files: list[str], profiles: list[str]) -> dict:
+    command = [local_binary(), "--env-file", "/dev/null"]
+    for name in files:
+        command += ["-f", str(ROOT / name)]
+    for profile in profiles:
+        command += ["--profile", profile]
+    out = subprocess.run(command + ["config", "--variables", "--format", "json"], capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin"})
+    return json.loads(out.stdout)
+
+
+def test_services_come_from_the_compose_files_as_compose_reads_them(world):
+    compose_world(world)
+    stack = model_for("staging").stack
+    assert list(stack.services) == ["api", "db", "nginx", "redis", "worker"]
+    assert [s.role for s in stack.services.values()] == ["other", "postgres", "proxy", "redis", "other"]
+    api, db, nginx, worker = (stack.services[k] for k in ("api", "db", "nginx", "worker"))
+    assert api.image == "mooring/api:1.0.0" and api.depends_on == {"db": "service_started", "redis": "service_started"}
+    assert worker.command == ["python3", "-c", "import time; time.sleep(10**9)"]  # a string command, split by Compose
+    assert db.restart == "unless-stopped"                                          # from a YAML merge key
+    assert db.healthcheck.test == ["CMD-SHELL", "pg_isready -q -U $${POSTGRES_USER} -d $${POSTGRES_DB}"]
+    assert [str(p) for p in nginx.ports] == ["8080:80/tcp"]
+    (mount,) = nginx.volumes
+    assert (mount.type, mount.source, mount.read_only, mount.owner, mount.mode) == (
+        "bind", "/srv/mooring/solacore/nginx", True, "root", "0755")
+    assert stack.compose.relative_mounts == {"./nginx": (ROOT / SHOP / "nginx").resolve()}
+    assert stack.http_port == 8080
+
+
+def test_without_the_profile_its_services_are_left_out(world):
+    compose_world(world, profiles=())
+    assert "worker" not in model_for("staging").stack.services
+
+
+@pytest.mark.parametrize("profiles", [[], ["ops"]])
+def test_the_variables_mooring_requires_are_composes(world, profiles):
+    """For the test compose files, the variables mooring wants declared are exactly those Compose
+    says have no default (``config --variables``), required or not."""
+    compose_world(world, profiles=profiles)
+    stack = model_for("staging").stack
+    by_compose = compose_variables(SHOP_FILES, profiles)
+    assert set(stack.compose.variables) == set(by_compose)
+    assert {n for n, v in stack.compose.variables.items() if v.required} == {
+        n for n, v in by_compose.items() if v["Required"] or not v["DefaultValue"]}
+    assert {n for n, v in stack.compose.variables.items() if v.demanded} == {"JWT_SECRET"}
+
+
+def test_a_variable_used_without_a_default_must_be_declared(world):
+    compose_world(world)
+    data = world.read("all.yml")
+    del data["stack"]["env"]["TZ"]
+    world.write("all.yml", data)
+    assert problems() == [("stack.env.TZ", f"{', '.join(SHOP_FILES)} use ${{TZ}} without a default, but stack.env "
+                           "does not declare it", "declare TZ in stack.env (or give it a default in the compose file: "
+                           "${TZ:-...})")]
+
+
+def test_a_demanded_variable_may_not_be_empty_even_if_allowed(world):
+    compose_world(world)
+    world.set_secret("staging", "JWT_SECRET", "")
+    found = problems()
+    assert [(p, m) for p, m, _ in found] == [("stack.env.JWT_SECRET", f"JWT_SECRET is empty, but {', '.join(SHOP_FILES)} "
+                                              "need it (${JWT_SECRET:?...})")]
+
+
+def test_an_empty_plain_variable_needs_allow_empty(world):
+    compose_world(world)
+    data = world.read("all.yml")
+    data["stack"]["env"]["TZ"] = ""
+    world.write("all.yml", data)
+    assert [p for p, _, _ in problems()] == ["stack.env.TZ"]
+    data["stack"]["env"]["TZ"] = {"value": "", "allow_empty": True}
+    world.write("all.yml", data)
+    assert model_for("staging").stack.env["TZ"].value == ""
+
+
+def test_services_declared_twice_are_refused(world):
+    compose_world(world)
+    data = world.read("all.yml")
+    data["stack"]["services"] = {"api": {"image": "x:1"}}
+    world.write("all.yml", data)
+    assert [p for p, _, _ in problems()] == ["stack.services"]
+
+
+def test_no_services_at_all_is_refused(world):
+    compose_world(world)
+    data = world.read("all.yml")
+    del data["stack"]["compose"]
+    world.write("all.yml", data)
+    (found,) = problems()
+    assert found[0] == "stack.services" and "stack.compose.files" in found[2]
+
+
+def test_a_missing_compose_file_names_the_file(world):
+    compose_world(world, files=[SHOP_FILES[0], "compose/nowhere.yml"])
+    (found,) = problems()
+    assert found[0] == "stack.compose.files" and found[1].startswith("compose/nowhere.yml: no such file")
+
+
+def test_a_broken_compose_file_is_composes_own_message(world, tmp_path):
+    broken = ROOT / "tests" / "compose_stacks" / "broken.yml"
+    compose_world(world, files=[str(broken.relative_to(ROOT))], profiles=())
+    (found,) = problems()
+    assert found[0] == "stack.compose.files"
+    assert "tests/compose_stacks/broken.yml" in found[1] and "imag" in found[1], found
+    assert str(ROOT) not in found[1]
+
+
+def test_an_unknown_service_in_compose_services_is_refused(world):
+    compose_world(world)
+    data = world.read("all.yml")
+    data["stack"]["compose"]["services"] = {"apii": {"role": "app"}}
+    world.write("all.yml", data)
+    assert [p for p, _, _ in problems()] == ["stack.compose.services.apii"]
+
+
+def test_the_compose_files_environment_is_the_declared_one_only(world, monkeypatch, tmp_path):
+    """Neither the caller's shell nor a .env beside the compose files fills in a variable."""
+    project = tmp_path / "repo"
+    shutil.copytree(ROOT / SHOP, project)
+    (project / ".env").write_text("TZ=from-dotenv\n")
+    monkeypatch.setenv("TZ", "from-shell")
+    src = compose_files.source(["repo/docker-compose.yml"], [], tmp_path, "group_data/all.yml")
+    config = compose_files.normalized(src, "shop", {"TZ": "declared", "JWT_SECRET": "j", "POSTGRES_DB": "d",
+                                                     "POSTGRES_USER": "u", "POSTGRES_PASSWORD": "p"})
+    assert config["services"]["api"]["environment"]["TZ"] == "declared"
+
+
+def test_rules_run_on_the_compose_services(world):
+    compose_world(world)
+    data = world.read("all.yml")
+    data["stack"]["compose"]["mounts"] = {}
+    world.write("all.yml", data)
+    found = [f for f in check_model(model_for("staging")) if f.outcome is Outcome.FAILED]
+    assert any(f.check.startswith("mounts.") and "nginx" in f.path for f in found), [str(f) for f in found]
+
+
+def test_a_clean_compose_stack_passes_every_rule(world):
+    compose_world(world)
+    found = check_model(model_for("staging"))
+    assert not [str(f) for f in found if f.outcome is not Outcome.PASSED]
+    assert {f.check for f in found} >= {"render.compose_config", "consistency.db_env", "mounts.read_only_sources", "env.complete"}
+
+
+def test_the_host_gets_composes_merged_file_and_the_teams_mounted_files(world):
+    compose_world(world)
+    model = model_for("staging")
+    rendered = render_stack(model)
+    compose = rendered.file("/srv/mooring/solacore/compose.yml").content
+    assert compose.startswith("# Managed by mooring: stack solacore (staging), merged by Compose from "
+                              "tests/compose_stacks/shop/docker-compose.yml, tests/compose_stacks/shop/docker-compose.ops.yml")
+    data = yaml.safe_load(compose)
+    assert data["name"] == "solacore" and "build" not in data["services"]["api"]
+    assert data["services"]["api"]["environment"]["DATABASE_URL"] == (
+        "postgresql://${POSTGRES_USER}:${POSTGRES_PASSWORD}@db:5432/${POSTGRES_DB}")     # filled on the host from .env
+    assert data["services"]["nginx"]["volumes"][0]["source"] == "./nginx"
+    assert data["services"]["worker"]["cap_drop"] == ["ALL"] and "jobs" in data["networks"]  # keys mooring does not model
+    conf = rendered.file("/srv/mooring/solacore/nginx/default.conf")
+    assert conf.content == (ROOT / SHOP / "nginx" / "default.conf").read_text()
+    assert (conf.mode, conf.owner, conf.used_by) == ("0644", "root", ("nginx",))
+    assert "/srv/mooring/solacore/nginx" in [d.path for d in rendered.directories]
+    for secret in model.stack.secret_values():
+        assert secret not in compose
