@@ -10,8 +10,8 @@ PY := $(VENV)/bin/python
 demo: setup
 	$(PY) -m mooring.sandbox.demo
 
-test: setup  ## box test files run on two workers, each with its own sandbox (tests/conftest.py)
-	$(PY) -m pytest -q -n 2 --dist loadfile
+test: setup  ## box test files run on three workers, each with its own sandbox (tests/conftest.py)
+	$(PY) -m pytest -q -n 3 --dist loadfile
 
 setup: host $(VENV)/.installed
 

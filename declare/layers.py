@@ -96,14 +96,33 @@ class _Refused(yaml.constructor.ConstructorError):
         self.fix = fix
 
 
-class _StrictLoader(yaml.SafeLoader):
+_TOO_DEEP_FIX = "flatten the structure: declared state needs only a few levels"
+#: libyaml scans and parses (the pure-Python scanner took most of a minute on a 5 MB layer);
+#: composing stays Python's, with the checks below. Without libyaml: PyYAML's own parser.
+try:
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # PyYAML built without libyaml
+    _Parser = None
+
+
+class _StrictLoader(yaml.composer.Composer, *((_Parser,) if _Parser else (yaml.reader.Reader, yaml.scanner.Scanner,
+                                                                           yaml.parser.Parser)),
+                    yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
     """``yaml.SafeLoader`` for declared state: YAML 1.2 scalars, text keys only, no key repeated in one
     mapping (the first would be lost silently), merge keys (``<<: *anchor``) supported, no recursive
     aliases, at most :data:`MAX_DEPTH` levels; a value PyYAML cannot build is a ``_Refused`` at its
     position, never a bare ``ValueError`` & co. (whose text would quote the value)."""
 
     def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
+        if _Parser:
+            _Parser.__init__(self, stream)
+        else:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
         self._open_anchors: list[str | None] = []  # collections being composed, outermost first
         self._own_keys: dict[yaml.MappingNode, list[yaml.Node]] = {}  # key nodes written in each mapping
 
@@ -113,8 +132,7 @@ class _StrictLoader(yaml.SafeLoader):
             raise _Refused(f"alias *{event.anchor} refers to a mapping or list that contains it (recursive data)",
                            event.start_mark, f"refer to &{event.anchor} only outside of it")
         if len(self._open_anchors) >= MAX_DEPTH:
-            raise _Refused(f"nested more than {MAX_DEPTH} levels deep", event.start_mark,
-                           "flatten the structure: declared state needs only a few levels")
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep", event.start_mark, _TOO_DEEP_FIX)
         collection = isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent))
         self._open_anchors.append(event.anchor if collection else None)
         try:
@@ -191,7 +209,7 @@ def _not_text_key(loader: _StrictLoader, node: yaml.Node, key: Any) -> _Refused:
     if not text:
         return _Refused("empty key (YAML reads it as null)", node.start_mark, "write the key's name before the colon")
     shown = repr(text if len(text) <= 40 else text[:37] + "...")
-    implicit = node.style is None and loader.resolve(yaml.ScalarNode, text, (True, False)) == node.tag
+    implicit = node.style in (None, "") and loader.resolve(yaml.ScalarNode, text, (True, False)) == node.tag
     quoted = "'" + text.replace("'", "''") + "'"
     if not implicit:  # an explicit tag (e.g. !!binary) made it so: quoting would not help
         fix = f"drop the {_short_tag(node.tag)} tag"
@@ -288,6 +306,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         fix = getattr(exc, "fix", None) or "fix the YAML syntax at that position"
+        if "maximum nesting depth" in problem:  # libyaml's own limit, met before compose_node's
+            problem, fix = f"nested more than {MAX_DEPTH} levels deep", _TOO_DEEP_FIX
         raise ConfigError(ConfigProblem(shown, where, f"invalid YAML: {problem}", fix)) from None
     except RecursionError:  # a backstop: compose_node refuses more than MAX_DEPTH levels first
         raise ConfigError(ConfigProblem(shown, "", "invalid YAML: nested too deeply",

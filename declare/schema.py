@@ -304,7 +304,8 @@ SERVICE = {
 COMPOSE_SERVICE = {
     "type": "dict",
     "schema": {
-        "role": SERVICE["schema"]["role"],
+        # No default: the model reads the role from the image (postgres, mariadb, redis, nginx, ...).
+        "role": {key: value for key, value in SERVICE["schema"]["role"].items() if key != "default"},
         "image_source": SERVICE["schema"]["image_source"],
         "required_env": {**_string_list(ENV_NAME_RE, ENV_KEY_LIST_FIX),
                          "meta": {"fix": "the variables this service's environment must get non-empty, e.g. "

@@ -65,7 +65,8 @@ def test_services_come_from_the_compose_files_as_compose_reads_them(world):
     assert list(stack.services) == ["api", "db", "nginx", "redis", "worker"]
     assert [s.role for s in stack.services.values()] == ["other", "postgres", "proxy", "redis", "other"]
     api, db, nginx, worker = (stack.services[k] for k in ("api", "db", "nginx", "worker"))
-    assert api.image == "mooring/api:1.0.0" and api.depends_on == {"db": "service_started", "redis": "service_started"}
+    assert api.image == "mooring/api:1.0.0" and api.depends_on == {"db": "service_healthy", "redis": "service_started"}
+    assert worker.depends_on == {"redis": "service_started"}                       # short form
     assert worker.command == ["python3", "-c", "import time; time.sleep(10**9)"]  # a string command, split by Compose
     assert db.restart == "unless-stopped"                                          # from a YAML merge key
     assert db.healthcheck.test == ["CMD-SHELL", "pg_isready -q -U $${POSTGRES_USER} -d $${POSTGRES_DB}"]
@@ -75,6 +76,15 @@ def test_services_come_from_the_compose_files_as_compose_reads_them(world):
         "bind", "/srv/mooring/solacore/nginx", True, "root", "0755")
     assert stack.compose.relative_mounts == {"./nginx": (ROOT / SHOP / "nginx").resolve()}
     assert stack.http_port == 8080
+
+
+def test_a_service_named_in_compose_services_keeps_the_role_its_image_gives(world):
+    compose_world(world)
+    data = world.read("all.yml")
+    data["stack"]["compose"]["services"] = {"db": {"image_source": "ship"}, "api": {"role": "app"}}
+    world.write("all.yml", data)
+    services = model_for("staging").stack.services
+    assert (services["db"].role, services["db"].image_source, services["api"].role) == ("postgres", "ship", "app")
 
 
 def test_without_the_profile_its_services_are_left_out(world):

@@ -1,0 +1,128 @@
+"""Issue 9 on a box: a stack taken from the team's own compose files (tests/compose_stacks/shop:
+two -f files, the `ops` profile, a YAML merge key, long- and short-form depends_on, a string
+command, cap_drop, an extra network, a relative read-only bind mount of the team's nginx config)
+deployed through mooring's CLI, converged twice (the second run changes nothing), serving through
+nginx, and checked by `mooring check` with the services healthy.
+
+The stack keeps the reference stack's name and database secrets (the box's Postgres volume was
+made with them); the module deploys the reference stack back when it is done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import CANARIES, ROOT, SECRET_ENV, ssh
+
+pytestmark = [pytest.mark.boxes, pytest.mark.slow]
+
+SHOP = "tests/compose_stacks/shop"
+STACK_DIR = "/srv/mooring/solacore"
+
+
+def mooring(*args: str, group_data: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **SECRET_ENV}
+    if group_data:
+        env["MOORING_GROUP_DATA"] = str(group_data)
+    return subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=900, stdin=subprocess.DEVNULL)
+
+
+def compose_group_data(tmp: Path) -> Path:
+    """group_data/ with the sandbox's stack taken from the shop's compose files."""
+    import shutil
+
+    copy = tmp / "group_data"
+    shutil.copytree(ROOT / "group_data", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for layer in ("all.yml", "sandbox.yml", "staging.yml", "production.yml"):
+        data = yaml.safe_load((copy / layer).read_text())
+        stack = data.get("stack", {})
+        for key in ("services", "endpoints", "cors", "smoke"):
+            stack.pop(key, None)
+        if layer == "all.yml":
+            stack["compose"] = {
+                "files": [f"{SHOP}/docker-compose.yml", f"{SHOP}/docker-compose.ops.yml"], "profiles": ["ops"],
+                # The sandbox builds these images on this machine and ships them (no registry here).
+                "services": {name: {"image_source": "ship"} for name in ("db", "redis", "nginx", "worker")}
+                | {"api": {"role": "app", "image_source": "ship"}},
+                "mounts": {"./nginx": {"owner": "root", "group": "root", "mode": "0755"}},
+            }
+            stack["env"].update({"TZ": "Europe/Berlin", "HTTP_PORT": 80})
+            stack["smoke"] = [{"name": "version", "path": "/api/v1/version", "expected_status": 200}]
+        (copy / layer).write_text(yaml.safe_dump(data, sort_keys=False))
+    return copy
+
+
+def host_of(path: Path) -> dict:
+    [host] = json.loads(path.read_text())["hosts"]
+    return host
+
+
+@pytest.fixture(scope="module")
+def shop(bootstrapped, boxes, tmp_path_factory):
+    """The shop stack deployed twice on the first box; the reference stack deployed back after."""
+    box = boxes.boxes[0]
+    tmp = tmp_path_factory.mktemp("compose")
+    data = compose_group_data(tmp)
+    runs = []
+    for n in (1, 2):
+        out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp / f"deploy{n}.json"), group_data=data)
+        runs.append((out, host_of(tmp / f"deploy{n}.json") if (tmp / f"deploy{n}.json").exists() else {}))
+    yield box, data, tmp, runs
+    back = mooring("deploy", "sandbox", "--limit", box.name)
+    assert back.returncode == 0, back.stdout[-3000:] + back.stderr[-3000:]
+
+
+def test_the_teams_compose_stack_deploys_and_serves(shop):
+    box, _data, _tmp, runs = shop
+    (first, host), _second = runs
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    assert host["outcome"] in ("deployed", "changed"), host
+    # Every service of the files and the profile runs; the worker's string command ran as Compose split it.
+    ps = ssh(box, f"docker compose -p solacore ps --format '{{{{.Service}}}} {{{{.State}}}}'").stdout.split("\n")
+    assert sorted(line.split()[0] for line in ps if line.strip()) == ["api", "db", "nginx", "redis", "worker"]
+    assert all(line.split()[1] == "running" for line in ps if line.strip()), ps
+    inspect = json.loads(ssh(box, "docker inspect solacore-worker-1").stdout)[0]
+    assert inspect["Config"]["Cmd"] == ["python3", "-c", "import time; time.sleep(10**9)"]
+    assert inspect["HostConfig"]["CapDrop"] == ["ALL"]
+    assert "solacore_jobs" in inspect["NetworkSettings"]["Networks"]
+    # The team's nginx config was shipped into the stack folder and is what nginx serves with.
+    conf = ssh(box, f"stat -c '%U %a' {STACK_DIR}/nginx {STACK_DIR}/nginx/default.conf; cat {STACK_DIR}/nginx/default.conf")
+    assert conf.stdout.splitlines()[:2] == ["root 755", "root 644"]
+    assert "proxy_pass http://api:8000;" in conf.stdout
+    version = ssh(box, "curl -fsS http://127.0.0.1:80/api/v1/version")
+    assert version.returncode == 0 and "1.0.0" in version.stdout, version.stdout + version.stderr
+    # Compose on the host filled the variables from the stack's .env: the API reached its database.
+    assert ssh(box, "curl -fsS -o /dev/null -w '%{http_code}' http://127.0.0.1:80/api/v1/health/ready").stdout == "200"
+
+
+def test_the_second_deploy_changes_nothing(shop):
+    _box, _data, _tmp, runs = shop
+    _first, (second, host) = runs
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert host["changed_operations"] == [], host
+
+
+def test_check_sees_the_compose_stack_healthy(shop):
+    box, data, tmp, _runs = shop
+    out = mooring("check", "sandbox", "--limit", box.name, "--json", str(tmp / "check.json"), group_data=data)
+    report = json.loads((tmp / "check.json").read_text())
+    failed = [f for f in report["findings"] if f["outcome"] == "failed"]
+    assert out.returncode == 0 and not failed, failed or out.stdout[-3000:]
+    services = [f for f in report["findings"] if f["check"] == "live.services"]
+    assert services and all(f["outcome"] == "passed" for f in services)
+
+
+def test_no_secret_reaches_the_compose_file_or_any_output(shop):
+    box, _data, tmp, runs = shop
+    compose = ssh(box, f"cat {STACK_DIR}/compose.yml").stdout
+    assert "${POSTGRES_PASSWORD}" in compose
+    outputs = [compose, *(out.stdout + out.stderr for out, _ in runs), *(p.read_text() for p in tmp.glob("*.json"))]
+    assert not [c for c in CANARIES if any(c in text for text in outputs)]

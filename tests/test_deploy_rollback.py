@@ -1,0 +1,183 @@
+"""Rollbacks on real docker boxes, through ``mooring deploy``: release bookkeeping that never marks
+a good release failed (IDs recur), no secret value kept under releases/ even after a rotation, a
+rollback restoring the good release's files with the secrets declared now, and one that cannot
+(an undeclared secret) writing nothing. Split from tests/test_deploy_safety.py so that the two
+run on separate xdist workers.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from declare.secrets import parse_dotenv, quote_env_value
+from tests.conftest import CANARY_DB, CANARY_JWT, ssh
+from tests.safety import (  # noqa: F401 - stack and box are fixtures
+    stack, box, STACK, RELEASES, FAST_FAILING_GATE, mooring, env_lines, env_mode, listing, current,
+    assert_consistent, healthy, overrides, ROTATED_JWT, ROTATED, box_bytes, releases_content, holds_any,
+    api_env_has,
+)
+
+pytestmark = [pytest.mark.boxes, pytest.mark.slow]
+
+
+def test_rollback_marks_the_failed_release_by_number_when_ids_recur(box, tmp_path):
+    """A (declared), B, then A again with a failing probe: only the new number is marked failed."""
+    a = current(box)
+    out = mooring("deploy", "sandbox", "--limit", box.name,
+                  group_data=overrides(tmp_path / "b", box, "  env:\n    APP_VERSION: 1.0.0-b\n"))
+    assert out.returncode == 0, out.stdout
+    b = current(box)
+    failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
+    target = tmp_path / "a-again.json"
+    out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(target),
+                  group_data=overrides(tmp_path / "a2", box, failing))
+    assert out.returncode == 1, out.stdout
+    host = json.loads(target.read_text())["hosts"][0]
+    assert host["release_id"] == a[5:] and host["outcome"] == "rolled_back"
+    names = listing(box)
+    assert a in names and b in names, names  # the good release with the recurring ID is untouched
+    assert f"{host['release']:04d}-{a[5:]}-failed" in names
+    assert current(box) == b
+
+
+def test_no_release_keeps_a_secret_value_even_after_a_rotation(box, tmp_path):
+    """Item 11: releases keep their secret files masked; an old release's secret-files.tar.gz (from
+    an older mooring, holding the old .env) is removed by the next run under the lock; a second
+    converge changes nothing."""
+    now = current(box)
+    ssh(box, f"cd / && tar -czf {RELEASES}/{now}/secret-files.tar.gz {STACK.lstrip('/')}/.env", check=True)
+    assert holds_any(releases_content(box), CANARY_JWT), "the scan must see inside archives"
+
+    data = overrides(tmp_path, box, "  env:\n    APP_VERSION: 1.0.0-rotated\n")
+    out = mooring("deploy", "sandbox", "--limit", box.name, group_data=data, secrets=ROTATED)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    rotated = current(box)
+    assert rotated != now
+    in_env = f"JWT_SECRET={quote_env_value(ROTATED_JWT)}" in env_lines(box)  # a bool: failures show no secret
+    assert in_env, "the rotated secret is not in .env"
+    assert_consistent(box)
+    again = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "again.json"),
+                    group_data=data, secrets=ROTATED)
+    assert again.returncode == 0, again.stdout
+    assert json.loads((tmp_path / "again.json").read_text())["hosts"][0]["changed_operations"] == []
+
+    assert not holds_any(releases_content(box), CANARY_JWT, ROTATED_JWT, CANARY_DB), f"a secret is kept under {RELEASES}"
+    assert ssh(box, f"ls {RELEASES}/*/secret-files.tar.gz 2>/dev/null").stdout == ""
+    for name in (now, rotated):
+        masked = json.loads(ssh(box, f"cat {RELEASES}/{name}/masked-files.json").stdout)["files"]
+        assert [m["path"] for m in masked] == [f"{STACK}/.env"]
+        assert "JWT_SECRET=@@mooring-secret:JWT_SECRET@@" in masked[0]["content"].splitlines()
+    members = ssh(box, f"tar -tzf {RELEASES}/{rotated}/files.tar.gz").stdout.split()
+    assert members and not [m for m in members if m.endswith(".env")], members
+
+
+def test_a_rollback_to_a_release_an_older_mooring_kept_restores_its_other_files(box, tmp_path):
+    """A release staged before releases were masked has no masked-files.json (and its
+    secret-files.tar.gz is removed under the lock): the rollback restores its files without
+    secrets, leaves the secret files as the failed release wrote them, and the host is healthy."""
+    good = current(box)
+    compose_before = ssh(box, f"sha256sum {STACK}/compose.yml").stdout
+    masked, kept = f"{RELEASES}/{good}/masked-files.json", "/var/tmp/mooring-test-masked-files.json"
+    ssh(box, f"mv {masked} {kept} && cd / && "
+             f"tar -czf {RELEASES}/{good}/secret-files.tar.gz {STACK.lstrip('/')}/.env", check=True)
+    try:
+        _roll_back_to_a_release_without_masked_files(box, tmp_path, good, compose_before)
+    finally:  # the good release is the next test's rollback target: give it back its masked files
+        ssh(box, f"mv {kept} {masked}", check=True)
+
+
+def _roll_back_to_a_release_without_masked_files(box, tmp_path, good: str, compose_before: str) -> None:
+    failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
+    target = tmp_path / "out.json"
+    data = overrides(tmp_path, box, "  env:\n    APP_VERSION: 1.0.0-after-upgrade\n"
+                                    "  services:\n    api:\n      restart: on-failure\n" + failing)
+    out = mooring("-v", "deploy", "sandbox", "--limit", box.name, "--json", str(target), group_data=data)
+    assert out.returncode == 1, out.stdout
+    host = json.loads(target.read_text())["hosts"][0]
+    assert host["outcome"] == "rolled_back" and host["rolled_back_to"] == int(good[:4]), host
+    assert f"release {good} keeps no masked secret files" in out.stdout + out.stderr
+    assert ssh(box, f"sha256sum {STACK}/compose.yml").stdout == compose_before
+    assert "APP_VERSION=1.0.0-after-upgrade" in env_lines(box)  # the secret files stay as they were
+    assert ssh(box, f"ls {RELEASES}/*/secret-files.tar.gz 2>/dev/null").stdout == ""
+    assert current(box) == good and healthy(box)
+    assert_consistent(box)
+
+
+def test_the_snapshot_key_is_written_private_and_left_alone_by_the_next_run(box, tmp_path):
+    from checks.snapshot import snapshot_key
+
+    key = f"{STACK}/.mooring/snapshot.key"
+    ssh(box, f"rm -f {key}", check=True)
+    first = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "first.json"))
+    assert first.returncode == 0, first.stdout
+    assert json.loads((tmp_path / "first.json").read_text())["hosts"][0]["changed_operations"] == [
+        f"Stack | Secret file {key}"]
+    assert ssh(box, f"stat -c '%U %G %a' {key}").stdout.strip() == "root root 600"
+    same = box_bytes(box, f"cat {key}") == snapshot_key(box.name, STACK)  # a bool: failures show no key
+    assert same, "the host's key is not the controller's snapshot_key(host, stack dir)"
+    again = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "again.json"))
+    assert json.loads((tmp_path / "again.json").read_text())["hosts"][0]["changed_operations"] == []
+    assert_consistent(box)
+
+
+def test_a_failed_release_rolls_back_with_the_secrets_declared_now(box, tmp_path):
+    """The release that failed rotated a secret: the rollback restores the good release's
+    non-secret files and .env values, with the rotated secret (the revoked one never comes back)."""
+    good, before = current(box), env_lines(box)
+    compose_before = ssh(box, f"sha256sum {STACK}/compose.yml").stdout
+    failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
+    target = tmp_path / "out.json"
+    data = overrides(tmp_path, box, "  env:\n    APP_VERSION: 1.0.0-rotated-failing\n"
+                                    "  services:\n    api:\n      restart: on-failure\n" + failing)
+    out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(target), group_data=data, secrets=ROTATED)
+    assert out.returncode == 1, out.stdout
+    host = json.loads(target.read_text())["hosts"][0]
+    assert host["outcome"] == "rolled_back" and host["rolled_back_to"] == int(good[:4]), host
+    assert current(box) == good
+
+    rotated_line = f"JWT_SECRET={quote_env_value(ROTATED_JWT)}"
+    expected = [rotated_line if line.startswith("JWT_SECRET=") else line for line in before]
+    restored = env_lines(box) == expected  # a bool: failures show no secret
+    assert restored, "not the good release's .env with the secrets declared now"
+    assert env_mode(box) == "root root 600"
+    assert ssh(box, f"sha256sum {STACK}/compose.yml").stdout == compose_before  # non-secret files: byte for byte
+    applied = api_env_has(box, "JWT_SECRET", ROTATED_JWT)
+    version = parse_dotenv("\n".join(line for line in before if line.startswith("APP_VERSION=")))["APP_VERSION"]
+    assert applied and api_env_has(box, "APP_VERSION", version), "the api runs without the restored .env"
+    assert healthy(box)
+    assert_consistent(box)
+    assert not holds_any(releases_content(box), ROTATED_JWT), f"a secret is kept under {RELEASES}"
+    assert not holds_any((out.stdout + out.stderr + target.read_text()).encode(), ROTATED_JWT), "a secret was shown"
+
+
+def test_a_rollback_to_a_release_naming_an_undeclared_secret_fails_and_writes_nothing(box, tmp_path):
+    """Release A declares EXTRA_TOKEN; B drops it and fails its gate. A's masked .env names a secret
+    that is no longer declared: the rollback fails for this host, naming it and the release, and
+    leaves every file, container and release folder as B left them."""
+    files_declared = ssh(box, f"sha256sum {STACK}/.env {STACK}/compose.yml").stdout
+    extra = {"MOORING_SECRET_EXTRA_TOKEN": "xtraTOKENvalue-9d8c7b6a5f4e"}
+    with_extra = overrides(tmp_path / "a", box, "  env:\n    EXTRA_TOKEN: {secret: EXTRA_TOKEN}\n")
+    out = mooring("deploy", "sandbox", "--limit", box.name, group_data=with_extra, secrets=extra)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    a = current(box)
+
+    failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
+    target = tmp_path / "b.json"
+    out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(target),
+                  group_data=overrides(tmp_path / "b", box, failing), secrets=extra)
+    assert out.returncode == 1, out.stdout
+    host = json.loads(target.read_text())["hosts"][0]
+    assert host["outcome"] == "failed" and host["rolled_back_to"] is None, host
+    assert "rollback failed" in host["error"] and f"release {a}" in host["error"], host["error"]
+    assert f"{STACK}/.env names secret EXTRA_TOKEN, which the stack no longer declares" in host["error"], host["error"]
+    assert "(nothing was changed)" in host["error"] and "Traceback" not in out.stdout + out.stderr
+    assert "xtraTOKENvalue" not in out.stdout + out.stderr + target.read_text(), "a secret was shown"
+
+    assert ssh(box, f"sha256sum {STACK}/.env {STACK}/compose.yml").stdout == files_declared  # B's files, untouched
+    names = listing(box)
+    assert current(box) == a and f"{host['release']:04d}-{host['release_id']}" in names, names
+    assert not [n for n in names if n.endswith("-failed")], names
+    assert ssh(box, f"ls -d {STACK}/.mooring/lock {STACK}/.mooring/restore.* 2>/dev/null").stdout == ""
+    assert b"xtraTOKENvalue" not in releases_content(box), f"a secret is kept under {RELEASES}"
