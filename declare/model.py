@@ -145,6 +145,8 @@ class ComposeProject:
     source: ComposeSource
     variables: dict[str, Variable]
     relative_mounts: dict[str, Path]
+    #: Compose secret name → (its ``file:`` relative to the stack folder, the stack env key written there).
+    secret_files: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -687,7 +689,39 @@ def _compose_project(data: dict[str, Any], name: str, stack_dir: str, env: dict[
         merged.origin.setdefault(f"services.{key}", declared.get(key, src.declared[0]))
         services[key] = _compose_service(key, svc, extras.get(key, {}), data["mounts"], src, stack_dir,
                                          relative, env)
-    return ComposeProject(src, variables, relative), services
+    secret_files = _compose_secret_files(project.get("secrets") or {}, data.get("secrets") or {}, src, env, merged)
+    return ComposeProject(src, variables, relative, secret_files), services
+
+
+def _compose_secret_files(secrets: dict[str, Any], declared: dict[str, str], src: ComposeSource,
+                          env: dict[str, EnvVar], merged: Merged) -> dict[str, tuple[str, str]]:
+    """The Compose secrets mooring writes on the host: every ``file:`` inside the project is one,
+    filled from the stack env key ``stack.compose.secrets`` names (a secret is never shipped from the repo)."""
+    found, problems = {}, []
+    for name in sorted(set(declared) - set(secrets)):
+        key = f"stack.compose.secrets.{name}"
+        problems.append(ConfigProblem(merged.file_of(key), key, f"{name} is not a secret of the compose files",
+                                      "use a name of their top-level `secrets:`"))
+    for name, secret in sorted(secrets.items()):
+        local = Path(secret.get("file") or "/")
+        if not secret.get("file") or not local.is_relative_to(src.project_dir):
+            continue  # an environment: secret, or a file of the host's own
+        rel = "./" + local.relative_to(src.project_dir).as_posix()
+        key = declared.get(name)
+        path = f"stack.compose.secrets.{name}"
+        if key is None:
+            problems.append(ConfigProblem(merged.file_of("stack.compose"), path,
+                                          f"secret {name} comes from {rel}, a file of the repo",
+                                          f"keep the value out of the repo: declare `stack.compose.secrets.{name}: KEY` "
+                                          "with KEY a stack env key ({secret: NAME}); mooring writes the file on the host"))
+        elif key not in env:
+            problems.append(ConfigProblem(merged.file_of(path), path, f"{key} is not declared in stack.env",
+                                          f"declare `{key}: {{secret: {key}}}` in stack.env"))
+        else:
+            found[name] = (rel, key)
+    if problems:
+        raise ConfigError(problems)
+    return found
 
 
 def _check_variables(variables: dict[str, Variable], env: dict[str, EnvVar], src: ComposeSource,

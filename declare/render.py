@@ -176,16 +176,29 @@ def render_stack(model: HostModel) -> RenderedStack:
                RenderedFile(stack.compose_file, render_template("compose.yml.j2", **context), "0644", ROOT_OWNER,
                             ROOT_OWNER, template="compose.yml.j2"))
     shipped = _shipped_mount_files(stack)
+    secret_files = _compose_secret_files(stack)
     files = [
         compose,
         RenderedFile(stack.env_file, render_env_file(stack), "0600", ROOT_OWNER, ROOT_OWNER, secret=True),
         *_mount_files(stack, context),
         *shipped,
+        *secret_files,
         *_backup_files(stack, context),
     ]
     secrets = stack.secret_values()
     files = [_mark_secret(f, secrets) for f in files]
-    return RenderedStack(_directories(stack, shipped), files, _absent_files(stack, files))
+    return RenderedStack(_directories(stack, shipped, secret_files), files, _absent_files(stack, files))
+
+
+def _compose_secret_files(stack: Stack) -> list[RenderedFile]:
+    """The compose files' ``secrets:`` sources, written from the stack env. Mode 0644 in a 0700
+    root folder: no other host user can reach them, and a container running as any user (Compose
+    bind-mounts the file itself) can read its secret."""
+    if not stack.compose:
+        return []
+    return [RenderedFile(posixpath.normpath(posixpath.join(stack.dir, rel)), stack.env[key].value, "0644", ROOT_OWNER,
+                         ROOT_OWNER, secret=True)
+            for _name, (rel, key) in sorted(stack.compose.secret_files.items())]
 
 
 def team_compose_file(stack: Stack) -> str:
@@ -346,7 +359,7 @@ def _absent_files(stack: Stack, files: list[RenderedFile]) -> list[str]:
     return [path for path in job if path not in written]
 
 
-def _directories(stack: Stack, shipped: list[RenderedFile] = ()) -> list[RemoteDir]:
+def _directories(stack: Stack, shipped: list[RenderedFile] = (), secret_files: list[RenderedFile] = ()) -> list[RemoteDir]:
     dirs: dict[str, RemoteDir] = {stack.dir: RemoteDir(stack.dir, ROOT_OWNER, ROOT_OWNER, "0755")}
     if stack.backups.enabled and stack.backups.service:
         dirs[f"{stack.dir}/bin"] = RemoteDir(f"{stack.dir}/bin", ROOT_OWNER, ROOT_OWNER, "0755")
@@ -366,6 +379,10 @@ def _directories(stack: Stack, shipped: list[RenderedFile] = ()) -> list[RemoteD
                 parent = posixpath.dirname(mount.source)
                 if _in_stack_dir(parent, stack):
                     dirs.setdefault(parent, RemoteDir(parent, ROOT_OWNER, ROOT_OWNER, "0755"))
+    for file in secret_files:
+        parent = posixpath.dirname(file.path)
+        if _in_stack_dir(parent, stack):
+            dirs[parent] = RemoteDir(parent, ROOT_OWNER, ROOT_OWNER, "0700")
     for file in shipped:  # subfolders of a shipped folder
         parent = posixpath.dirname(file.path)
         while _in_stack_dir(parent, stack) and parent not in dirs:

@@ -329,6 +329,16 @@ COMPOSE_SOURCE = {
                           "meta": {"fix": "a service name of the compose files"}},
             "valuesrules": COMPOSE_SERVICE,
         },
+        # A Compose secret with a `file:` source → the stack env key whose value mooring writes
+        # there on the host (never a file in the repo).
+        "secrets": {
+            "type": "dict", "default": {},
+            "keysrules": {"type": "string", "regex": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                          "meta": {"fix": "a secret name of the compose files' top-level `secrets:`"}},
+            "valuesrules": {"type": "string", "regex": ENV_NAME_RE,
+                            "meta": {"fix": "the stack env key that holds the value, e.g. POSTGRES_PASSWORD "
+                                            "(declared as `{secret: POSTGRES_PASSWORD}`)"}},
+        },
         # Owner and mode of a relative bind mount's source (./config) on the host.
         "mounts": {
             "type": "dict", "default": {},

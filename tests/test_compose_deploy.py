@@ -1,8 +1,9 @@
 """Issue 9 on a box: a stack taken from the team's own compose files (tests/compose_stacks/shop:
 two -f files, the `ops` profile, a YAML merge key, long- and short-form depends_on, a string
-command, cap_drop, an extra network, a relative read-only bind mount of the team's nginx config)
-deployed through mooring's CLI, converged twice (the second run changes nothing), serving through
-nginx, and checked by `mooring check` with the services healthy.
+command, cap_drop, an extra network, a relative read-only bind mount of the team's nginx config,
+a Compose secret from a file that mooring writes from the stack's secrets) deployed through
+mooring's CLI, converged twice (the second run changes nothing), serving through nginx, and
+checked by `mooring check` with the services healthy.
 
 The stack keeps the reference stack's name and database secrets (the box's Postgres volume was
 made with them); the module deploys the reference stack back when it is done.
@@ -53,6 +54,7 @@ def compose_group_data(tmp: Path) -> Path:
                 "services": {name: {"image_source": "ship"} for name in ("db", "redis", "nginx", "worker")}
                 | {"api": {"role": "app", "image_source": "ship"}},
                 "mounts": {"./nginx": {"owner": "root", "group": "root", "mode": "0755"}},
+                "secrets": {"pg_password": "POSTGRES_PASSWORD"},
             }
             stack["env"].update({"TZ": "Europe/Berlin", "HTTP_PORT": 80})
             stack["smoke"] = [{"name": "version", "path": "/api/v1/version", "expected_status": 200}]
@@ -118,6 +120,18 @@ def test_check_sees_the_compose_stack_healthy(shop):
     assert out.returncode == 0 and not failed, failed or out.stdout[-3000:]
     services = [f for f in report["findings"] if f["check"] == "live.services"]
     assert services and all(f["outcome"] == "passed" for f in services)
+
+
+def test_the_compose_secret_file_is_written_private_and_read_by_the_container(shop):
+    import hashlib
+
+    box, _data, _tmp, _runs = shop
+    expected = hashlib.sha256(SECRET_ENV["MOORING_SECRET_POSTGRES_PASSWORD"].encode()).hexdigest()
+    listing = ssh(box, f"stat -c '%U %a' {STACK_DIR}/secrets {STACK_DIR}/secrets/pg_password").stdout.split("\n")
+    assert listing[:2] == ["root 700", "root 644"]
+    on_host = ssh(box, f"sha256sum < {STACK_DIR}/secrets/pg_password").stdout.split()[0]
+    in_container = ssh(box, "docker exec solacore-db-1 sh -c 'sha256sum < /run/secrets/pg_password'").stdout.split()[0]
+    assert on_host == in_container == expected  # digests only: the value never leaves the box
 
 
 def test_no_secret_reaches_the_compose_file_or_any_output(shop):

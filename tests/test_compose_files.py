@@ -31,7 +31,8 @@ def compose_world(world, files=None, profiles=("ops",), **stack) -> None:
     for key in ("services", "migration", "endpoints", "cors"):  # the shop's API has no dev/ops gates
         data["stack"].pop(key, None)
     data["stack"]["compose"] = {"files": list(files or SHOP_FILES), "profiles": list(profiles),
-                                "mounts": {"./nginx": {"owner": "root", "group": "root", "mode": "0755"}}}
+                                "mounts": {"./nginx": {"owner": "root", "group": "root", "mode": "0755"}},
+                                "secrets": {"pg_password": "POSTGRES_PASSWORD"}}
     data["stack"]["env"].update({"TZ": "Europe/Berlin"})
     data["stack"].update(stack)
     world.write("all.yml", data)
@@ -221,3 +222,99 @@ def test_the_host_gets_composes_merged_file_and_the_teams_mounted_files(world):
     assert "/srv/mooring/solacore/nginx" in [d.path for d in rendered.directories]
     for secret in model.stack.secret_values():
         assert secret not in compose
+
+
+def test_a_compose_secret_file_is_written_on_the_host_from_the_stack_secrets(world):
+    compose_world(world)
+    model = model_for("staging")
+    rendered = render_stack(model)
+    password = model.stack.env["POSTGRES_PASSWORD"].value
+    secret = rendered.file("/srv/mooring/solacore/secrets/pg_password")
+    assert secret.content == password and secret.secret and (secret.mode, secret.owner) == ("0644", "root")
+    folder = {d.path: d for d in rendered.directories}["/srv/mooring/solacore/secrets"]
+    assert (folder.mode, folder.owner) == ("0700", "root")
+    data = yaml.safe_load(rendered.file("/srv/mooring/solacore/compose.yml").content)
+    assert data["secrets"]["pg_password"]["file"] == "./secrets/pg_password"
+    assert not (ROOT / SHOP / "secrets").exists(), "the test repo must not hold the secret file"
+
+
+def test_a_compose_secret_from_a_repo_file_must_be_filled_by_mooring(world):
+    compose_world(world)
+    data = world.read("all.yml")
+    data["stack"]["compose"]["secrets"] = {}
+    world.write("all.yml", data)
+    assert problems() == [("stack.compose.secrets.pg_password", "secret pg_password comes from ./secrets/pg_password, "
+                           "a file of the repo", "keep the value out of the repo: declare "
+                           "`stack.compose.secrets.pg_password: KEY` with KEY a stack env key ({secret: NAME}); mooring "
+                           "writes the file on the host")]
+
+
+@pytest.mark.parametrize("secrets, path, message", [
+    ({"pg_password": "NOT_DECLARED"}, "stack.compose.secrets.pg_password", "NOT_DECLARED is not declared in stack.env"),
+    ({"pg_password": "POSTGRES_PASSWORD", "other": "JWT_SECRET"}, "stack.compose.secrets.other",
+     "other is not a secret of the compose files"),
+])
+def test_a_compose_secret_mapping_names_what_exists(world, secrets, path, message):
+    compose_world(world)
+    data = world.read("all.yml")
+    data["stack"]["compose"]["secrets"] = secrets
+    world.write("all.yml", data)
+    assert [(p, m) for p, m, _ in problems()] == [(path, message)]
+
+
+STACKS = {  # files, profiles, the variables written with an explicit empty default (${X:-})
+    "shop": (SHOP_FILES, ["ops"], set()),
+    "shop-no-profile": (SHOP_FILES, [], set()),
+    "monitoring": (["tests/compose_stacks/monitoring/compose.yaml"], [], {"GF_PLUGINS"}),
+    "blog": (["tests/compose_stacks/blog/docker-compose.yml"], [], set()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STACKS))
+def test_every_test_stacks_variables_are_what_compose_says(name):
+    """mooring's variables are Compose's (``config --variables``): the same names, ``${X:?}`` ones
+    demanded, and required = Compose's required plus those used with no default at all."""
+    files, profiles, explicit_empty = STACKS[name]
+    src = compose_files.source(files, profiles, ROOT, "group_data/all.yml")
+    ours = compose_files.variables(src, "test")
+    theirs = compose_variables(files, profiles)
+    assert set(ours) == set(theirs)
+    assert {n for n, v in ours.items() if v.demanded} == {n for n, v in theirs.items() if v["Required"]}
+    assert {n for n, v in ours.items() if v.required} == {
+        n for n, v in theirs.items() if v["Required"] or not v["DefaultValue"]} - explicit_empty
+    assert {n: v.default for n, v in ours.items()} == {n: v["DefaultValue"] for n, v in theirs.items()}
+
+
+def test_a_mariadb_stack_from_compose_gets_mysql_backups(world):
+    compose_world(world, files=STACKS["blog"][0], profiles=())
+    data = world.read("all.yml")
+    data["stack"]["compose"] = {"files": STACKS["blog"][0]}
+    data["stack"]["env"].update({"BLOG_VERSION": "2.3.1", "MARIADB_DATABASE": "blog", "MARIADB_USER": "blog",
+                                 "MARIADB_PASSWORD": {"secret": "POSTGRES_PASSWORD"},
+                                 "MARIADB_ROOT_PASSWORD": {"secret": "JWT_SECRET"}})
+    data["stack"].pop("health", None)
+    for key in ("smoke", "proxy"):  # no nginx in front: the web service publishes its own port
+        data["stack"].pop(key, None)
+    world.write("all.yml", data)
+    staging = world.read("staging.yml")
+    staging["stack"].pop("smoke")
+    world.write("staging.yml", staging)
+    stack = model_for("staging").stack
+    assert stack.services["db"].role == "mysql" and stack.backups.enabled and stack.backups.service == "db"
+    assert stack.backups.engine == "mysql"
+    assert stack.services["worker"].command == ["bin/worker", "--queue", "default", "--concurrency", "2"]
+    failed = [str(f) for f in check_model(model_for("staging")) if f.outcome is Outcome.FAILED]
+    assert not failed, failed
+
+
+def test_a_monitoring_stack_demands_its_admin_password(world):
+    compose_world(world, files=STACKS["monitoring"][0], profiles=())
+    data = world.read("all.yml")
+    data["stack"]["compose"] = {"files": STACKS["monitoring"][0]}
+    data["stack"]["env"]["GRAFANA_HOST"] = "grafana.example.com"
+    data["stack"]["backups"] = {"enabled": False}
+    data["stack"].pop("health", None)
+    world.write("all.yml", data)
+    found = problems()
+    assert [(p, m.split(",")[0]) for p, m, _ in found] == [
+        ("stack.env.GF_ADMIN_PASSWORD", "tests/compose_stacks/monitoring/compose.yaml use ${GF_ADMIN_PASSWORD} without a default")]
