@@ -29,6 +29,7 @@ from declare.errors import ConfigError, ConfigProblem
 
 #: A config run reads local files only; more than this is a hung binary, reported as such.
 CONFIG_TIMEOUT_S = 60
+BUILD_TIMEOUT_S = 1800
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,11 @@ def variables(src: ComposeSource, project: str) -> dict[str, Variable]:
             for name, item in sorted(found.items())}
 
 
+def build(src: ComposeSource, project: str, env: dict[str, str], services: list[str], secrets: list[str] = ()) -> None:
+    """``docker compose build SERVICE...`` on the controller (the images mooring then ships)."""
+    _run(src, project, env, ["build", *services], secrets, timeout=BUILD_TIMEOUT_S, what="docker compose build")
+
+
 def host_file(src: ComposeSource, project: str) -> str:
     """The merged compose file written to the host: ``${X}`` and relative paths left as written."""
     return _run(src, project, {}, ["config", "--no-interpolate", "--no-path-resolution"])
@@ -100,7 +106,8 @@ def _without_default(name: str, item: dict[str, Any], texts: str) -> bool:
     return f"${{{name}:-}}" not in texts and f"${{{name}-}}" not in texts
 
 
-def _run(src: ComposeSource, project: str, env: dict[str, str], args: list[str], secrets: list[str] = ()) -> str:
+def _run(src: ComposeSource, project: str, env: dict[str, str], args: list[str], secrets: list[str] = (),
+         timeout: float = CONFIG_TIMEOUT_S, what: str = "docker compose config") -> str:
     command = [local_binary(), "--project-directory", str(src.project_dir), "--project-name", project,
                "--env-file", os.devnull]
     for path in src.files:
@@ -110,15 +117,14 @@ def _run(src: ComposeSource, project: str, env: dict[str, str], args: list[str],
     # Only the declared values: no variable of the caller's shell fills in a missing one.
     clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"), **env}
     try:
-        done = subprocess.run(command + args, capture_output=True, text=True, env=clean, timeout=CONFIG_TIMEOUT_S,
+        done = subprocess.run(command + args, capture_output=True, text=True, env=clean, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise ConfigError(ConfigProblem(src.layer, "stack.compose.files",
-                                        f"docker compose config did not answer in {CONFIG_TIMEOUT_S} s",
-                                        "run `docker compose config` on these files by hand to see why")) from None
+        raise ConfigError(ConfigProblem(src.layer, "stack.compose.files", f"{what} did not answer in {timeout:.0f} s",
+                                        f"run `{what}` on these files by hand to see why")) from None
     if done.returncode != 0:
         raise ConfigError(ConfigProblem(src.layer, "stack.compose.files", _compose_error(done.stderr, src, secrets),
-                                        "fix the compose file (Compose's own message above)"))
+                                        f"fix the compose file (the message is {what}'s own)"))
     return done.stdout
 
 

@@ -147,6 +147,8 @@ class ComposeProject:
     relative_mounts: dict[str, Path]
     #: Compose secret name → (its ``file:`` relative to the stack folder, the stack env key written there).
     secret_files: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Services with a ``build:`` section whose image is shipped: built on the controller first.
+    built: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -690,7 +692,20 @@ def _compose_project(data: dict[str, Any], name: str, stack_dir: str, env: dict[
         services[key] = _compose_service(key, svc, extras.get(key, {}), data["mounts"], src, stack_dir,
                                          relative, env)
     secret_files = _compose_secret_files(project.get("secrets") or {}, data.get("secrets") or {}, src, env, merged)
-    return ComposeProject(src, variables, relative, secret_files), services
+    built = _built(project.get("services", {}), services, declared, src, merged)
+    return ComposeProject(src, variables, relative, secret_files, built), services
+
+
+def _built(project: dict[str, Any], services: dict[str, Service], declared: dict[str, str], src: ComposeSource,
+           merged: Merged) -> tuple[str, ...]:
+    """The ``build:`` services mooring builds on the controller (those shipped); each must name its image."""
+    problems = [ConfigProblem(declared.get(key, src.declared[0]), f"services.{key}.image",
+                              f"{key} has `build:` but no `image:`: the host would have nothing to run",
+                              "name the image it builds, e.g. `image: registry.example.com/team/" + key + ":${TAG}`")
+                for key, svc in project.items() if svc.get("build") and not svc.get("image")]
+    if problems:
+        raise ConfigError(problems)
+    return tuple(key for key, svc in project.items() if svc.get("build") and services[key].image_source == "ship")
 
 
 def _compose_secret_files(secrets: dict[str, Any], declared: dict[str, str], src: ComposeSource,

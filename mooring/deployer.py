@@ -210,16 +210,24 @@ def _touched_containers(host: str, apply: RunResult, plan: StackPlan) -> bool:
 
 
 def build_reference_images(hosts) -> None:
-    """Build the sandbox's reference images (``mooring/api:*`` and the like) that the hosts'
-    stacks ship, before the deploy archives them; other images must already be on the controller."""
+    """Build what the hosts' stacks ship before the deploy archives it: the ``build:`` services
+    of a team's compose files (``docker compose build``), and the sandbox's reference images
+    (``mooring/api:*`` and the like); other images must already be on the controller."""
+    from declare import compose_files
     from declare.model import build_model
     from mooring.sandbox.stack_images import ensure_refs
 
     refs: set[str] = set()
+    built: set[tuple] = set()
     for host in hosts:
         stack = build_model(host.name, host.groups).stack
-        if stack is not None:
-            refs.update(s.image for s in stack.services.values() if s.image_source == "ship")
+        if stack is None:
+            continue
+        refs.update(s.image for s in stack.services.values() if s.image_source == "ship")
+        if stack.compose and stack.compose.built and (stack.compose.source, stack.name) not in built:
+            built.add((stack.compose.source, stack.name))
+            compose_files.build(stack.compose.source, stack.name, stack.env_values(), list(stack.compose.built),
+                                stack.secret_values())
     ensure_refs(sorted(refs))
 
 

@@ -1,9 +1,9 @@
 """Issue 9 on a box: a stack taken from the team's own compose files (tests/compose_stacks/shop:
-two -f files, the `ops` profile, a YAML merge key, long- and short-form depends_on, a string
-command, cap_drop, an extra network, a relative read-only bind mount of the team's nginx config,
-a Compose secret from a file that mooring writes from the stack's secrets) deployed through
-mooring's CLI, converged twice (the second run changes nothing), serving through nginx, and
-checked by `mooring check` with the services healthy.
+two -f files, the `ops` profile, a worker built from the team's Dockerfile, a YAML merge key,
+long- and short-form depends_on, a string command, cap_drop, an extra network, a relative
+read-only bind mount of the team's nginx config, a Compose secret from a file that mooring writes
+from the stack's secrets) deployed through mooring's CLI, converged twice (the second run changes
+nothing), serving through nginx, and checked by `mooring check` with the services healthy.
 
 The stack keeps the reference stack's name and database secrets (the box's Postgres volume was
 made with them); the module deploys the reference stack back when it is done.
@@ -73,6 +73,8 @@ def shop(bootstrapped, boxes, tmp_path_factory):
     box = boxes.boxes[0]
     tmp = tmp_path_factory.mktemp("compose")
     data = compose_group_data(tmp)
+    # The worker is the team's own build: gone from the controller, so that the deploy builds it.
+    subprocess.run(["docker", "rmi", "-f", "shop/worker:1"], capture_output=True, check=False)
     runs = []
     for n in (1, 2):
         out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp / f"deploy{n}.json"), group_data=data)
@@ -92,8 +94,10 @@ def test_the_teams_compose_stack_deploys_and_serves(shop):
     assert sorted(line.split()[0] for line in ps if line.strip()) == ["api", "db", "nginx", "redis", "worker"]
     assert all(line.split()[1] == "running" for line in ps if line.strip()), ps
     inspect = json.loads(ssh(box, "docker inspect solacore-worker-1").stdout)[0]
-    assert inspect["Config"]["Cmd"] == ["python3", "-c", "import time; time.sleep(10**9)"]
+    assert inspect["Config"]["Cmd"] == ["sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"]
     assert inspect["HostConfig"]["CapDrop"] == ["ALL"]
+    # Built on the controller from the team's Dockerfile (docker compose build), shipped, run.
+    assert ssh(box, "docker exec solacore-worker-1 cat /etc/shop-worker").stdout.strip() == "shop worker"
     assert "solacore_jobs" in inspect["NetworkSettings"]["Networks"]
     # The team's nginx config was shipped into the stack folder and is what nginx serves with.
     conf = ssh(box, f"stat -c '%U %a' {STACK_DIR}/nginx {STACK_DIR}/nginx/default.conf; cat {STACK_DIR}/nginx/default.conf")

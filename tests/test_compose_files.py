@@ -30,9 +30,10 @@ def compose_world(world, files=None, profiles=("ops",), **stack) -> None:
     data = world.read("all.yml")
     for key in ("services", "migration", "endpoints", "cors"):  # the shop's API has no dev/ops gates
         data["stack"].pop(key, None)
-    data["stack"]["compose"] = {"files": list(files or SHOP_FILES), "profiles": list(profiles),
-                                "mounts": {"./nginx": {"owner": "root", "group": "root", "mode": "0755"}},
-                                "secrets": {"pg_password": "POSTGRES_PASSWORD"}}
+    data["stack"]["compose"] = {"files": list(files or SHOP_FILES), "profiles": list(profiles)}
+    if files is None:  # what the shop's files need from mooring
+        data["stack"]["compose"].update({"mounts": {"./nginx": {"owner": "root", "group": "root", "mode": "0755"}},
+                                         "secrets": {"pg_password": "POSTGRES_PASSWORD"}})
     data["stack"]["env"].update({"TZ": "Europe/Berlin"})
     data["stack"].update(stack)
     world.write("all.yml", data)
@@ -68,7 +69,7 @@ def test_services_come_from_the_compose_files_as_compose_reads_them(world):
     api, db, nginx, worker = (stack.services[k] for k in ("api", "db", "nginx", "worker"))
     assert api.image == "mooring/api:1.0.0" and api.depends_on == {"db": "service_healthy", "redis": "service_started"}
     assert worker.depends_on == {"redis": "service_started"}                       # short form
-    assert worker.command == ["python3", "-c", "import time; time.sleep(10**9)"]  # a string command, split by Compose
+    assert worker.command == ["sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"]  # a string command, split by Compose
     assert db.restart == "unless-stopped"                                          # from a YAML merge key
     assert db.healthcheck.test == ["CMD-SHELL", "pg_isready -q -U $${POSTGRES_USER} -d $${POSTGRES_DB}"]
     assert [str(p) for p in nginx.ports] == ["8080:80/tcp"]
@@ -211,7 +212,8 @@ def test_the_host_gets_composes_merged_file_and_the_teams_mounted_files(world):
     assert compose.startswith("# Managed by mooring: stack solacore (staging), merged by Compose from "
                               "tests/compose_stacks/shop/docker-compose.yml, tests/compose_stacks/shop/docker-compose.ops.yml")
     data = yaml.safe_load(compose)
-    assert data["name"] == "solacore" and "build" not in data["services"]["api"]
+    assert data["name"] == "solacore" and "build" not in data["services"]["worker"]
+    assert model.stack.compose.built == ()  # the worker's image comes from a registry here: nothing to build
     assert data["services"]["api"]["environment"]["DATABASE_URL"] == (
         "postgresql://${POSTGRES_USER}:${POSTGRES_PASSWORD}@db:5432/${POSTGRES_DB}")     # filled on the host from .env
     assert data["services"]["nginx"]["volumes"][0]["source"] == "./nginx"
@@ -318,3 +320,14 @@ def test_a_monitoring_stack_demands_its_admin_password(world):
     found = problems()
     assert [(p, m.split(",")[0]) for p, m, _ in found] == [
         ("stack.env.GF_ADMIN_PASSWORD", "tests/compose_stacks/monitoring/compose.yaml use ${GF_ADMIN_PASSWORD} without a default")]
+
+
+def test_a_shipped_build_service_is_built_here_and_must_name_its_image(world):
+    compose_world(world)
+    data = world.read("all.yml")
+    data["stack"]["compose"]["services"] = {"worker": {"image_source": "ship"}}
+    world.write("all.yml", data)
+    assert model_for("staging").stack.compose.built == ("worker",)
+    compose_world(world, files=["tests/compose_stacks/nameless.yml"], profiles=())
+    assert problems() == [("services.job.image", "job has `build:` but no `image:`: the host would have nothing to run",
+                           "name the image it builds, e.g. `image: registry.example.com/team/job:${TAG}`")]
