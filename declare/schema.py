@@ -675,7 +675,9 @@ COMPOSE_KEY_HINTS: dict[tuple[str, str], str] = {
     ("service", "env_file"): "the stack's .env is written from `stack.env`: " + _SERVICE_ENV_HINT.split(" and ", 1)[1],
     ("service", "secrets"): "declare the value as `stack.env.<KEY>: {secret: NAME}` and list KEY in this service's `env`",
     ("service", "build"): "mooring deploys images, not build contexts: build and tag the image, then write "
-                          "`image: NAME:TAG` with `image_source: ship` (shipped from this machine) or `registry`",
+                          "`image: NAME:TAG` with `image_source: ship` (shipped from this machine) or `registry`; "
+                          "or keep the compose file with its `build:` and name it in `stack.compose.files` "
+                          "(docs/compose-files.md)",
     ("service", "container_name"): "remove it: Compose names the container <stack>-<service>-1, and a fixed name "
                                    "stops a release from recreating it",
     ("service", "networks"): "remove it: every service is on the stack's own network and reaches the others by name",
@@ -685,7 +687,8 @@ COMPOSE_KEY_HINTS: dict[tuple[str, str], str] = {
                           "MOORING_SECRET_NAME or the untracked secrets file)",
     ("stack", "networks"): "remove it: the stack has one network of its own",
     ("stack", "version"): "remove it (Compose itself ignores `version`)",
-    ("top", "services"): "services go under `stack.services` (mooring's layers are not compose files)",
+    ("top", "services"): "services go under `stack.services` (mooring's layers are not compose files), or stay "
+                         "in your compose file, named in `stack.compose.files` (docs/compose-files.md)",
     ("top", "secrets"): "declare secrets as `stack.env.<KEY>: {secret: NAME}`",
     ("top", "version"): "remove it (Compose itself ignores `version`)",
 }
