@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,21 @@ def run_deploy_code(code: str, limit: list[str] | None = None, inventory: str = 
         return run_deploy(inventory, fh.name, limit=limit)
     finally:
         os.unlink(fh.name)
+
+
+def run_mooring(*args: str, log: list[str] | None = None, group_data: Path | None = None,
+                secrets: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``python -m mooring ARGS`` as a user runs it, with the session's canary secrets (``secrets``,
+    MOORING_SECRET_* → value, override them) and ``group_data`` as MOORING_GROUP_DATA; its stdout
+    and stderr are appended to ``log`` (which the ``log`` fixture scans for canaries)."""
+    env = {**os.environ, **SECRET_ENV, **(secrets or {})}
+    if group_data is not None:
+        env["MOORING_GROUP_DATA"] = str(group_data)
+    out = subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=timeout, stdin=subprocess.DEVNULL)
+    if log is not None:
+        log += [out.stdout, out.stderr]
+    return out
 
 
 def group_data_with(tmp: Path, host: str, overrides: str, more: dict[str, str] | None = None) -> Path:

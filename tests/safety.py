@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CANARIES, ROOT, group_data_with, ssh
+from tests.conftest import CANARIES, ROOT, group_data_with, run_mooring, ssh
 
 STACK = "/srv/mooring/solacore"
 RELEASES = f"{STACK}/releases"
@@ -31,11 +31,7 @@ def mooring_env(group_data: Path | None, secrets: dict[str, str] | None = None) 
     return env
 
 
-def mooring(*args: str, group_data: Path | None = None, timeout: int = 900,
-            secrets: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``mooring ARGS`` as a user runs it; returns the finished process."""
-    return subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=mooring_env(group_data, secrets),
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+mooring = run_mooring
 
 
 def start_mooring(*args: str, group_data: Path | None = None) -> subprocess.Popen:

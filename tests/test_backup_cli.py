@@ -8,15 +8,13 @@ touches no host; no secret reaches any output.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SECRET_ENV, group_data_with, ssh
+from tests.conftest import ROOT, group_data_with, run_mooring, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -25,12 +23,7 @@ DATABASE = "readme_to_recover"
 HOLDER = "61.25"  # the lock holder's sleep: a duration no other process on the box has
 
 
-def mooring(*args: str, log: list[str], group_data: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **SECRET_ENV, **({"MOORING_GROUP_DATA": str(group_data)} if group_data else {})}
-    out = subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=900, stdin=subprocess.DEVNULL)
-    log += [out.stdout, out.stderr]
-    return out
+mooring = run_mooring
 
 
 def report(tmp_path: Path, log: list[str], *args: str, group_data: Path | None = None):

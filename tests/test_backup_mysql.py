@@ -10,17 +10,15 @@ run changes nothing.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from mooring.sandbox.layers import MYSQL_BACKUPS
-from tests.conftest import ROOT, SECRET_ENV, group_data_with, ssh
+from tests.conftest import SECRET_ENV, group_data_with, run_mooring, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -33,13 +31,7 @@ ENV = {**SECRET_ENV, "MOORING_SECRET_MARIADB_ROOT_PASSWORD": ROOT_PASSWORD}
 
 
 def mooring(*args: str, log: list[str], group_data: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **ENV}
-    if group_data:
-        env["MOORING_GROUP_DATA"] = str(group_data)
-    out = subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=900, stdin=subprocess.DEVNULL)
-    log += [out.stdout, out.stderr]
-    return out
+    return run_mooring(*args, log=log, group_data=group_data, secrets=ENV)
 
 
 def with_json(tmp_path: Path, log: list[str], *args: str, group_data: Path | None = None):

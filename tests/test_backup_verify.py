@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SECRET_ENV, ssh
+from tests.conftest import ROOT, SECRET_ENV, run_mooring, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -32,11 +32,7 @@ LABEL = "mooring.drill=solacore"
 PROBE_ROWS = 1234
 
 
-def mooring(*args: str, log: list[str]) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env={**os.environ, **SECRET_ENV},
-                         capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
-    log += [out.stdout, out.stderr]
-    return out
+mooring = run_mooring
 
 
 def verify(tmp_path: Path, log: list[str], box, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:

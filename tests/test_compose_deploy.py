@@ -12,15 +12,13 @@ made with them); the module deploys the reference stack back when it is done.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import CANARIES, ROOT, SECRET_ENV, ssh
+from tests.conftest import CANARIES, ROOT, SECRET_ENV, run_mooring, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -28,12 +26,7 @@ SHOP = "tests/compose_stacks/shop"
 STACK_DIR = "/srv/mooring/solacore"
 
 
-def mooring(*args: str, group_data: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **SECRET_ENV}
-    if group_data:
-        env["MOORING_GROUP_DATA"] = str(group_data)
-    return subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=900, stdin=subprocess.DEVNULL)
+mooring = run_mooring
 
 
 def compose_group_data(tmp: Path) -> Path:

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.conftest import (CANARIES, CANARY_DB, CANARY_JWT, ROOT, SECRET_ENV, group_data_with, run_deploy_code,
-                            ssh, state_path)
+                            run_mooring, ssh, state_path)
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -35,20 +35,14 @@ DUMP_NAME = re.compile(r"solacore__readme_to_recover_\d{8}T\d{6}Z\.sql\.gz")
 
 
 
+def mooring(*args: str, log: list[str], group_data: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``mooring -v ARGS`` with the canary secrets; its output goes into ``log`` (checked for them)."""
+    return run_mooring("-v", *args, log=log, group_data=group_data, timeout=timeout)
+
+
 def leaked(texts: list[str]) -> list[str]:
     """The canaries found in any of ``texts``."""
     return [canary for canary in CANARIES if any(canary in text for text in texts)]
-
-
-def mooring(*args: str, log: list[str], group_data: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
-    """``mooring -v ARGS`` with the canary secrets; its output goes into ``log`` (checked for them)."""
-    env = {**os.environ, **SECRET_ENV}
-    if group_data is not None:
-        env["MOORING_GROUP_DATA"] = str(group_data)
-    out = subprocess.run([sys.executable, "-m", "mooring", "-v", *args], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    log.extend([out.stdout, out.stderr])
-    return out
 
 
 def deploy_json(tmp: Path, *extra: str, log: list[str], group_data: Path | None = None

@@ -7,16 +7,14 @@ still reported; drift writes nothing on a host; no secret reaches any output or 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CANARIES, ROOT, SECRET_ENV, ssh, state_path
+from tests.conftest import CANARIES, ROOT, run_mooring, ssh, state_path
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -25,12 +23,7 @@ ENV = f"{STACK}/.env"
 CRON = "/etc/cron.d/mooring-solacore"
 
 
-def mooring(*args: str, log: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
-    """``mooring ARGS`` with the canary secrets; stdout and stderr go into ``log``."""
-    out = subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env={**os.environ, **SECRET_ENV},
-                         capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    log += [out.stdout, out.stderr]
-    return out
+mooring = run_mooring
 
 
 def report(tmp_path: Path, command: str, log: list[str], *extra: str) -> tuple[subprocess.CompletedProcess, dict]:

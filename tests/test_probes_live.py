@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Sequence
 
 import httpx
@@ -31,7 +27,7 @@ from checks.findings import Finding, Outcome
 from checks.probes import (CHECK_ENDPOINTS, CHECK_HEALTH, CHECK_METRICS, CHECK_REMOVED, CHECK_SMOKE, HostFetch,
                            controller_fetch, gate_specs, http_checks, probe_base, pyinfra_runner, run_gate)
 from declare.model import Stack, build_model
-from tests.conftest import CANARIES, ROOT, SECRET_ENV, group_data_with, run_deploy_code, ssh
+from tests.conftest import CANARIES, group_data_with, run_deploy_code, run_mooring, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -60,12 +56,7 @@ CHECKS = {CHECK_HEALTH, CHECK_SMOKE, CHECK_METRICS, CHECK_ENDPOINTS, CHECK_REMOV
 
 # -- helpers -------------------------------------------------------------------------------------
 
-def mooring(*args: str, group_data: Path, log: list[str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, **SECRET_ENV, "MOORING_GROUP_DATA": str(group_data)}
-    out = subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=900, stdin=subprocess.DEVNULL)
-    log.extend([out.stdout, out.stderr])
-    return out
+mooring = run_mooring
 
 
 @contextmanager

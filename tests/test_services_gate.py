@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from checks.snapshot import HostSnapshot, ImageState, ServiceState
-from tests.conftest import ROOT, SECRET_ENV, group_data_with, ssh
+from tests.conftest import group_data_with, run_mooring, ssh
 from tests.declared_world import HOSTS, model_for
+
+
+mooring = run_mooring
 
 
 def snapshot_of(model, state: str = "running", health: str = "healthy", restarts: int = 0,
@@ -93,14 +92,6 @@ stack:
       image_source: ship
       command: [sh, -c, "echo crashing; exit 3"]
 """
-
-
-def mooring(*args: str, group_data: Path | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **SECRET_ENV}
-    if group_data:
-        env["MOORING_GROUP_DATA"] = str(group_data)
-    return subprocess.run([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=900, stdin=subprocess.DEVNULL)
 
 
 @pytest.mark.boxes
