@@ -148,6 +148,11 @@ def run_deploy_code(code: str, limit: list[str] | None = None, inventory: str = 
         os.unlink(fh.name)
 
 
+#: The restore drill's node_exporter textfile: a module whose drills fail removes it when done,
+#: or the next module's `check`/`drift` on that box reads the failed drill.
+DRILL_METRICS = "/var/lib/prometheus/node-exporter/mooring-backup-verify-solacore.prom"
+
+
 def run_mooring(*args: str, log: list[str] | None = None, group_data: Path | None = None,
                 secrets: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
     """``python -m mooring ARGS`` as a user runs it, with the session's canary secrets (``secrets``,

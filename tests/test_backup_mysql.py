@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mooring.sandbox.layers import MYSQL_BACKUPS
-from tests.conftest import SECRET_ENV, group_data_with, run_mooring, ssh
+from tests.conftest import DRILL_METRICS, SECRET_ENV, group_data_with, run_mooring, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -72,7 +72,7 @@ def mysql_stack(bootstrapped, boxes, tmp_path_factory):
     # Back to the reference stack for the modules after this one (the MariaDB and its volume go).
     assert mooring("deploy", "sandbox", "--limit", box.name, log=[]).returncode == 0
     ssh(box, "docker volume rm -f solacore_shopdata; "
-             f"rm -f {BACKUPS}/solacore__shop_*")
+             f"rm -f {BACKUPS}/solacore__shop_* {DRILL_METRICS}")
 
 
 def test_a_mysql_stack_deploys_and_the_second_deploy_changes_nothing(mysql_stack):
