@@ -331,3 +331,20 @@ def test_a_shipped_build_service_is_built_here_and_must_name_its_image(world):
     compose_world(world, files=["tests/compose_stacks/nameless.yml"], profiles=())
     assert problems() == [("services.job.image", "job has `build:` but no `image:`: the host would have nothing to run",
                            "name the image it builds, e.g. `image: registry.example.com/team/job:${TAG}`")]
+
+
+def test_a_database_url_in_the_compose_environment_is_checked_against_the_database(world):
+    """DATABASE_URL is composed in the compose file: it must name the database Postgres creates
+    from its own environment there (seed 003: solacore vs readme_to_recover)."""
+    compose_world(world, files=[*SHOP_FILES, "tests/compose_stacks/shop-wrong-db.yml"])
+    data = world.read("all.yml")
+    data["stack"]["compose"].update({"mounts": {"./nginx": {"owner": "root", "group": "root", "mode": "0755"}},
+                                     "secrets": {"pg_password": "POSTGRES_PASSWORD"}})
+    world.write("all.yml", data)
+    model = model_for("staging")
+    found = [f for f in check_model(model) if f.check == "consistency.database_url" and f.outcome is Outcome.FAILED]
+    assert [(f.path, f.message, f.file) for f in found] == [(
+        "services.api.environment.DATABASE_URL",
+        "DATABASE_URL: database 'solacore' is not POSTGRES_DB 'readme_to_recover'",
+        "tests/compose_stacks/shop/docker-compose.yml")]
+    assert not [s for s in model.stack.secret_values() if any(s in f.message for f in found)]

@@ -2,39 +2,61 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
 from checks.rules.common import _service_path, _url_parts, receive_fix, receives
-from declare.model import MASK, EnvVar
+from declare.model import MASK, EnvVar, Service, Stack
 
 
 @rule("consistency.database_url")
 def database_url_matches_db(ctx: RuleContext, name: str) -> list[Finding]:
-    """DATABASE_URL's host, port, user, password and database agree with the postgres service."""
+    """DATABASE_URL's host, port, user, password and database agree with the postgres service
+    (for a team's compose files: each service's DATABASE_URL with the database's environment)."""
     stack = ctx.stack
     db = stack.service_with_role("postgres")
-    var = stack.env.get("DATABASE_URL")
-    if db is None or var is None:
+    if db is None:
         return []
+    if stack.compose:
+        db_env = functools.partial(_compose_env, stack, db)
+        urls = [_compose_env(stack, s, "DATABASE_URL") for s in stack.services.values() if "DATABASE_URL" in s.environment]
+    else:
+        db_env, urls = stack.env.get, [stack.env.get("DATABASE_URL")]
+    return [f for var in urls if var is not None for f in _database_url_findings(ctx, name, var, db, db_env)]
+
+
+def _compose_env(stack: Stack, service: Service, key: str) -> EnvVar | None:
+    """``key`` of a compose service's environment as an :class:`EnvVar` (secret values masked)."""
+    value = service.environment.get(key)
+    if value is None:
+        return None
+    masked = value
+    # The secrets themselves, not values built from them (DATABASE_URL would mask whole).
+    for secret in sorted({v.value for v in stack.env.values() if v.secret_name and v.value}, key=len, reverse=True):
+        masked = masked.replace(secret, MASK)
+    return EnvVar(key, value, masked != value, f"{service.path}.environment.{key}", None, False, (), masked, masked)
+
+
+def _database_url_findings(ctx: RuleContext, name: str, var: EnvVar, db: Service, env_of) -> list[Finding]:
     parts, why = _url_parts(var)
     if parts is None:
         return [ctx.finding(name, Outcome.FAILED, var.path, f"DATABASE_URL is {why}",
                             "write postgresql://USER:PASSWORD@HOST:5432/DBNAME")]
     found = []
-    expected_db = stack.env["POSTGRES_DB"] if "POSTGRES_DB" in stack.env else stack.env.get("POSTGRES_USER")
+    expected_db = env_of("POSTGRES_DB") or env_of("POSTGRES_USER")
     checks = [
         (parts.scheme.split("+")[0] in ("postgres", "postgresql"), f"scheme {parts.scheme!r} is not postgresql", "start it with postgresql://"),
         (parts.hostname == db.name, f"host {parts.hostname!r} is not the database service {db.name!r}",
          f"use @{db.name}:5432 (services reach each other by service name)"),
         (parts.port in (None, 5432), f"port {parts.port} is not the postgres port 5432", "use :5432 (the port inside the network)"),
     ]
-    user = stack.env.get("POSTGRES_USER")
+    user = env_of("POSTGRES_USER")
     if user is not None:
         checks.append((_same(parts.username, user, var, "username"),
                        f"user {_show(parts.username)} is not POSTGRES_USER {_show(user.masked)}", "use ${POSTGRES_USER} in the URL"))
-    password = stack.env.get("POSTGRES_PASSWORD")
+    password = env_of("POSTGRES_PASSWORD")
     if password is not None and parts.password is not None:
         checks.append((_same(parts.password, password, var, "password"), "the password is not POSTGRES_PASSWORD",
                        "use ${POSTGRES_PASSWORD} in the URL"))
