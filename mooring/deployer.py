@@ -323,7 +323,9 @@ def _crashed(found: list, before: tuple | None, restarts: tuple) -> str:
     if gone:
         return ", ".join(gone)
     if before is not None and before != restarts:
-        return "a container restarted between two looks (it crashed)"
+        counts = dict(before)
+        again = sorted({service for service, count in restarts if counts.get(service) != count})
+        return f"{', '.join(again) or 'a container'} restarted between two looks (it crashed)"
     return ""
 
 
