@@ -1,8 +1,14 @@
 """Docstrings that run: the examples in modules' docstrings are tests too.
 
-Every listed module must attempt at least one example: a module whose examples are all
-skipped (or gone) fails here instead of passing with nothing checked. The examples run in a
-throw-away declared world (``world`` fixture), so those that build a model write nothing
+Every module of the packages below whose source holds a docstring example (``>>>``) is found
+by walking the packages, not listed by hand: a new module's examples run without anyone
+remembering to add it here. For each, every example not marked ``+SKIP`` must be attempted
+(a module with runnable examples attempts at least one), and none may fail. A module with
+examples that cannot be imported fails here instead of being passed over.
+
+Modules are found by reading their source, never by importing them first: the pyinfra deploy
+files (``deploy/stack.py``...) run operations at import and hold no examples. The examples run
+in a throw-away declared world (``world`` fixture), so those that build a model write nothing
 into the developer's state.
 """
 
@@ -10,20 +16,54 @@ from __future__ import annotations
 
 import doctest
 import importlib
+from pathlib import Path
 
 import pytest
 
-MODULES = [
-    "declare.cron", "declare.schema", "checks.registry", "deploy.facts.util", "deploy.operations.stack",
-    "mooring.commands.validate", "declare.layers", "checks.probes", "declare.render", "declare.secrets",
-    "mooring.commands.backup", "mooring.report", "mooring.output.text", "declare.dumps", "declare.interpolation",
-    "checks.rules.common",
-]
+PACKAGES = ("mooring", "declare", "checks", "deploy")
+ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("name", MODULES)
+def _module_name(path: Path) -> str:
+    """The dotted module name of a source file below ROOT (a package is named by its folder)."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _sources(package: str) -> dict[str, str]:
+    """Module name -> source text, for ``package`` and every module below it (read, never imported)."""
+    files = sorted(path for path in (ROOT / package).rglob("*.py") if "__pycache__" not in path.parts)
+    return {_module_name(path): path.read_text(encoding="utf-8") for path in files}
+
+
+def modules_with_examples() -> list[str]:
+    """Every module of PACKAGES whose source holds a docstring example."""
+    return [name for package in PACKAGES for name, source in _sources(package).items() if ">>>" in source]
+
+
+def example_counts(module) -> tuple[int, int]:
+    """(all examples, examples not marked +SKIP) that doctest finds in ``module``."""
+    tests = doctest.DocTestFinder().find(module)
+    examples = [example for test in tests for example in test.examples]
+    runnable = [example for example in examples if not example.options.get(doctest.SKIP)]
+    return len(examples), len(runnable)
+
+
+def test_discovery_finds_the_modules_with_examples():
+    """The walk sees modules of every package (a broken walk would pass every case vacuously)."""
+    found = modules_with_examples()
+    assert {"declare.model", "deploy.plan", "checks.preflight", "mooring.sandbox.stack_images"} <= set(found)
+    assert "deploy.stack" not in found  # a pyinfra deploy file: never imported here
+
+
+@pytest.mark.parametrize("name", modules_with_examples())
 def test_docstring_examples(name, world, monkeypatch):
     monkeypatch.delenv("MOORING_GROUP_DATA")  # declare.layers's example sets and unsets it itself
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS, report=True)
+    module = importlib.import_module(name)
+    total, runnable = example_counts(module)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, report=True)
     assert result.failed == 0, f"{name}: {result.failed} of {result.attempted} example(s) failed (see the output above)"
-    assert result.attempted >= 1, f"{name}: no example ran (all skipped or none written)"
+    assert total > 0, f"{name}: `>>>` in the source, but doctest finds no example (in a string that is no docstring?)"
+    assert result.attempted >= runnable, f"{name}: {result.attempted} of {runnable} runnable example(s) attempted"
+    if runnable:
+        assert result.attempted > 0, f"{name}: no example ran"
