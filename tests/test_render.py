@@ -305,6 +305,28 @@ def test_backup_prunes_after_retention_and_keeps_on_failure(backup_env):
     assert all(f.exists() for f in foreign)
 
 
+def test_retention_boundary_is_exactly_retention_days(backup_env):
+    """retention_days 7: a dump 7 days minus an hour old is kept, one 7 days plus an hour old goes.
+
+    The script deletes with ``-mtime +(R-1)`` (whole days of age > R-1, i.e. age >= R days).
+    ``-mtime +R`` would keep the 7d+1h dump (6 days more of it); ``+(R-2)`` would delete the
+    7d-1h one a day early. keep_newest is 1, and the dump made by this run is the newest.
+    """
+    script, _restore, folder, env = backup_env
+    folder.mkdir()
+    hour, day = 3600, 86400
+    just_under = folder / "solacore__readme_to_recover_20200102T000000Z.sql.gz"
+    just_over = folder / "solacore__readme_to_recover_20200101T000000Z.sql.gz"
+    for path, age in ((just_under, 7 * day - hour), (just_over, 7 * day + hour)):
+        path.write_bytes(b"")
+        stamp = time.time() - age
+        os.utime(path, (stamp, stamp))
+    proc = run_script(script, env, "good")
+    assert proc.returncode == 0, proc.stderr
+    assert just_under.exists(), "a dump 7 days minus an hour old was deleted (retention is 7 days)"
+    assert not just_over.exists(), "a dump 7 days plus an hour old was kept (retention is 7 days)"
+
+
 HOOK = 'printf "%s|%s\\n" "$MOORING_BACKUP_STACK" "$MOORING_BACKUP_FAILURE" >>TMP/alerts'
 
 
