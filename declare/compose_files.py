@@ -7,7 +7,11 @@
   rules read, interpolated with the stack's declared env only (no ``.env`` of the repo, no
   variable of the caller's shell);
 - :func:`variables`: every variable the files use, with Compose's own verdict on defaults and
-  ``${X:?}`` (``config --variables``);
+  ``${X:?}`` (``config --variables``), each use read in Compose's uninterpolated merged project
+  (:func:`written`): Compose's verdict is one per variable, and ``${X}`` next to ``${X:-d}``
+  would pass for defaulted;
+- :func:`written`: the merged project before interpolation (``config --no-interpolate``), the
+  compose files' own words (a secret's ``${KEY}`` in a command is still there);
 - :func:`host_file`: the merged file the host gets (``--no-interpolate --no-path-resolution``):
   every ``${X}`` left for Compose on the host to fill from the stack's ``.env``, relative bind
   mounts still relative to the stack folder, where mooring ships them.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,13 +84,57 @@ def normalized(src: ComposeSource, project: str, env: dict[str, str], secrets: l
     return json.loads(_run(src, project, env, ["config", "--format", "json"], secrets))
 
 
-def variables(src: ComposeSource, project: str) -> dict[str, Variable]:
-    """Every variable the files use, as Compose reads them (``config --variables``)."""
+def variables(src: ComposeSource, project: str, written_project: dict[str, Any] | None = None) -> dict[str, Variable]:
+    """Every variable the files use, as Compose reads them (``config --variables``).
+
+    Compose gives one verdict per variable, whichever use it met first or last; a variable is
+    ``required`` when Compose says so or when any use in ``written_project`` (default:
+    :func:`written`) has no default, ``demanded`` when Compose says so or any use is ``${X:?}``.
+    """
     found = json.loads(_run(src, project, {}, ["config", "--variables", "--format", "json"]) or "{}")
-    texts = "\n".join(path.read_text(errors="replace") for path in src.files)
-    return {name: Variable(name, bool(item["Required"]) or _without_default(name, item, texts),
-                           bool(item["Required"]), item.get("DefaultValue", ""))
-            for name, item in sorted(found.items())}
+    uses = variable_uses(written(src, project) if written_project is None else written_project)
+    return {name: _variable(name, item, uses.get(name)) for name, item in sorted(found.items())}
+
+
+def written(src: ComposeSource, project: str) -> dict[str, Any]:
+    """Compose's merged project before interpolation: every ``${X}`` as the files write it."""
+    return json.loads(_run(src, project, {}, ["config", "--no-interpolate", "--format", "json"]))
+
+
+#: One use of a variable in a value: ``$$`` (a literal dollar), ``${NAME}`` with its operator, or ``$NAME``.
+_USE_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])[^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def variable_uses(data: Any) -> dict[str, set[str]]:
+    """Variable → the operators it is used with (``""``, ``:-``, ``-``, ``:?``, ``?``) in every
+    string of ``data`` (Compose's uninterpolated output; a ``${X:-${Y}}`` default is not read).
+
+    >>> {name: sorted(ops) for name, ops in variable_uses({"a": ["${X}", "$$X ${X:-d}"], "b": {"c": "$Y-${Z:?e}"}}).items()}
+    {'X': ['', ':-'], 'Y': [''], 'Z': [':?']}
+    """
+    uses: dict[str, set[str]] = {}
+    if isinstance(data, dict):
+        data = list(data.values())
+    if isinstance(data, list):
+        for item in data:
+            for name, operators in variable_uses(item).items():
+                uses.setdefault(name, set()).update(operators)
+    elif isinstance(data, str):
+        for match in _USE_RE.finditer(data):
+            if match.group(1) or match.group(3):
+                uses.setdefault(match.group(1) or match.group(3), set()).add(match.group(2) or "")
+    return uses
+
+
+def _variable(name: str, item: dict[str, Any], operators: set[str] | None) -> Variable:
+    """Compose's verdict on ``name`` corrected by its uses: one use without a default makes it
+    required; ``${X:-}`` / ``${X-}`` (an explicit empty default) does not."""
+    demanded = bool(item["Required"]) or ":?" in (operators or ())
+    if operators is None:  # only inside another variable's default: Compose's verdict alone
+        required = bool(item["Required"]) or not item.get("DefaultValue")
+    else:
+        required = demanded or bool(operators - {":-", "-"})
+    return Variable(name, required, demanded, item.get("DefaultValue", ""))
 
 
 def build(src: ComposeSource, project: str, env: dict[str, str], services: list[str], secrets: list[str] = ()) -> None:
@@ -96,14 +145,6 @@ def build(src: ComposeSource, project: str, env: dict[str, str], services: list[
 def host_file(src: ComposeSource, project: str) -> str:
     """The merged compose file written to the host: ``${X}`` and relative paths left as written."""
     return _run(src, project, {}, ["config", "--no-interpolate", "--no-path-resolution"])
-
-
-def _without_default(name: str, item: dict[str, Any], texts: str) -> bool:
-    """``${X}`` / ``$X`` (Compose: not required, fills in an empty string with a warning) is a
-    variable mooring wants declared; ``${X:-}`` (an explicit empty default) is not."""
-    if item.get("DefaultValue"):
-        return False
-    return f"${{{name}:-}}" not in texts and f"${{{name}-}}" not in texts
 
 
 def _run(src: ComposeSource, project: str, env: dict[str, str], args: list[str], secrets: list[str] = (),

@@ -673,7 +673,8 @@ def _compose_project(data: dict[str, Any], name: str, stack_dir: str, env: dict[
     """Compose's reading of the team's files, and mooring's view of their services."""
     layer = merged.file_of("stack.compose.files")
     src = compose_files.source(data["files"], data["profiles"], project_root(), layer)
-    variables = compose_files.variables(src, name)
+    written = compose_files.written(src, name)
+    variables = compose_files.variables(src, name, written)
     _check_variables(variables, env, src, merged)
     project = compose_files.normalized(src, name, {key: var.value for key, var in env.items()},
                                        [var.value for var in env.values() if var.secret and var.value])

@@ -264,27 +264,65 @@ def test_a_compose_secret_mapping_names_what_exists(world, secrets, path, messag
     assert [(p, m) for p, m, _ in problems()] == [(path, message)]
 
 
-STACKS = {  # files, profiles, the variables written with an explicit empty default (${X:-})
-    "shop": (SHOP_FILES, ["ops"], set()),
-    "shop-no-profile": (SHOP_FILES, [], set()),
-    "monitoring": (["tests/compose_stacks/monitoring/compose.yaml"], [], {"GF_PLUGINS"}),
-    "blog": (["tests/compose_stacks/blog/docker-compose.yml"], [], set()),
+STACKS = {  # files, profiles, {variable: required} where Compose's one verdict per variable is not mooring's
+    "shop": (SHOP_FILES, ["ops"], {}),
+    "shop-no-profile": (SHOP_FILES, [], {}),
+    "shop-wrong-db": ([*SHOP_FILES, "tests/compose_stacks/shop-wrong-db.yml"], ["ops"], {}),
+    "monitoring": (["tests/compose_stacks/monitoring/compose.yaml"], [], {"GF_PLUGINS": False}),  # ${GF_PLUGINS:-}
+    "blog": (["tests/compose_stacks/blog/docker-compose.yml"], [], {}),
+    "mariadb": (["tests/compose_stacks/mariadb/compose.yml"], [], {}),
+    "nameless": (["tests/compose_stacks/nameless.yml"], [], {}),
+    # ${LOG_LEVEL} beside ${LOG_LEVEL:-info}: Compose says "default info"; ${PLUGINS-}: explicit empty
+    "mixed-defaults": (["tests/compose_stacks/mixed-defaults.yml"], [], {"LOG_LEVEL": True, "PLUGINS": False}),
 }
+#: Compose refuses it (tests/test_compose_files.py::test_a_broken_compose_file_is_composes_own_message).
+REFUSED = {"tests/compose_stacks/broken.yml"}
+
+
+def test_every_test_compose_file_is_compared_with_compose():
+    """A compose file added under tests/compose_stacks/ is in STACKS (or refused by Compose)."""
+    named = {name for files, _, _ in STACKS.values() for name in files} | REFUSED
+    on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "compose_stacks").rglob("*.y*ml")
+               if "services" in (yaml.safe_load(p.read_text()) or {})}
+    assert on_disk == named
 
 
 @pytest.mark.parametrize("name", sorted(STACKS))
 def test_every_test_stacks_variables_are_what_compose_says(name):
-    """mooring's variables are Compose's (``config --variables``): the same names, ``${X:?}`` ones
-    demanded, and required = Compose's required plus those used with no default at all."""
-    files, profiles, explicit_empty = STACKS[name]
+    """mooring's variables are Compose's (``config --variables``): the same names and defaults;
+    required = Compose's required plus those used with no default at all, demanded = ``${X:?}``
+    (the exceptions, where one use hides another from Compose's one verdict, are listed)."""
+    files, profiles, exceptions = STACKS[name]
     src = compose_files.source(files, profiles, ROOT, "group_data/all.yml")
     ours = compose_files.variables(src, "test")
     theirs = compose_variables(files, profiles)
     assert set(ours) == set(theirs)
-    assert {n for n, v in ours.items() if v.demanded} == {n for n, v in theirs.items() if v["Required"]}
-    assert {n for n, v in ours.items() if v.required} == {
-        n for n, v in theirs.items() if v["Required"] or not v["DefaultValue"]} - explicit_empty
+    assert {n for n, v in ours.items() if v.demanded} == {n for n, v in theirs.items() if v["Required"]} | (
+        {"API_KEY"} if name == "mixed-defaults" else set())
+    by_compose = {n for n, v in theirs.items() if v["Required"] or not v["DefaultValue"]}
+    assert {n for n, v in ours.items() if v.required} == (
+        by_compose | {n for n, r in exceptions.items() if r}) - {n for n, r in exceptions.items() if not r}
     assert {n: v.default for n, v in ours.items()} == {n: v["DefaultValue"] for n, v in theirs.items()}
+
+
+def test_one_use_without_a_default_makes_the_variable_required():
+    """``${LOG_LEVEL}`` next to ``${LOG_LEVEL:-info}``: Compose's one verdict says "default info",
+    but the command gets an empty string when LOG_LEVEL is not declared; ``${API_KEY}`` before
+    ``${API_KEY:?...}``: Compose says "not required", but it refuses an empty API_KEY."""
+    src = compose_files.source(STACKS["mixed-defaults"][0], [], ROOT, "group_data/all.yml")
+    found = compose_files.variables(src, "test")
+    assert (found["LOG_LEVEL"].required, found["LOG_LEVEL"].demanded, found["LOG_LEVEL"].default) == (True, False, "info")
+    assert (found["API_KEY"].required, found["API_KEY"].demanded) == (True, True)
+    assert (found["APP_TAG"].required, found["PLUGINS"].required) == (False, False)
+
+
+def test_a_variable_written_with_and_without_a_default_must_be_declared(world):
+    compose_world(world, files=STACKS["mixed-defaults"][0], profiles=())
+    data = world.read("all.yml")
+    data["stack"]["compose"] = {"files": STACKS["mixed-defaults"][0]}
+    data["stack"]["env"]["API_KEY"] = {"secret": "JWT_SECRET"}
+    world.write("all.yml", data)
+    assert [p for p, _, _ in problems()] == ["stack.env.LOG_LEVEL"]
 
 
 def test_a_mariadb_stack_from_compose_gets_mysql_backups(world):
