@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.roles.docker_host import SSHD_DROPIN, SSHD_SETTINGS
+from deploy.roles.docker_host import SSHD_DROPIN, SSHD_RELOAD, SSHD_SETTINGS
 from mooring.runner import run_deploy
 from tests.conftest import ROOT, run_deploy_code, ssh
 
@@ -33,8 +33,25 @@ def _dropin(box) -> str | None:
 
 # --- item 8: a fresh login proves the sshd change, or the previous drop-in comes back -------------
 
-def test_sshd_change_is_proven_by_a_fresh_login_or_rolled_back(boxes):
+def _restore_dropin(box) -> None:
+    """Put mooring's drop-in back and reload sshd when another one is in place, through the engine
+    (``docker exec``, no ssh): a drop-in left behind by a failed assert may refuse every login."""
+    script = (f'printf %s "$1" | cmp -s - {SSHD_DROPIN} && exit 0; '
+              f'printf %s "$1" >{SSHD_DROPIN}.tmp && mv {SSHD_DROPIN}.tmp {SSHD_DROPIN} && {SSHD_RELOAD}')
+    subprocess.run(["docker", "exec", box.container, "sh", "-c", script, "sh", SSHD_SETTINGS], check=True,
+                   capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def dropin_restored(boxes):
+    """The last box; after the test, mooring's sshd drop-in is on it whatever the test left."""
     box = boxes.boxes[-1]
+    yield box
+    _restore_dropin(box)
+
+
+def test_sshd_change_is_proven_by_a_fresh_login_or_rolled_back(dropin_restored):
+    box = dropin_restored
     limit = [box.name]
     first = run_deploy_code(HARDEN.format(args=""), limit=limit)
     assert first.rc == 0 and not first.failed_hosts, first.log

@@ -106,16 +106,18 @@ def test_a_release_whose_service_crash_loops_is_rolled_back(bootstrapped, boxes,
     data = group_data_with(tmp_path, box.name, CRASHER)
     target = tmp_path / "deploy.json"
     started = time.monotonic()
-    out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(target), group_data=data)
-    assert out.returncode == 1, out.stdout + out.stderr[-3000:]
-    [host] = json.loads(target.read_text())["hosts"]
-    # Whichever look catches it (restarting, exited, or running with a higher restart count), the
-    # reason names the crashing service.
-    assert re.search(r"crasher (is restarting|is exited|restarted between two looks)", host["error"]), host
-    # Rolled back: the crashing container is gone, the good release is current again and serves.
-    assert ssh(box, "docker ps -aq --filter label=com.docker.compose.service=crasher").stdout.strip() == ""
-    assert ssh(box, "cat /srv/mooring/solacore/releases/current").stdout.strip() == current
-    again = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "again.json"))
+    try:
+        out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(target), group_data=data)
+        assert out.returncode == 1, out.stdout + out.stderr[-3000:]
+        [host] = json.loads(target.read_text())["hosts"]
+        # Whichever look catches it (restarting, exited, or running with a higher restart count), the
+        # reason names the crashing service.
+        assert re.search(r"crasher (is restarting|is exited|restarted between two looks)", host["error"]), host
+        # Rolled back: the crashing container is gone, the good release is current again and serves.
+        assert ssh(box, "docker ps -aq --filter label=com.docker.compose.service=crasher").stdout.strip() == ""
+        assert ssh(box, "cat /srv/mooring/solacore/releases/current").stdout.strip() == current
+    finally:  # the declared release goes back on the box even when an assert above failed
+        again = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "again.json"))
     assert again.returncode == 0, again.stdout
     assert time.monotonic() - started < 600
 
