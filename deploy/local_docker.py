@@ -3,10 +3,15 @@ gzipped image archives a deploy ships to hosts without a registry."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import re
 import shutil
 import subprocess
+import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -77,12 +82,28 @@ def archive(ref: str) -> tuple[str, Path]:
         raise DockerError(["image", "inspect", ref], 1, "", f"image {ref} is not on the controller")
     path = state_dir() / "cache" / "images" / f"{image.split(':')[-1][:20]}.tar.gz"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
-        with tmp.open("wb") as out:
-            save_gzipped(ref, out)
-        tmp.rename(path)
+        with engine_lock(f"save-{image}"):
+            if not path.exists():  # another process may have saved it meanwhile
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+                with tmp.open("wb") as out:
+                    save_gzipped(ref, out)
+                tmp.rename(path)
     return image, path
+
+
+@contextlib.contextmanager
+def engine_lock(name: str) -> Iterator[None]:
+    """Hold the machine-wide lock ``name`` (an image build or save): images belong to the one
+    engine, so two processes (test workers, a demo beside the tests) wait for one build instead
+    of each running it."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    with (Path(tempfile.gettempdir()) / f"mooring-engine-{safe}.lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def save_gzipped(ref: str, out) -> None:

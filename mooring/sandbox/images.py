@@ -46,7 +46,8 @@ def base_inputs_hash() -> str:
 
 
 def _base_cache() -> Path:
-    return state_dir() / "cache" / f"debian-{SUITE}-{base_inputs_hash()}.tar.gz"
+    # Under cache/images: the folder test workers share (tests/conftest.py).
+    return state_dir() / "cache" / "images" / f"debian-{SUITE}-{base_inputs_hash()}.tar.gz"
 
 
 def ensure_base_image() -> str:
@@ -57,20 +58,26 @@ def ensure_base_image() -> str:
     want = base_inputs_hash()
     if docker.image_label(BASE_IMAGE, INPUTS_LABEL) == want:
         return BASE_IMAGE
+    with docker.engine_lock(BASE_IMAGE):
+        if docker.image_label(BASE_IMAGE, INPUTS_LABEL) != want:  # another process may have built it
+            _load_or_build_base(want)
+    return BASE_IMAGE
+
+
+def _load_or_build_base(want: str) -> None:
     cache = _base_cache()
     if cache.exists():
         log.info("loading base image from %s", cache)
         with cache.open("rb") as fh:
             docker.run(["load"], input=fh.read())
         if docker.image_label(BASE_IMAGE, INPUTS_LABEL) == want:
-            return BASE_IMAGE
+            return
     _debootstrap_base(want)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f"{cache.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
     with tmp.open("wb") as out:
         docker.save_gzipped(BASE_IMAGE, out)
     tmp.rename(cache)
-    return BASE_IMAGE
 
 
 def _debootstrap_base(inputs_hash: str) -> None:
@@ -117,11 +124,13 @@ def ensure_image(tag: str, context: Path, *, build_args: dict[str, str] | None =
     args = build_args or {}
     want = context_hash(context, extra=repr(sorted(args.items())) + (docker.image_id(BASE_IMAGE) or ""))
     if docker.image_label(tag, INPUTS_LABEL) != want:
-        log.info("building %s", tag)
-        cmd = ["build", "-q", "-t", tag, "--label", f"{INPUTS_LABEL}={want}"]
-        for key, value in sorted(args.items()):
-            cmd += ["--build-arg", f"{key}={value}"]
-        docker.run([*cmd, str(context)], timeout=1800)
+        with docker.engine_lock(tag):
+            if docker.image_label(tag, INPUTS_LABEL) != want:  # another process may have built it
+                log.info("building %s", tag)
+                cmd = ["build", "-q", "-t", tag, "--label", f"{INPUTS_LABEL}={want}"]
+                for key, value in sorted(args.items()):
+                    cmd += ["--build-arg", f"{key}={value}"]
+                docker.run([*cmd, str(context)], timeout=1800)
     image = docker.image_id(tag)
     if image is None:
         raise docker.DockerError(["build", tag], 0, "", f"{tag} is missing right after its build")
