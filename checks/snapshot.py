@@ -47,6 +47,8 @@ KEY_LABEL = b"mooring-snapshot-key"
 #: The host proves it holds the expected key with ``sha256(K || KEY_CHECK)``.
 KEY_CHECK = b"mooring-snapshot-key-check"
 METRICS_MAX_LINES = 1000
+#: A release record is one JSON document of a few dozen lines; more is not a record of ours.
+RECORD_MAX_LINES = 2000
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -563,6 +565,9 @@ def snapshot_script(spec: SnapshotSpec) -> str:
         "\tn=${r##*/}",
         "\tcase $n in *[!A-Za-z0-9-]*) continue ;; esac",
         "\tif [ -d \"$r\" ]; then printf 'releasekept\\t%s\\n' \"$n\"; fi",
+        "\tif [ -f \"$r/record.json\" ] && [ -r \"$r/record.json\" ]; then",
+        f"\t\tawk -v tag=releaserec -v f=\"$n\" -v max={RECORD_MAX_LINES} \"$ESC_AWK\" \"$r/record.json\"",
+        "\tfi",
         "done",
         "if [ -d \"$LOCKDIR\" ]; then printf 'lock\\theld\\n'; else printf 'lock\\tfree\\n'; fi",
         *_docker_results(),
@@ -866,14 +871,37 @@ class MetricsState:
 
 
 @dataclass(frozen=True)
+class ReleaseRecord:
+    """A kept release's ``record.json`` (written by ``mooring deploy``; it holds no secret
+    values) as found in the release folder ``dirname``; ``data`` is {} when it is unreadable."""
+
+    dirname: str
+    text: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        try:
+            found = json.loads(self.text)
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+
+@dataclass(frozen=True)
 class ReleasePointer:
     """The release bookkeeping: ``current`` (``NNNN-<id>``), ``pending`` (``NNNN-<id> <run>``),
-    the kept release folders and whether a deploy lock is held."""
+    the kept release folders, whether a deploy lock is held, and the kept releases' records."""
 
     current: str | None = None
     pending: str | None = None
     kept: tuple[str, ...] = ()
     locked: bool = False
+    records: tuple[ReleaseRecord, ...] = ()
+
+    def record(self, dirname: str | None) -> dict[str, Any]:
+        """The record of release folder ``dirname`` ({} when it has none)."""
+        found = [r for r in self.records if r.dirname == dirname]
+        return found[0].data if found else {}
 
     @property
     def current_number(self) -> int | None:
@@ -1021,7 +1049,7 @@ class _Reader:
         self.backups: dict[str, Any] = {"status": "", "files": []}
         self.metrics: dict[str, Any] | None = None
         self.verify_metrics: dict[str, Any] | None = None
-        self.release: dict[str, Any] = {"kept": [], "locked": False}
+        self.release: dict[str, Any] = {"kept": [], "locked": False, "records": {}}
         self.key, self.cron_daemon, self.complete = "absent", "unknown", False
         self.warnings: list[str] = []
 
@@ -1269,6 +1297,11 @@ def _releasekept(r: _Reader, name: str) -> None:
     r.release["kept"].append(name)
 
 
+@_fields(3)
+def _releaserec(r: _Reader, dirname: str, number: str, text: str) -> None:
+    r.release["records"].setdefault(dirname, {})[int(number)] = unescape(text)
+
+
 @_fields(1)
 def _lock(r: _Reader, state: str) -> None:
     r.release["locked"] = state == "held"
@@ -1289,7 +1322,7 @@ _HANDLERS = {
     "daemon": _daemon, "docker": _docker, "engine": _engine, "compose": _compose, "engineerr": _engineerr,
     "v1": _v1, "v1pip": _v1pip, "container": _container, "inspectbad": _inspectbad, "image": _image, "backupdir": _backupdir, "backup": _backup,
     "metricsfile": _metricsfile, "metric": _metric, "verifyfile": _verifyfile, "verifymetric": _verifymetric, "release": _release, "releasebad": _releasebad,
-    "releasekept": _releasekept, "lock": _lock, "warning": _warning, "end": _end,
+    "releasekept": _releasekept, "releaserec": _releaserec, "lock": _lock, "warning": _warning, "end": _end,
 }
 
 
@@ -1320,8 +1353,10 @@ def _build(r: _Reader) -> HostSnapshot:
             config=config if config != "keyed" or digest else "unknown", config_digest=digest))
     metrics, verify_metrics = _metrics_state(r.metrics), _metrics_state(r.verify_metrics)
     engine = EngineState(**{**r.engine, "v1_pip": tuple(r.engine["v1_pip"])})
+    records = tuple(ReleaseRecord(name, "\n".join(lines[n] for n in sorted(lines)))
+                    for name, lines in sorted(r.release["records"].items()))
     release = ReleasePointer(r.release.get("current"), r.release.get("pending"), tuple(sorted(r.release["kept"])),
-                             r.release["locked"])
+                             r.release["locked"], records)
     if not r.complete:
         r.warnings.append("the report has no end record: it was cut short")
     return HostSnapshot(

@@ -29,6 +29,7 @@ from mooring.runner import RunInterrupted, RunResult, deploy_path, run_deploy
 from deploy.plan import (COMMAND_ENV, RUN_DIR_ENV, RUN_ID_ENV, RUN_PID_ENV, Op, RollbackResult, StackPlan,
                              Verdict, read_host_plans, write_plan_in)
 from declare.secrets import redact
+from mooring import __version__
 
 
 class Result(str, enum.Enum):
@@ -361,6 +362,7 @@ def record_for(outcome: HostOutcome) -> dict[str, Any]:
     return {
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "operator": os.environ.get("MOORING_OPERATOR") or getpass.getuser(),
+        "mooring_version": __version__,
         "host": outcome.host,
         "stack": plan.stack,
         "directory": plan.directory,

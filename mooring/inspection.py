@@ -30,12 +30,17 @@ class Inspected:
     views: dict[str, HostView]
 
 
+#: A command's own reading of one host (``status``, ``releases``): findings, and data for --json.
+HostReading = Callable[["HostView"], tuple[list[Finding], dict]]
+
+
 def inspect_hosts(inventory: str, limit: list[str] | None, command: str, *,
-                  extras: HostExtras | None = None) -> Inspected:
+                  extras: HostExtras | None = None, reading: HostReading | None = None) -> Inspected:
     """Pre-flight, snapshot every host in parallel, then run ``command``'s rules per host.
 
     ``command`` is ``check`` (live rules, plus ``extras`` per host) or ``drift`` (drift
-    comparisons plus the live rules that make sense for drift). A declared state that fails
+    comparisons plus the live rules that make sense for drift); ``reading`` replaces both with
+    a command's own findings and per-host data (``status``, ``releases``). A declared state that fails
     its pre-flight is reported as is and no host is contacted; an unreachable host becomes an
     ERROR finding and a host error, and the other hosts are still reported.
     """
@@ -67,12 +72,15 @@ def inspect_hosts(inventory: str, limit: list[str] | None, command: str, *,
         assert model is not None
         view = HostView(model, render_stack(model), snap)
         views[name] = view
-        if command == "drift":
+        details: dict = {}
+        if reading is not None:
+            found, details = reading(view)
+        elif command == "drift":
             found = drift_findings(view)
         else:
             found = run_live_rules(view) + (extras(model, view) if extras else [])
         findings += found
-        hosts.append(HostResult(name, groups, note=_note(found, command)))
+        hosts.append(HostResult(name, groups, note=_note(found, command), details=details))
     report = Report(command, findings, hosts, str(path), started, utc_now(), secrets)
     return Inspected(report, views)
 
@@ -85,6 +93,8 @@ def _error_fix(kind: str) -> str:
 
 
 def _note(found: list[Finding], command: str) -> str:
+    if command in ("status", "releases"):
+        return ""
     bad = [f for f in found if f.outcome in (Outcome.FAILED, Outcome.ERROR)]
     if command == "drift":
         return f"{len(bad)} drifted" if bad else "no drift"

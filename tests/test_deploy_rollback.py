@@ -42,6 +42,38 @@ def test_rollback_marks_the_failed_release_by_number_when_ids_recur(box, tmp_pat
     assert current(box) == b
 
 
+def test_status_and_releases_read_the_records_of_a_good_and_a_rolled_back_deploy(box, tmp_path, monkeypatch):
+    """``mooring status`` names the current release with who deployed it, the services and the
+    failed deploy after it; ``mooring releases`` lists both records from the host, one snapshot each."""
+    monkeypatch.setenv("MOORING_OPERATOR", "status-test-operator")
+    out = mooring("deploy", "sandbox", "--limit", box.name,
+                  group_data=overrides(tmp_path / "good", box, "  env:\n    APP_VERSION: 1.0.0-status\n"))
+    assert out.returncode == 0, out.stdout
+    good = current(box)
+    failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
+    out = mooring("deploy", "sandbox", "--limit", box.name, group_data=overrides(tmp_path / "bad", box, failing))
+    assert out.returncode == 1, out.stdout
+
+    status = mooring("status", "sandbox", "--limit", box.name, "--json", "-")
+    assert status.returncode == 0, status.stderr[-3000:]
+    [host] = json.loads(status.stdout)["hosts"]
+    now, last = host["details"]["current"], host["details"]["last_deploy"]
+    assert now["release_dirname"] == good and now["operator"] == "status-test-operator" and now["outcome"] == "deployed"
+    assert last["failed"] and last["outcome"] == "rolled_back" and last["release"] > now["release"], last
+    states = {s["service"]: (s["state"], s["health"]) for s in host["details"]["services"]}
+    assert states["api"] == ("running", "healthy") and states["db"] == ("running", "healthy"), states
+    assert f"release {now['release']} ({good})" in status.stderr and "by status-test-operator: deployed" in status.stderr
+    assert f"WARNING  status.last_deploy: release:{last['release']}: newer than the current release" in status.stderr
+
+    releases = mooring("releases", "sandbox", "--limit", box.name, "--json", "-")
+    assert releases.returncode == 0, releases.stderr[-3000:]
+    history = json.loads(releases.stdout)["hosts"][0]["details"]["releases"]
+    kept = sorted(name for name in listing(box) if name[:4].isdigit())
+    assert [e["release_dirname"] for e in history] == kept  # oldest first: folder names sort by number
+    assert [e["current"] for e in history].count(True) == 1
+    assert {e["release_dirname"]: e["outcome"] for e in history}[last["release_dirname"]] == "rolled_back"
+
+
 def test_no_release_keeps_a_secret_value_even_after_a_rotation(box, tmp_path):
     """Item 11: releases keep their secret files masked; an old release's secret-files.tar.gz (from
     an older mooring, holding the old .env) is removed by the next run under the lock; a second

@@ -9,7 +9,8 @@ import argparse
 import importlib
 from types import ModuleType
 
-COMMAND_MODULES = ("init", "sandbox", "bootstrap", "validate", "deploy", "check", "drift", "backup", "unlock")
+COMMAND_MODULES = ("init", "sandbox", "bootstrap", "validate", "deploy", "check", "drift", "status", "releases", "backup",
+                   "unlock")
 
 
 def load_commands() -> dict[str, ModuleType]:

@@ -37,6 +37,10 @@ EXIT_CODES = {
               "2  drift: a resource differs from the declared state (named in the report)",
               "1  error: a host could not be checked or a read failed (wins over drift), or an output "
               "file could not be written"),
+    "status": ("0  every host was read (warnings name what an operator should look at)",
+               "1  a host could not be read, or an output file could not be written"),
+    "releases": ("0  every host's release history was read",
+                 "1  a host could not be read, or an output file could not be written"),
     "deploy": ("0  every host deployed (or was already up to date) and passed its health gate",
                "1  pre-flight failed, a host failed or was rolled back, the run was interrupted, or an "
                "output file could not be written"),

@@ -1,0 +1,161 @@
+"""What runs on a host, read from its snapshot: the current release and who deployed it, the last
+deploy's outcome, each service's state, the newest backup; and the release history.
+
+Used by ``mooring status`` and ``mooring releases``. These are statements, not rules: each is a
+PASSED finding when it is as it should be and a WARNING when an operator should look (a deploy
+still pending, a service not running, no backup). Nothing here contacts a host, and the release
+records it reads hold no secret values (``mooring deploy`` redacts them before writing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checks.findings import Finding, Outcome
+from checks.live import HostView
+from checks.snapshot import ReleasePointer
+
+#: The record fields ``releases`` lists, in this order (the whole record is in --json).
+HISTORY_FIELDS = ("release", "release_dirname", "time", "operator", "outcome", "images", "error",
+                  "rolled_back_to", "migration")
+
+
+def release_number(dirname: str | None) -> int | None:
+    """The number of a release folder name ``NNNN-<id>[-failed]``.
+
+    >>> release_number("0012-ab34cd"), release_number("0003-ab34cd-failed"), release_number(None)
+    (12, 3, None)
+    """
+    head = (dirname or "").partition("-")[0]
+    return int(head) if head.isdigit() else None
+
+
+def release_history(pointer: ReleasePointer) -> list[dict[str, Any]]:
+    """Every kept release, oldest first: its number, folder, whether it is current or failed,
+    and the fields of its record (``{}`` fields when the folder has no record)."""
+    history = []
+    for dirname in sorted(pointer.kept, key=lambda d: (release_number(d) or 0, d)):
+        record = pointer.record(dirname)
+        entry: dict[str, Any] = {key: record.get(key) for key in HISTORY_FIELDS}
+        entry.update(release=release_number(dirname), release_dirname=dirname,
+                     current=dirname == pointer.current, failed=dirname.endswith("-failed"),
+                     recorded=bool(record))
+        history.append(entry)
+    return history
+
+
+def release_line(entry: dict[str, Any]) -> str:
+    """One release as people read it.
+
+    >>> release_line({"release": 3, "release_dirname": "0003-ab12", "time": "2026-12-05T10:00:00+00:00",
+    ...               "operator": "ana", "outcome": "deployed", "current": True, "recorded": True,
+    ...               "images": {"api": "mooring/api:1.1.0"}})
+    'release 3 (0003-ab12), 2026-12-05T10:00:00+00:00 by ana: deployed; api mooring/api:1.1.0; current'
+    """
+    if not entry.get("recorded"):
+        text = f"release {entry['release']} ({entry['release_dirname']}): no record"
+    else:
+        text = (f"release {entry['release']} ({entry['release_dirname']}), {entry.get('time') or 'unknown time'} "
+                f"by {entry.get('operator') or 'unknown'}: {entry.get('outcome') or 'unknown outcome'}")
+        if entry.get("rolled_back_to"):
+            text += f", rolled back to {entry['rolled_back_to']}"
+    images = entry.get("images") or {}
+    if isinstance(images, dict) and images:
+        text += "; " + ", ".join(f"{name} {ref}" for name, ref in sorted(images.items()))
+    return text + ("; current" if entry.get("current") else "")
+
+
+def status_findings(view: HostView) -> list[Finding]:
+    """The host's status as findings: release, last deploy, deploy lock, services, backups."""
+    return [*_release_findings(view), *_service_findings(view), *_backup_findings(view)]
+
+
+def status_details(view: HostView) -> dict[str, Any]:
+    """The same as plain data for ``--json``: current release record, last deploy, services,
+    newest backup."""
+    pointer = view.snapshot.release
+    history = release_history(pointer)
+    newest = _newest_dump(view)
+    return {
+        "current": next((e for e in history if e["current"]), None),
+        "last_deploy": history[-1] if history else None,
+        "pending": pointer.pending,
+        "locked": pointer.locked,
+        "services": [{"service": s.service, "state": s.state, "health": s.health, "image": s.image,
+                      "restart_count": s.restart_count} for s in view.snapshot.services],
+        "last_backup": None if newest is None else {"name": newest.name, "age_s": int(view.now - newest.mtime)},
+    }
+
+
+def _release_findings(view: HostView) -> list[Finding]:
+    pointer = view.snapshot.release
+    history = release_history(pointer)
+    current = next((e for e in history if e["current"]), None)
+    found = []
+    if current is None:
+        found.append(view.finding("status.release", Outcome.WARNING, "release:current", "no current release",
+                                  fix="deploy the stack (mooring deploy)"))
+    else:
+        found.append(view.passed("status.release", "release:current", release_line(current)))
+    if history and history[-1] is not current:
+        last = history[-1]
+        found.append(view.finding("status.last_deploy", Outcome.WARNING, f"release:{last['release']}",
+                                  "newer than the current release: " + release_line(last)
+                                  + (f" ({last['error']})" if last.get("error") else ""),
+                                  fix="read its record (mooring releases), fix the cause and deploy again"))
+    if pointer.pending or pointer.locked:
+        what = f"pending {pointer.pending}" if pointer.pending else "deploy lock held"
+        found.append(view.finding("status.deploy", Outcome.WARNING, "release:pending",
+                                  f"a deploy is running or was cut short ({what})",
+                                  fix="wait for it; if no run is alive, mooring unlock (the next deploy recovers)"))
+    return found
+
+
+def _service_findings(view: HostView) -> list[Finding]:
+    found = []
+    for service in view.snapshot.services:
+        health = "" if service.health == "none" else f", {service.health}"
+        text = f"{service.state}{health}, image {service.image}"
+        if service.restart_count:
+            text += f", restarted {service.restart_count}x"
+        declared = view.stack.services.get(service.service)
+        finished_job = declared is not None and declared.restart == "no" and service.exit_code == 0
+        good = service.state == "running" and service.health in ("healthy", "none") or (
+            service.state == "exited" and finished_job)
+        found.append(view.finding("status.service", Outcome.PASSED if good else Outcome.WARNING,
+                                  f"service:{service.service}", text,
+                                  fix="" if good else f"mooring check names why; mooring logs {service.service}"))
+    if not view.snapshot.services:
+        found.append(view.finding("status.service", Outcome.WARNING, "service:*", "no containers of the stack run",
+                                  fix="deploy the stack (mooring deploy)"))
+    return found
+
+
+def _backup_findings(view: HostView) -> list[Finding]:
+    if not view.stack.backups.enabled:
+        return []
+    newest = _newest_dump(view)
+    if newest is None:
+        return [view.finding("status.backup", Outcome.WARNING, "backup:newest", "no dump on the host yet",
+                             fix="mooring backup run (or wait for the scheduled job)")]
+    return [view.passed("status.backup", "backup:newest",
+                        f"newest dump {_age(view.now - newest.mtime)} old ({newest.name})")]
+
+
+def _newest_dump(view: HostView):
+    dumps = view.snapshot.backups.dumps()
+    return dumps[-1] if dumps else None
+
+
+def _age(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``5 h``, ``3 d``.
+
+    >>> _age(45), _age(720), _age(5 * 3600 + 10), _age(3 * 86400)
+    ('45 s', '12 min', '5 h', '3 d')
+    """
+    seconds = max(0, int(seconds))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
