@@ -87,9 +87,10 @@ def normalized(src: ComposeSource, project: str, env: dict[str, str], secrets: l
 def variables(src: ComposeSource, project: str, written_project: dict[str, Any] | None = None) -> dict[str, Variable]:
     """Every variable the files use, as Compose reads them (``config --variables``).
 
-    Compose gives one verdict per variable, whichever use it met first or last; a variable is
-    ``required`` when Compose says so or when any use in ``written_project`` (default:
-    :func:`written`) has no default, ``demanded`` when Compose says so or any use is ``${X:?}``.
+    Compose's verdict is one per variable, and for a variable written in several forms it is the
+    form it happened to meet last (Go's map order: it changes from run to run); so ``required``
+    and ``demanded`` come from every use in ``written_project`` (default: :func:`written`), and
+    Compose's verdict decides only for a variable used nowhere else than in another's default.
     """
     found = json.loads(_run(src, project, {}, ["config", "--variables", "--format", "json"]) or "{}")
     uses = variable_uses(written(src, project) if written_project is None else written_project)
@@ -127,13 +128,15 @@ def variable_uses(data: Any) -> dict[str, set[str]]:
 
 
 def _variable(name: str, item: dict[str, Any], operators: set[str] | None) -> Variable:
-    """Compose's verdict on ``name`` corrected by its uses: one use without a default makes it
-    required; ``${X:-}`` / ``${X-}`` (an explicit empty default) does not."""
-    demanded = bool(item["Required"]) or ":?" in (operators or ())
+    """``name`` with the forms it is used in: one use without a default makes it required (a
+    ``${X:-}`` / ``${X-}`` default, even empty, does not), one ``${X:?}`` / ``${X?}`` demanded.
+    ``default`` is Compose's (one of them when the files give several)."""
     if operators is None:  # only inside another variable's default: Compose's verdict alone
-        required = bool(item["Required"]) or not item.get("DefaultValue")
+        demanded = bool(item["Required"])
+        required = demanded or not item.get("DefaultValue")
     else:
-        required = demanded or bool(operators - {":-", "-"})
+        demanded = bool(operators & {":?", "?"})
+        required = bool(operators - {":-", "-"})
     return Variable(name, required, demanded, item.get("DefaultValue", ""))
 
 

@@ -135,6 +135,9 @@ class Service:
     path: str
     #: The container's environment as Compose resolved it (services of the team's compose files only).
     environment: dict[str, str] = field(default_factory=dict, repr=False)
+    #: ``command`` / ``healthcheck.test`` as the team's compose files write them, before Compose
+    #: filled in ``${KEY}`` (compose files only: ``command`` above is Compose's interpolated one).
+    written: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -691,7 +694,7 @@ def _compose_project(data: dict[str, Any], name: str, stack_dir: str, env: dict[
     for key, svc in project.get("services", {}).items():
         merged.origin.setdefault(f"services.{key}", declared.get(key, src.declared[0]))
         services[key] = _compose_service(key, svc, extras.get(key, {}), data["mounts"], src, stack_dir,
-                                         relative, env)
+                                         relative, env, (written.get("services") or {}).get(key) or {})
     secret_files = _compose_secret_files(project.get("secrets") or {}, data.get("secrets") or {}, src, env, merged)
     built = _built(project.get("services", {}), services, declared, src, merged)
     return ComposeProject(src, variables, relative, secret_files, built), services
@@ -779,7 +782,10 @@ def _declaring_files(src: ComposeSource, services: dict[str, Any]) -> dict[str, 
 
 
 def _compose_service(name: str, svc: dict[str, Any], extra: dict[str, Any], mounts: dict[str, Any],
-                     src: ComposeSource, stack_dir: str, relative: dict[str, Path], env: dict[str, EnvVar]) -> Service:
+                     src: ComposeSource, stack_dir: str, relative: dict[str, Path], env: dict[str, EnvVar],
+                     written: dict[str, Any]) -> Service:
+    """mooring's view of service ``name`` of Compose's interpolated project (``svc``); ``written``
+    is the same service before interpolation."""
     path = f"services.{name}"
     environment = {str(k): "" if v is None else str(v) for k, v in (svc.get("environment") or {}).items()}
     # "Receives stack env key K": the container's K is the stack's K (as `K: ${K}` writes it).
@@ -801,8 +807,20 @@ def _compose_service(name: str, svc: dict[str, Any], extra: dict[str, Any], moun
         depends_on={dep: (cond or {}).get("condition", "service_started") for dep, cond in (svc.get("depends_on") or {}).items()},
         restart=svc.get("restart") or "no",
         metrics=Metrics(extra["metrics"]["path"], extra["metrics"]["port"]) if extra.get("metrics") else None,
-        path=path, environment=environment,
+        path=path, environment=environment, written=_written_args(written),
     )
+
+
+def _written_args(written: dict[str, Any]) -> dict[str, list[str]]:
+    """``command`` and ``healthcheck.test`` of an uninterpolated service, as lists of strings
+    (Compose leaves a string command unsplit there: its words are only searched for ``${KEY}``).
+
+    >>> _written_args({"command": "redis-server --requirepass ${PW}", "healthcheck": {"test": ["CMD", "true"]}})
+    {'command': ['redis-server --requirepass ${PW}'], 'healthcheck.test': ['CMD', 'true']}
+    """
+    texts = {"command": written.get("command"), "healthcheck.test": (written.get("healthcheck") or {}).get("test")}
+    return {where: [value] if isinstance(value, str) else [str(arg) for arg in value]
+            for where, value in texts.items() if value}
 
 
 def _compose_port(port: dict[str, Any]) -> PortMapping | None:

@@ -100,8 +100,10 @@ def compose_references(text: str) -> list[Reference]:
 
 
 def service_references(service: Service) -> dict[str, list[Reference]]:
-    """``command`` / ``healthcheck.test`` → the references in them."""
+    """``command`` / ``healthcheck.test`` → the references in them (for a team's compose files,
+    in the words the files write: Compose's interpolated ones hold the values, not the ``${KEY}``)."""
     texts = {"command": service.command or [], "healthcheck.test": service.healthcheck.test if service.healthcheck else []}
+    texts.update(service.written)
     return {where: [ref for arg in args for ref in compose_references(arg)] for where, args in texts.items()}
 
 

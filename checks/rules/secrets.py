@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
-from checks.rules.common import URL_SAFE_RE, _declared_in_env, _service_path, _url_parts, service_references
+from checks.rules.common import (URL_SAFE_RE, _declared_in_env, _service_path, _url_parts, receive_fix,
+                                 service_references)
 from declare.model import MASK
 from declare.secrets import env_var_name, looks_secret, secrets_file
 
@@ -45,9 +46,14 @@ def secrets_not_in_args(ctx: RuleContext, name: str) -> list[Finding]:
                     found.append(ctx.finding(name, Outcome.FAILED, _service_path(service, where),
                                              f"${{{key}}} puts secret {key} into the container's config and process "
                                              "arguments (docker inspect, ps)",
-                                             f"read it from the environment inside the container (CMD-SHELL with $${key}) "
-                                             f"and list {key} in stack.services.{service.name}.env"))
+                                             _not_in_args_fix(ctx, service.name, key)))
     return found
+
+
+def _not_in_args_fix(ctx: RuleContext, service: str, key: str) -> str:
+    """Read the secret inside the container instead, and pass it to the container's environment."""
+    receive = receive_fix(ctx.stack, service, key) if ctx.stack.compose else f"list {key} in stack.services.{service}.env"
+    return f"read it from the environment inside the container (CMD-SHELL with $${key}) and {receive}"
 
 
 @rule("secrets.url_safe")
