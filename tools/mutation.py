@@ -34,8 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Path(__file__).resolve().parent / "mutation.cfg"
 DEFAULT_WORKDIR = Path(os.environ.get("MOORING_MUTATION_DIR", "/tmp/mooring-mutation"))
 #: The modules under mutation, in report order (glob patterns, as ``only_mutate`` in tools/mutation.cfg).
-MODULES = ["declare/cron.py", "checks/findings.py", "declare/schema.py", "checks/registry.py", "checks/rules/*.py",
-           "declare/model.py", "declare/layers.py"]
+MODULES = ["checks/findings.py", "checks/registry.py", "checks/rules/*.py", "checks/live.py", "checks/drift.py",
+           "checks/probes.py", "checks/snapshot.py", "checks/preflight.py", "declare/model.py", "declare/render.py",
+           "declare/cron.py", "declare/schema.py", "declare/layers.py"]
 SKIP = shutil.ignore_patterns(".git", ".venv", ".mooring", "mutants", "*.egg-info", "__pycache__", ".pytest_cache",
                               ".mutmut-cache")
 
@@ -101,6 +102,37 @@ def pytest_collection_modifyitems(session, config, items):
 '''
 
 
+#: Decorators that only register the function they decorate (a rule, a live rule, a snapshot record
+#: handler). mutmut 3 never mutates a decorated function, so in the copy (never the checkout)
+#: ``@deco(args) def f`` is rewritten as ``def f`` then ``f = deco(args)(f)``: the same module once
+#: imported, with the function's body open to mutation.
+UNWRAP_DECORATORS = ("rule", "live_rule", "_fields")
+
+
+def unwrap_decorators(text: str) -> str:
+    """``text`` with every module-level function decorated only by :data:`UNWRAP_DECORATORS`
+    defined plainly and decorated by an assignment right after it (same order of application)."""
+    import libcst as cst
+
+    def unwrappable(decorator: cst.Decorator) -> bool:
+        call = decorator.decorator
+        return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value in UNWRAP_DECORATORS
+
+    module = cst.parse_module(text)
+    body: list[cst.CSTNode] = []
+    for statement in module.body:
+        if (isinstance(statement, cst.FunctionDef) and statement.decorators
+                and all(unwrappable(d) for d in statement.decorators)):
+            value: cst.BaseExpression = cst.Name(statement.name.value)
+            for decorator in reversed(statement.decorators):
+                value = cst.Call(func=decorator.decorator, args=[cst.Arg(value)])
+            body.append(statement.with_changes(decorators=[]))
+            body.append(cst.SimpleStatementLine([cst.Assign([cst.AssignTarget(cst.Name(statement.name.value))], value)]))
+        else:
+            body.append(statement)
+    return module.with_changes(body=body).code
+
+
 def export_tree(source: str, target: Path) -> None:
     """The project files into ``target``: the committed tree (``HEAD``) or the working tree."""
     if source == "worktree":
@@ -133,6 +165,9 @@ def sync_copy(workdir: Path, fresh: bool, source: str, deselect: list[str]) -> N
         extra = "".join(f"    --deselect\n    {node}\n" for node in deselect)
         config = config.replace("    no:cacheprovider\n", "    no:cacheprovider\n" + extra, 1)
         setup_cfg.write_text(setup_cfg.read_text() + "\n" + config)
+        for pattern in MODULES:
+            for module in src.glob(pattern):
+                module.write_text(unwrap_decorators(module.read_text()))
         (src / "sitecustomize.py").write_text(SITECUSTOMIZE)
         (src / "mutation_order.py").write_text(ORDER_PLUGIN)
         wanted = {p.relative_to(src) for p in src.rglob("*") if not p.is_dir()}
