@@ -679,13 +679,17 @@ COMPOSE_KEY_HINTS: dict[tuple[str, str], str] = {
                           "or keep the compose file with its `build:` and name it in `stack.compose.files` "
                           "(docs/compose-files.md)",
     ("service", "container_name"): "remove it: Compose names the container <stack>-<service>-1, and a fixed name "
-                                   "stops a release from recreating it",
-    ("service", "networks"): "remove it: every service is on the stack's own network and reaches the others by name",
+                                   "stops a release from recreating it; or keep the compose file that sets it and "
+                                   "name it in `stack.compose.files` (docs/compose-files.md)",
+    ("service", "networks"): "remove it: every service is on the stack's own network and reaches the others by name; "
+                             "or keep the compose file with its networks and name it in `stack.compose.files` "
+                             "(docs/compose-files.md)",
     ("service", "links"): "remove it: every service reaches the others by service name",
     ("service", "expose"): "remove it: services on the stack's network reach each other's ports; publish one with `ports`",
     ("stack", "secrets"): "declare secrets as `stack.env.<KEY>: {secret: NAME}` (the value comes from "
                           "MOORING_SECRET_NAME or the untracked secrets file)",
-    ("stack", "networks"): "remove it: the stack has one network of its own",
+    ("stack", "networks"): "remove it: the stack has one network of its own; or keep the compose file with its "
+                           "networks and name it in `stack.compose.files` (docs/compose-files.md)",
     ("stack", "version"): "remove it (Compose itself ignores `version`)",
     ("top", "services"): "services go under `stack.services` (mooring's layers are not compose files), or stay "
                          "in your compose file, named in `stack.compose.files` (docs/compose-files.md)",

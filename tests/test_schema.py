@@ -378,3 +378,17 @@ def test_a_compose_key_says_where_it_goes_in_mooring_and_never_guesses_a_typo(da
         validate_layer(data, "group_data/staging.yml")
     [problem] = raised.value.problems
     assert problem.path == path and said in problem.fix and "did you mean" not in problem.fix, problem
+
+
+@pytest.mark.parametrize(("data", "path"), [
+    ({"stack": {"services": {"web": {"image": "nginx:1", "build": "."}}}}, "stack.services.web.build"),
+    ({"stack": {"services": {"web": {"image": "nginx:1", "networks": ["front"]}}}}, "stack.services.web.networks"),
+    ({"stack": {"services": {"web": {"image": "nginx:1", "container_name": "web"}}}}, "stack.services.web.container_name"),
+    ({"stack": {"networks": {"front": {}}}}, "stack.networks"),
+])
+def test_a_compose_only_key_points_to_the_teams_compose_file(data, path):
+    """Keys a team's compose file needs are kept by naming the file in stack.compose.files."""
+    with pytest.raises(ConfigError) as raised:
+        validate_layer(data, "group_data/staging.yml")
+    [problem] = raised.value.problems
+    assert problem.path == path and "`stack.compose.files` (docs/compose-files.md)" in problem.fix, problem
