@@ -21,6 +21,7 @@ from declare.layers import group_data_dir
 from declare.errors import ConfigError, ConfigProblem, MooringError
 from declare.model import HostModel, Stack, build_model, host_model
 from declare.render import RenderedStack, render_stack
+from declare.secrets import stand_ins_active
 
 log = logging.getLogger("checks.preflight")
 
@@ -76,7 +77,19 @@ def _prepare(model: HostModel) -> _Prepared:
     except MooringError as exc:
         finding = Finding(RENDER_CHECK, Outcome.FAILED, model.name, "stack", str(exc), "fix the template or report a bug")
         return _Prepared(model, [finding], stack)
-    return _Prepared(model, [Finding(RENDER_CHECK, Outcome.PASSED, model.name, "", "ok")], stack, rendered)
+    passed = Finding(RENDER_CHECK, Outcome.PASSED, model.name, "", "ok")
+    return _Prepared(model, [passed, *_stand_in_findings(model.name, stack)], stack, rendered)
+
+
+def _stand_in_findings(subject: str, stack: Stack) -> list[Finding]:
+    """One SKIPPED finding per secret checked with a stand-in (``validate --no-secrets``)."""
+    if not stand_ins_active():
+        return []
+    names = sorted({var.secret_name for var in stack.env.values() if var.secret_name})
+    return [Finding("secrets.provided", Outcome.SKIPPED, subject, f"stack.env.{key}",
+                    f"secret {name} not read (--no-secrets): rules about its value ran on a stand-in",
+                    f"run mooring validate without --no-secrets where {name} is provided")
+            for name in names for key in sorted(k for k, v in stack.env.items() if v.secret_name == name)[:1]]
 
 
 def _warm(prepared: list[_Prepared]) -> None:

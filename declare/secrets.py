@@ -16,12 +16,16 @@ so that Docker Compose v2 reads back exactly the declared text (see :func:`quote
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import hashlib
 import os
 import re
 import secrets as _random
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from declare.errors import ConfigError, ConfigProblem
 from declare.paths import state_dir
@@ -216,8 +220,45 @@ def read_secrets_file(path: Path) -> dict[str, str]:
                                         "write one NAME=value line per secret (quote values with spaces)"))
 
 
+#: On while ``mooring validate --no-secrets`` runs: every secret is a stand-in, nothing is read.
+_STAND_INS = contextvars.ContextVar("mooring_secret_stand_ins", default=False)
+STAND_IN_PREFIX = "mooringStandIn"
+
+
+@contextlib.contextmanager
+def stand_in_secrets() -> Iterator[None]:
+    """Within this block every secret resolves to :func:`stand_in` and no secret is read (no
+    environment variable, no secrets file): everything that does not need a value can be
+    checked without the values (CI validating production config)."""
+    token = _STAND_INS.set(True)
+    try:
+        yield
+    finally:
+        _STAND_INS.reset(token)
+
+
+def stand_in(name: str) -> str:
+    """A secret's stand-in: fixed per name, URL-safe, long enough for every value rule.
+
+    >>> stand_in("JWT_SECRET") == stand_in("JWT_SECRET") != stand_in("POSTGRES_PASSWORD"), is_stand_in(stand_in("X"))
+    (True, True)
+    """
+    return STAND_IN_PREFIX + hashlib.sha256(name.encode()).hexdigest()[:24]
+
+
+def is_stand_in(value: str) -> bool:
+    """Whether ``value`` is a :func:`stand_in` (no secret was read for it)."""
+    return value.startswith(STAND_IN_PREFIX)
+
+
+def stand_ins_active() -> bool:
+    """Whether secrets resolve to stand-ins here (inside :func:`stand_in_secrets`)."""
+    return _STAND_INS.get()
+
+
 def resolve_secrets(refs: list[SecretRef], environment: str, generate_missing: bool = False) -> dict[str, str]:
     """The value of every referenced secret; raise ``ConfigError`` naming each one that is missing.
+    Inside :func:`stand_in_secrets`, each one's stand-in (nothing is read or generated).
 
     >>> os.environ["MOORING_SECRET_DEMO"] = "x" * 20
     >>> resolve_secrets([SecretRef("DEMO", "stack.env.DEMO", "group_data/all.yml")], "staging")["DEMO"] == "x" * 20
@@ -225,6 +266,8 @@ def resolve_secrets(refs: list[SecretRef], environment: str, generate_missing: b
     >>> del os.environ["MOORING_SECRET_DEMO"]
     """
     names = sorted({ref.name for ref in refs})
+    if stand_ins_active():
+        return {name: stand_in(name) for name in names}
     path = secrets_file(environment)
     from_file = read_secrets_file(path) if any(env_var_name(n) not in os.environ for n in names) else {}
     found: dict[str, str] = {}

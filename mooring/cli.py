@@ -26,9 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the mooring project (the ops repo with group_data/ and inventories/); default: "
                              "$MOORING_PROJECT, else the nearest folder at or above the working directory "
                              "holding group_data/all.yml")
+    # -v after the command too (`mooring deploy sandbox -v`); SUPPRESS keeps the one given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in load_commands().items():
-        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
         module.add_arguments(command)
         command.set_defaults(run=module.run)
     return parser
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mooring: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print(f"mooring {args.command}: interrupted (Ctrl-C)", file=sys.stderr)
         return 130
 
 

@@ -364,3 +364,31 @@ def test_a_hung_checker_is_one_finding_and_every_other_stands(world, tmp_path, t
     assert "MOORING_CHECKER_TIMEOUT" in hung[0]["fix"]
     passed = {f["check"] for f in findings if f["outcome"] == "passed"}
     assert {other, "render.compose_config", "env.complete"} <= passed, passed
+
+
+def test_no_secrets_validates_production_without_reading_any_secret(world, validate):
+    """CI without production secrets: nothing is read (a secrets file nobody may read stays
+    unread, a canary in the environment never shows), each secret is listed as skipped, and the
+    rest is checked as usual."""
+    secrets_file = world.state / "secrets" / "production.env"
+    secrets_file.write_text("POSTGRES_PASSWORD=Canary7NoSecrets3Unique1\n")
+    secrets_file.chmod(0o644)  # others may read it: reading it would be refused (an error finding)
+    canary = "Canary9FromEnvironment4Unique2"
+    ran = validate("--limit", "production", "--no-secrets", "--json", "-", env={"MOORING_SECRET_JWT_SECRET": canary})
+    assert ran.returncode == 0, ran.output
+    skipped = sorted(f["message"].split()[1] for f in ran.document()["findings"]
+                     if f["check"] == "secrets.provided" and f["outcome"] == "skipped")
+    assert skipped == ["JWT_SECRET", "POSTGRES_PASSWORD"]
+    assert canary not in ran.output and "Canary7NoSecrets3Unique1" not in ran.output
+
+    # Without --no-secrets the same run reads the file and fails on it: the flag is what skipped it.
+    assert validate("--limit", "production").returncode == 1
+
+
+def test_no_secrets_still_reports_what_does_not_need_a_secret(world, validate):
+    data = world.read("production.yml")
+    set_path(data, "stack.env.DATABASE_URL", "postgresql://${POSTGRES_USER}:${POSTGRES_PASSWORD}@db:5432/wrongdb")
+    world.write("production.yml", data)
+    ran = validate("--limit", "production", "--no-secrets", "--json", "-")
+    assert ran.returncode == 1
+    assert [f for f in failed_findings(ran.document()) if f["path"] == "stack.env.DATABASE_URL"], ran.stdout

@@ -15,8 +15,13 @@ HELP = "push the declared stack to docker hosts: pre-flight, converge, health ga
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``deploy`` command's arguments."""
+    from mooring.output import exit_codes_help
+
     add_target_arguments(parser)
-    parser.add_argument("--json", metavar="FILE", help="also write the outcome as JSON ('-' for stdout)")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = exit_codes_help(NAME)
+    parser.add_argument("--json", metavar="FILE",
+                        help="also write the outcome as JSON ('-' for stdout, which then holds only the JSON)")
     parser.add_argument("--timeout", type=float, default=3600, metavar="SECONDS",
                         help="stop the converge after SECONDS; hosts whose new release was not gated are "
                              "rolled back (default 3600)")
@@ -28,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from mooring.runner import inventory_path
 
     report = deploy(inventory_path(args.inventory), args.limit, timeout=args.timeout)
-    print(format_report(report))
+    print(format_report(report), file=sys.stderr if args.json == "-" else sys.stdout)  # '-': stdout is only JSON
     if args.verbose and report.apply is not None:
         print(report.shown_log(), file=sys.stderr)
     if args.json:

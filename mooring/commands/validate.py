@@ -34,11 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only these hosts or groups (glob patterns; repeatable)")
     parser.add_argument("--group-data", metavar="DIR",
                         help="the declared-state folder (default: $MOORING_GROUP_DATA or group_data/)")
+    parser.add_argument("--no-secrets", action="store_true",
+                        help="read no secret: check everything else with stand-ins (CI validating production "
+                             "config without production secrets); each secret is listed as skipped")
     add_output_arguments(parser, NAME)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the pre-flight and report through the output layer; returns 0 (valid) or 1 (invalid)."""
+    from declare.secrets import stand_in_secrets
+
+    if getattr(args, "no_secrets", False):
+        with stand_in_secrets():
+            return emit(validate_report(args.inventory, args.limit, args.group_data), args)
     return emit(validate_report(args.inventory, args.limit, args.group_data), args)
 
 
