@@ -185,6 +185,7 @@ def test_config_digests_come_from_compose_unless_given(view, monkeypatch):
 
     def digests(stack, rendered, key):
         seen.append((stack.name, key))
+        assert rendered is view.rendered
         return {"api": "new"}
 
     monkeypatch.setattr(drift, "expected_config_digests", digests)

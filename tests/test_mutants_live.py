@@ -277,6 +277,8 @@ def test_the_env_file_keeps_its_mode_and_owner(view):
         ("live.env_file", "failed", f"file:{ENV}", f"{ENV} has another owner",
          "deploy again (mooring deploy) to restore it", "", "", "owner root", "owner deploy"),
     ]
+    [group] = env_file_private(with_file(view, ENV, group="deploy"))
+    assert (group.message, group.expected, group.actual) == (f"{ENV} has another group", "group root", "group deploy")
     assert said(env_file_private(with_file(view, ENV, exists=False))) == [
         ("live.env_file", "failed", f"file:{ENV}", f"{ENV} is missing", "deploy again (mooring deploy) to restore it", "",
          "", "present", "missing")]

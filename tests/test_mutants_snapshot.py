@@ -274,3 +274,23 @@ def test_json_leaves_digests_out_unless_asked():
     again = HostSnapshot.from_json(shown)
     assert again.key_check is None and again.files[0].digest is None and again.env.keys[0].digest is None
     assert again.metrics == snap.metrics and again.release == snap.release
+
+
+def test_a_record_handler_takes_exactly_its_fields():
+    from checks.snapshot import _fields
+
+    handler = _fields(2)(lambda reader, a, b: (reader, a, b))
+    assert handler("r", ["x", "y"]) == ("r", "x", "y")
+    assert handler("r", ["x"]) is False and handler("r", ["x", "y", "z"]) is False and handler("r", []) is False
+
+
+def test_the_spec_knows_each_watched_path_and_no_other(world):
+    from checks.snapshot import snapshot_spec
+    from declare.render import render_stack
+    from tests.declared_world import model_for
+
+    model = model_for("sandbox")
+    spec = snapshot_spec(model, render_stack(model))
+    env = spec.path(model.stack.env_file)
+    assert env is not None and env.path == model.stack.env_file
+    assert spec.path("/not/watched") is None

@@ -280,6 +280,9 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "checks.rules.consistency.x__same": ({3, 13, 16}, "a part without *** that is secret compares the same either way; urlsplit of "
                                            "the real URL cannot fail once the masked one parsed; no user or password "
                                            "starts with /"),
+    "checks.live.x_compose_file_as_declared": ({11}, "'UTF-8' and 'utf-8' name the same codec"),
+    "declare.model.xǁ_Unreachableǁ__init__": ({1}, "the exception's own text is never shown: its one caller reads "
+                                                  "exc.key, exc.message and exc.fix"),
     "declare.model.x__read_key_file": ({11, 17, 19}, "ROOT / an absolute path is that path; encoding None is the UTF-8 "
                                                      "locale default, 'UTF-8' is 'utf-8'"),
     "declare.layers.x__not_text_key": ({13, 14, 46, 56, 57},

@@ -1,0 +1,162 @@
+"""The HTTP checks of ``mooring check`` and where probes go (checks/probes.py), host-free: fake
+fetch functions, and exactly the findings (message, fix, expected, actual) a user reads.
+Written for the mutation run (docs/mutation.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from checks.findings import Outcome
+from checks.probes import (CHECK_HEALTH, CHECK_SMOKE, Answer, ProbeResult, gate_specs, http_checks, probe_base,
+                           pyinfra_runner)
+
+PROD = ("prod-1.example.invalid", ["production"])
+HEALTHY = {"/internal/metrics": Answer(200, '{"httpErrorRate": 0.01}', 2), "/auth/me": Answer(410, "gone", 2),
+           "/internal/dev/echo": Answer(404, "no route", 2)}
+
+
+def production_stack(world, **smoke):
+    from declare.model import build_model
+
+    if smoke:
+        data = world.read("production.yml")
+        data.setdefault("stack", {})["smoke"] = [{"name": "x", "path": "/x", **smoke}]
+        world.write("production.yml", data)
+    return build_model(*PROD).stack
+
+
+def fetch_by_path(routes: dict[str, Answer]):
+    def fetch(url, timeout):
+        return routes.get("/" + url.split("/", 3)[3], Answer(200, "ok", 3))
+    return fetch
+
+
+def smoke_finding(stack, answer: Answer):
+    found = http_checks(stack, fetch_by_path({**HEALTHY, "/x": answer}), "http://10.0.0.5:80", "prod-1")
+    [smoke] = [f for f in found if f.check == CHECK_SMOKE]
+    return smoke
+
+
+def test_a_wrong_status_names_the_expected_status_key(world):
+    smoke = smoke_finding(production_stack(world, expected_status=200), Answer(503, "down", 7))
+    assert (smoke.outcome, smoke.message, smoke.fix, smoke.expected, smoke.actual) == (
+        Outcome.FAILED, "GET http://10.0.0.5:80/x: status 503, expected 200 (503 in 7 ms); body 'down'",
+        "check the service's logs (docker compose logs) and the release; stack.smoke.0.expected_status says what is "
+        "expected", "status 200", "status 503")
+
+
+def test_a_slow_answer_names_max_latency(world):
+    smoke = smoke_finding(production_stack(world, max_latency_ms=100), Answer(200, "ok", 150))
+    assert (smoke.message, smoke.fix, smoke.expected) == (
+        "GET http://10.0.0.5:80/x: answered in 150 ms, over max_latency_ms 100 (200 in 150 ms); body 'ok'",
+        "find why the answer is slow (host load, database), or raise stack.smoke.0.max_latency_ms",
+        "status 200, within 100 ms")
+
+
+def test_a_body_without_the_text_names_contains(world):
+    smoke = smoke_finding(production_stack(world, contains="ready"), Answer(200, "starting", 4))
+    assert (smoke.message, smoke.fix, smoke.expected) == (
+        "GET http://10.0.0.5:80/x: body does not contain 'ready' (200 in 4 ms); body 'starting'",
+        "the answer lacks the declared text: check the running release, or stack.smoke.0.contains",
+        "status 200, body contains 'ready'")
+
+
+def test_no_answer_and_no_way_to_ask(world):
+    stack = production_stack(world, retries=1)
+    silent = smoke_finding(stack, Answer(None, error="ConnectError: refused"))
+    assert (silent.outcome, silent.message, silent.fix, silent.actual) == (
+        Outcome.FAILED, "GET http://10.0.0.5:80/x: ConnectError: refused",
+        "nothing answered: is the service up (docker compose ps) and its port published and open?", "no answer")
+    unchecked = smoke_finding(stack, Answer(None, error="the host has no curl", unchecked=True))
+    assert (unchecked.outcome, unchecked.fix) == (Outcome.ERROR, "make the probe possible: see the message")
+
+
+def test_attempts_are_told_only_when_there_were_several(world):
+    stack = production_stack(world)
+    one = http_checks(stack, fetch_by_path(HEALTHY), "http://h:80", "h")
+    [live, *_] = [f for f in one if f.check == CHECK_HEALTH]
+    assert live.message == "GET http://h:80/api/v1/health/live: 200 in 3 ms"  # health is asked once
+    answers = iter([Answer(503, "a", 1), Answer(200, "ok", 9)])
+    smoke = [dataclasses.replace(stack.smoke[0], retries=2, interval=0.01)]
+    fetch = fetch_by_path(HEALTHY)
+
+    def twice(url, timeout):
+        return next(answers) if url.endswith(stack.smoke[0].path) else fetch(url, timeout)
+
+    found = http_checks(dataclasses.replace(stack, smoke=smoke), twice, "http://h:80", "h")
+    [passed] = [f for f in found if f.check == CHECK_SMOKE]
+    assert passed.message == f"GET http://h:80{stack.smoke[0].path}: 200 in 9 ms after 2 attempts"
+
+
+def test_said_of_a_result(world):
+    from checks.probes import _said
+
+    result = ProbeResult("x", "u", ok=True, attempts=1, status=200, elapsed_ms=5)
+    assert _said(result) == "200 in 5 ms"
+    assert _said(dataclasses.replace(result, attempts=2)) == "200 in 5 ms after 2 attempts"
+    assert _said(dataclasses.replace(result, attempts=3)) == "200 in 5 ms after 3 attempts"
+    assert _said(dataclasses.replace(result, status=None, error="refused")) == "refused"
+
+
+@pytest.mark.parametrize(("host_ip", "base"), [("", "http://127.0.0.1:80"), ("0.0.0.0", "http://127.0.0.1:80"),
+                                               ("::", "http://127.0.0.1:80"), ("10.0.0.5", "http://10.0.0.5:80"),
+                                               ("fd00::5", "http://[fd00::5]:80")])
+def test_from_the_host_the_base_is_the_one_address_the_http_port_is_published_on(world, host_ip, base):
+    stack = dataclasses.replace(production_stack(world), probes_from="host")
+    nginx = stack.services["nginx"]
+    bound = dataclasses.replace(nginx, ports=[dataclasses.replace(nginx.ports[0], host_ip=host_ip)])
+    assert probe_base(dataclasses.replace(stack, services={**stack.services, "nginx": bound}), "p", {}) == base
+
+
+def test_from_the_host_only_the_tcp_mapping_of_the_http_port_counts(world):
+    stack = dataclasses.replace(production_stack(world), probes_from="host")
+    nginx = stack.services["nginx"]
+    port = nginx.ports[0]
+    udp = dataclasses.replace(port, host_ip="10.0.0.7", protocol="udp")
+    other = dataclasses.replace(port, host_ip="10.0.0.8", published=port.published + 1)
+    tcp = dataclasses.replace(port, host_ip="10.0.0.9")
+    services = {**stack.services, "nginx": dataclasses.replace(nginx, ports=[udp, other, tcp])}
+    assert probe_base(dataclasses.replace(stack, services=services), "p", {}) == "http://10.0.0.9:80"
+    lone = {**stack.services, "nginx": dataclasses.replace(nginx, ports=[udp, other])}
+    assert probe_base(dataclasses.replace(stack, services=lone), "p", {}) == "http://127.0.0.1:80"
+
+
+def test_without_an_http_port_the_base_is_port_80(world):
+    stack = dataclasses.replace(production_stack(world), http_port=None)
+    assert probe_base(stack, "prod-1", {}) == "http://prod-1:80"
+    assert probe_base(dataclasses.replace(stack, http_port=8080), "prod-1", {"ssh_hostname": "::1"}) == "http://[::1]:8080"
+
+
+def test_gate_specs_of_a_probe_on_the_http_port_keep_the_base(world):
+    stack = production_stack(world)
+    health = stack.health[0]
+    bound = dataclasses.replace(health, port=stack.http_port, host_ip="10.0.0.5")
+    other = dataclasses.replace(health, port=9090, host_ip="0.0.0.0")
+    [same, elsewhere] = gate_specs([bound, other], stack.http_port)
+    assert (same["port"], same["address"]) == (None, "")
+    assert (elsewhere["port"], elsewhere["address"]) == (9090, "")
+
+
+class FakeOutput:
+    stdout, stderr = "out", "err"
+
+
+class FakeHost:
+    def __init__(self, fail: Exception | None = None):
+        self.calls, self.fail = [], fail
+
+    def run_shell_command(self, command, **kwargs):
+        self.calls.append((command, kwargs))
+        if self.fail:
+            raise self.fail
+        return True, FakeOutput()
+
+
+def test_the_pyinfra_runner_passes_the_command_and_its_timeout():
+    host = FakeHost()
+    assert pyinfra_runner(host)("echo hi", 7.5) == (True, "out", "err")
+    assert host.calls == [("echo hi", {"_timeout": 7.5})]
+    broken = FakeHost(TimeoutError("timed out"))
+    assert pyinfra_runner(broken)("x", 1.0) == (False, "", "TimeoutError: timed out")
