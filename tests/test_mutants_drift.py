@@ -206,3 +206,27 @@ def test_config_digests_come_from_compose_unless_given(view, monkeypatch):
         ("drift.service", "error", "services", "docker compose config failed (exit 15)",
          "run `mooring validate`: the rendered compose file must be valid", "", "", "", ""),
     ]
+
+
+def test_every_folder_and_file_attribute_is_compared(view):
+    folder = "/srv/mooring/solacore/bin"
+    moved = with_file(with_file(view, folder, owner="deploy", group="staff"), CONF, mode="0600")
+    assert [(f.resource, f.message, f.expected, f.actual) for f in drifted(moved) if f.outcome is Outcome.FAILED] == [
+        (f"dir:{folder}", f"{folder} has another owner", "owner root", "owner deploy"),
+        (f"dir:{folder}", f"{folder} has another group", "group root", "group staff"),
+        (f"file:{CONF}", f"{CONF} has another mode", "mode 0644", "mode 0600"),
+    ]
+
+
+def test_a_key_missing_on_the_host_does_not_stop_the_comparison_of_the_next(view):
+    keys = [k for k in view.snapshot.env.keys if k.key != "APP_VERSION"]  # the first key, in name order
+    keys = [dataclasses.replace(k, digest="x") if k.key == "TRUSTED_PROXIES" else k for k in keys]  # the last
+    assert [(f.resource, f.actual) for f in drifted(env_view(view, keys)) if f.check == "drift.env"] == [
+        ("env:TRUSTED_PROXIES", "differs")]
+
+
+def test_a_service_skipped_does_not_stop_the_comparison_of_the_next(view):
+    stale = with_service(view, "redis", config="keyed", config_digest="old")  # api, db, nginx come first
+    found = drifted(stale, config_digests={"redis": "new"})
+    assert [(f.check, f.resource) for f in found] == [("drift.file", "files"), ("drift.env", f"file:{ENV}"),
+                                                      ("drift.service", "service:redis")]

@@ -160,3 +160,31 @@ def test_the_pyinfra_runner_passes_the_command_and_its_timeout():
     assert host.calls == [("echo hi", {"_timeout": 7.5})]
     broken = FakeHost(TimeoutError("timed out"))
     assert pyinfra_runner(broken)("x", 1.0) == (False, "", "TimeoutError: timed out")
+
+
+def test_fixed_routes_are_asked_with_the_check_timeout_and_judged_by_route(world):
+    from checks.probes import CHECK_ENDPOINTS, CHECK_TIMEOUT
+
+    data = world.read("production.yml")
+    data["stack"]["endpoints"]["dev"]["enabled"] = True  # dev on (listed first), ops off: ops is still asked
+    data["stack"]["endpoints"]["ops"]["enabled"] = False
+    world.write("production.yml", data)
+    stack = production_stack(world)
+    asked = []
+    ops = stack.endpoints["ops"]
+
+    def fetch(url, timeout):
+        asked.append((url.split("/", 3)[3], timeout))
+        return {"/internal/metrics": Answer(200, '{"httpErrorRate": 0.01}', 2), "/auth/me": Answer(410, "gone", 2),
+                ops.probe_path: Answer(200, "open", 2)}.get("/" + url.split("/", 3)[3], Answer(200, "ok", 3))
+
+    found = http_checks(stack, fetch, "http://h:80", "h")
+    fixed = {path: timeout for path, timeout in asked if "/" + path in ("/internal/metrics", "/auth/me", ops.probe_path)}
+    assert fixed == {"internal/metrics": CHECK_TIMEOUT, "auth/me": CHECK_TIMEOUT, ops.probe_path[1:]: CHECK_TIMEOUT}
+    [closed] = [f for f in found if f.check == CHECK_ENDPOINTS and f.outcome is not Outcome.SKIPPED]
+    assert (closed.outcome, closed.path, closed.resource, closed.message, closed.actual) == (
+        Outcome.FAILED, "stack.endpoints.ops.enabled", f"http:{ops.probe_path}",
+        f"the ops endpoints are declared off, but GET http://h:80{ops.probe_path}: status 200, expected 403 or 404",
+        "status 200")
+    assert closed.fix == (f"make sure {ops.enabled_env}=false reaches the app "
+                          f"(stack.services.{stack.proxy.upstream or 'api'}.env) and deploy again")

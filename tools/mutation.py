@@ -281,6 +281,10 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                            "the real URL cannot fail once the masked one parsed; no user or password "
                                            "starts with /"),
     "checks.live.x_compose_file_as_declared": ({11}, "'UTF-8' and 'utf-8' name the same codec"),
+    "checks.drift.x__file": ({44, 70}, "'UTF-8' and 'utf-8' name the same codec"),
+    "checks.probes.x__fixed_checks": ({2, 8, 9, 17, 7, 23},
+                                      "the name of a fixed route's request is never shown (its judge names the route); "
+                                      "Ask's default timeout is CHECK_TIMEOUT (5.0)"),
     "declare.model.xǁ_Unreachableǁ__init__": ({1}, "the exception's own text is never shown: its one caller reads "
                                                   "exc.key, exc.message and exc.fix"),
     "declare.model.x__read_key_file": ({11, 17, 19}, "ROOT / an absolute path is that path; encoding None is the UTF-8 "
