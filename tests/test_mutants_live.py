@@ -667,3 +667,16 @@ def test_release_problems(view):
     assert locked.resource == "release:lock"
     [pending] = release_settled(with_snapshot(view, release=ReleasePointer("0003-a", "0004-b r")))
     assert pending.resource == "release:pending"
+
+
+def test_every_read_only_source_is_counted_and_its_owner_compared(world):
+    data = world.read("all.yml")
+    volumes = data["stack"]["services"]["nginx"]["volumes"]
+    volumes.append(dict(volumes[0], source="${STACK_DIR}/nginx/extra", target="/etc/extra"))
+    world.write("all.yml", data)
+    view = healthy_view()
+    assert said(read_only_sources(view)) == [
+        ("live.mounts", "passed", "mounts", "2 read-only sources as declared", "", "", "", "", "")]
+    [owner] = read_only_sources(with_file(view, "/srv/mooring/solacore/nginx/extra", owner="www-data"))
+    assert (owner.message, owner.expected, owner.actual) == (
+        "/srv/mooring/solacore/nginx/extra (read-only in nginx) has another owner", "owner root", "owner www-data")

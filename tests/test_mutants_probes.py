@@ -188,3 +188,22 @@ def test_fixed_routes_are_asked_with_the_check_timeout_and_judged_by_route(world
         "status 200")
     assert closed.fix == (f"make sure {ops.enabled_env}=false reaches the app "
                           f"(stack.services.{stack.proxy.upstream or 'api'}.env) and deploy again")
+
+
+def test_probes_from_the_host_run_through_the_given_command():
+    from checks.probes import HostFetch, make_fetch
+
+    calls = []
+
+    def run(command, timeout):
+        calls.append(timeout)
+        return True, "mooring-probe 0 200 0.004 - -\n", ""
+
+    fetch = make_fetch("host", run)
+    assert isinstance(fetch, HostFetch)
+    assert fetch("http://127.0.0.1:80/x", 2.0).status == 200 and len(calls) == 1
+    with pytest.raises(ValueError) as info:
+        make_fetch("host")
+    assert str(info.value) == "probes_from host needs a way to run commands on the host (pyinfra_runner(host))"
+    with pytest.raises(ValueError, match="^probes_from 'lb': use controller or host$"):
+        make_fetch("lb", run)

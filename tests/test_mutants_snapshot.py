@@ -294,3 +294,66 @@ def test_the_spec_knows_each_watched_path_and_no_other(world):
     env = spec.path(model.stack.env_file)
     assert env is not None and env.path == model.stack.env_file
     assert spec.path("/not/watched") is None
+
+
+def sandbox_rendered():
+    from declare.render import render_stack
+    from tests.declared_world import model_for
+
+    model = model_for("sandbox")
+    return model.stack, render_stack(model)
+
+
+def test_compose_hashes_run_in_a_private_folder_and_leave_nothing_behind(world, tmp_path, monkeypatch):
+    import os
+    import stat
+    import subprocess
+
+    from checks import snapshot
+    from declare.compose import local_binary
+
+    stack, rendered = sandbox_rendered()
+    compose, env = rendered.file(stack.compose_file).content, rendered.file(stack.env_file).content
+    seen = {}
+    real = subprocess.run
+
+    def run(argv, **kwargs):
+        env_file = argv[argv.index("--env-file") + 1]
+        compose_file = argv[argv.index("-f") + 1]
+        seen.update(env_mode=stat.S_IMODE(os.stat(env_file).st_mode), env_text=open(env_file).read(),
+                    compose_text=open(compose_file).read(), absolute=os.path.isabs(env_file) and os.path.isabs(compose_file),
+                    env=kwargs.get("env"))
+        return real(argv, **kwargs)
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(snapshot.subprocess, "run", run)
+    hashes = snapshot._compose_config_hashes(stack, compose, env, local_binary())
+    assert set(hashes) == set(stack.services) and all(len(v) == 64 and v == v.strip() for v in hashes.values())
+    assert seen["env_mode"] == 0o600 and seen["absolute"]
+    assert (seen["env_text"], seen["compose_text"]) == (env, compose)
+    assert set(seen["env"]) == {"PATH", "HOME", "DOCKER_CONFIG"}  # none of the controller's variables
+    assert list(cwd.iterdir()) == []
+
+
+def test_the_controllers_variables_never_change_the_hashes(world, monkeypatch):
+    from checks import snapshot
+    from declare.compose import local_binary
+
+    stack, rendered = sandbox_rendered()
+    compose, env = rendered.file(stack.compose_file).content, rendered.file(stack.env_file).content
+    before = snapshot._compose_config_hashes(stack, compose, env, local_binary())
+    for name in stack.env:
+        monkeypatch.setenv(name, "from-the-controller")
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "other")
+    assert snapshot._compose_config_hashes(stack, compose, env, local_binary()) == before
+
+
+def test_a_compose_that_fails_is_named_without_its_output(world):
+    from checks import snapshot
+
+    stack, rendered = sandbox_rendered()
+    with pytest.raises(RuntimeError) as info:
+        snapshot._compose_config_hashes(stack, "services: [", "", "/bin/false")
+    assert str(info.value) == "docker compose config --hash failed for stack solacore (exit 1)"

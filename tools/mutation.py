@@ -285,6 +285,13 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "checks.probes.x__fixed_checks": ({2, 8, 9, 17, 7, 23},
                                       "the name of a fixed route's request is never shown (its judge names the route); "
                                       "Ask's default timeout is CHECK_TIMEOUT (5.0)"),
+    "checks.snapshot.x__compose_config_hashes": (
+        {1, 2, 3, 9, 10, 15, 16, 18, 20, 22, 32, 35, 38, 42, 48, 50, 51, 52, 53, 54, 63, 65, 69, 71, 89, 93, 96, 97, 99},
+        "temporary folder prefix; file names passed explicitly (-f, --env-file); UTF-8 spelled otherwise or the UTF-8 "
+        "locale default; 0o600 == 385; PATH of a binary started by absolute path; timeout/stdin of a run that ends at "
+        "once; a 'service hash' line splits alike on ' ', on whitespace, from either end"),
+    "checks.snapshot.x_expected_config_digests": ({9}, "another separator in the cache key keys the same stacks apart"),
+    "checks.snapshot.x__v1": ({10}, "lstrip('XXvXX') strips the same from a version (no version starts with X)"),
     "declare.model.xǁ_Unreachableǁ__init__": ({1}, "the exception's own text is never shown: its one caller reads "
                                                   "exc.key, exc.message and exc.fix"),
     "declare.model.x__read_key_file": ({11, 17, 19}, "ROOT / an absolute path is that path; encoding None is the UTF-8 "
