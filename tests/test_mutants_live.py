@@ -680,3 +680,17 @@ def test_every_read_only_source_is_counted_and_its_owner_compared(world):
     [owner] = read_only_sources(with_file(view, "/srv/mooring/solacore/nginx/extra", owner="www-data"))
     assert (owner.message, owner.expected, owner.actual) == (
         "/srv/mooring/solacore/nginx/extra (read-only in nginx) has another owner", "owner root", "owner www-data")
+
+
+def test_each_service_is_judged_whatever_the_one_before_it(world):
+    data = world.read("all.yml")
+    data["stack"]["services"]["api"]["restart"] = "no"
+    world.write("all.yml", data)
+    view = healthy_view()
+    finished = with_service(view, "api", state="exited", exit_code=0)  # api: a finished one-shot job
+    assert [f.message for f in services_running(with_service(finished, "db", health="unhealthy"))] == ["db is unhealthy"]
+    stopped = with_service(with_service(view, "api", state="exited", exit_code=3), "redis", health="unhealthy")
+    assert [f.message for f in services_running(stopped)] == ["api is exited", "redis is unhealthy"]
+    gone = with_snapshot(view, services=tuple(s for s in view.snapshot.services if s.service != "api"))
+    assert [f.message for f in services_running(with_service(gone, "db", health="unhealthy"))] == [
+        "api has no container", "db is unhealthy"]

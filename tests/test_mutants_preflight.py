@@ -219,3 +219,12 @@ def test_a_deploy_file_is_refused_with_every_failed_finding(world, monkeypatch):
         assert_host_ready(FakeHost("docker-1", ["sandbox"]))
     assert info.value.problems == [ConfigProblem("/g/all.yml", "stack.x", "a.b: is bad", "fix x"),
                                    ConfigProblem("docker-1", "", "c.d: also bad", "fix y")]
+
+
+def test_preflight_inventory_passes_limit_and_group_data_on(world, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    [missing] = preflight.preflight_inventory(str(world.inventory), ["sandbox"], empty)
+    assert missing.message == f"no declared state: {empty}/all.yml does not exist"
+    [nobody] = preflight.preflight_inventory(str(world.inventory), ["nobody"], world.group_data)
+    assert nobody.message == "no hosts matching nobody in the inventory"

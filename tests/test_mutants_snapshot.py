@@ -357,3 +357,12 @@ def test_a_compose_that_fails_is_named_without_its_output(world):
     with pytest.raises(RuntimeError) as info:
         snapshot._compose_config_hashes(stack, "services: [", "", "/bin/false")
     assert str(info.value) == "docker compose config --hash failed for stack solacore (exit 1)"
+
+
+def test_an_env_line_differs_only_when_both_digests_are_known():
+    keys = (EnvKey("A", 1, False, "da"), EnvKey("B", 2, False, None))
+    env = EnvState("read", keys)
+    assert env.differs("A", {"A": "da"}) is False and env.differs("A", {"A": "other"}) is True
+    assert env.differs("B", {"B": "db"}) is None  # the host printed no digest
+    assert env.differs("C", {"C": "dc"}) is None  # the host lacks the key
+    assert env.differs("A", {}) is None  # not rendered

@@ -290,6 +290,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
         "temporary folder prefix; file names passed explicitly (-f, --env-file); UTF-8 spelled otherwise or the UTF-8 "
         "locale default; 0o600 == 385; PATH of a binary started by absolute path; timeout/stdin of a run that ends at "
         "once; a 'service hash' line splits alike on ' ', on whitespace, from either end"),
+    "checks.snapshot.x_expected_file_digests": ({5}, "'UTF-8' and 'utf-8' name the same codec"),
     "checks.snapshot.x_expected_config_digests": ({9}, "another separator in the cache key keys the same stacks apart"),
     "checks.snapshot.x__v1": ({10}, "lstrip('XXvXX') strips the same from a version (no version starts with X)"),
     "declare.model.xǁ_Unreachableǁ__init__": ({1}, "the exception's own text is never shown: its one caller reads "
