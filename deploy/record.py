@@ -31,7 +31,11 @@ if model.stack is not None and directory is not None:
         for suffix in ("json", "md"):
             files.put(name=f"Release record ({suffix})", src=str(directory / f"record-{host.name}.{suffix}"),
                       dest=f"{target}/record.{suffix}", mode="600", create_remote_dir=False)
-    if verdict.unlock and (verdict.promote is not None or record_json.exists()):
+    rollback_json = directory / f"rollback-record-{host.name}.json"
+    if rollback_json.exists():  # an on-demand rollback (mooring rollback)
+        files.put(name="Rollback record", src=str(rollback_json),
+                  dest=f"{model.stack.dir}/.mooring/rollbacks/{run_id()}.json", mode="600", create_remote_dir=True)
+    if verdict.unlock and (verdict.promote is not None or record_json.exists() or rollback_json.exists()):
         lock.unlocked(name=Op.full(Op.UNLOCKED), directory=model.stack.dir, run=run_id())
     elif verdict.unlock:
         lock.release(model.stack.dir, run_id())

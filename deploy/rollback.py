@@ -1,45 +1,84 @@
-"""Rollback: put back the release a failed deploy replaced.
+"""Rollback: put back the release a failed deploy replaced, or one an operator names.
 
 Run by ``mooring deploy`` for hosts whose new release failed, with ``MOORING_RUN_DIR`` set: the
 command's verdict left there names the release to restore, the release number this run saved
 (marked ``-failed`` by number) and whether any container changed. The restored release's secret
-files are its masked copies filled with the secrets declared now (the release keeps none). Run by hand,
-``--data mooring_rollback_to=N`` names the release to restore (and makes it current):
+files are its masked copies filled with the secrets declared now (the release keeps none).
+
+On demand, ``--data mooring_rollback_to=N`` (or ``previous``: the newest good release before the
+current one) names the release to restore and makes it current; ``--data mooring_rollback_force=1``
+allows a release marked failed. ``mooring rollback`` runs it so,
+under the stack's deploy lock, then gates and records it like a deploy; by hand:
 
     pyinfra inventories/sandbox.py deploy/rollback.py --limit docker-1 --data mooring_rollback_to=3
 """
 
 from pyinfra import host
+from pyinfra.facts.files import File
 
-from deploy.facts.releases import Releases
+from deploy.facts.releases import ReleaseHistory, Releases
 from deploy.operations import stack
 from deploy.operations.compose import fail_host_op
+from deploy.roles.stack import http_base_for, probe_specs, take_lock
 from declare.model import host_model
 from declare.render import declared_secrets, render_stack
-from deploy.plan import RollbackResult, Verdict, read_host_plan, run_id, write_host_plan
+from deploy.plan import RollbackResult, Verdict, read_host_plan, run_dir, run_id, write_host_plan
+
+
+def on_demand_target(wanted: object, history: ReleaseHistory) -> tuple[int | None, str]:
+    """The release an on-demand rollback restores, or None and why not."""
+    if str(wanted) == "previous":
+        found = history.previous_good()
+        return (found.number, "") if found else (None, "no good release older than the current one is kept")
+    if not str(wanted).isdigit():
+        return None, f"mooring_rollback_to={wanted!r} is not a release number (nor 'previous')"
+    return int(str(wanted)), ""
+
+
+def migration_warning(history: ReleaseHistory, directory: str, target: int) -> str:
+    """Why restoring ``target`` leaves the database as it is: the current release applied
+    migrations (its ``migrated-<id>`` marker), which a rollback of files and images does not undo."""
+    current, restored = history.current_release(), history.by_number(target)
+    if current is None or restored is None or current.release_id == restored.release_id:
+        return ""
+    if not host.get_fact(File, path=f"{directory}/releases/migrated-{current.release_id}"):
+        return ""
+    return (f"release {current.number} ran its database migrations; rolling back to release {target} does not "
+            "undo what they changed (run your down-migration, or restore a backup, if the older code needs it)")
+
 
 model = host_model(host)
 verdict = read_host_plan(host.name, "verdict", Verdict) or Verdict()
 if model.stack is not None:
     wanted = host.data.get("mooring_rollback_to")
-    target = verdict.roll_back_to
-    if wanted is not None:
-        target = int(wanted) if str(wanted).isdigit() else None
+    target, refused, warning = verdict.roll_back_to, "", ""
+    rendered = render_stack(model)
     mounts: dict[str, list[str]] = {}
-    for item in render_stack(model).files:
+    for item in rendered.files:
         if item.used_by:
             mounts[item.path] = list(item.used_by)
+    if wanted is not None:
+        history = host.get_fact(Releases, directory=model.stack.dir)
+        target, refused = on_demand_target(wanted, history)
+        if target is not None and run_dir() is not None:  # mooring rollback: under the deploy lock
+            refused = take_lock(model.stack, [item.path for item in rendered.files]) or ""
+        if target is not None and not refused:
+            warning = migration_warning(history, model.stack.dir, target)
 
-    if wanted is not None and target is None:
-        fail_host_op(name="Roll back", message=f"mooring_rollback_to={wanted!r} is not a release number")
+    if refused:
+        target = None
+        fail_host_op(name="Roll back", message=refused)
     elif target is not None:
         stack.rolled_back(name=f"Roll back to release {target}", directory=model.stack.dir,
                           project=model.stack.name, number=target, run=run_id(), failed_number=verdict.failed,
                           containers_touched=verdict.containers_touched, mounts=mounts,
-                          make_current=wanted is not None, secrets=declared_secrets(model.stack))
+                          make_current=wanted is not None, secrets=declared_secrets(model.stack),
+                          force=wanted is not None and str(host.data.get("mooring_rollback_force")) == "1")
     elif verdict.failed is not None:
         stack.marked_failed(name="Mark the failed release", directory=model.stack.dir, number=verdict.failed)
     kept = verdict.failed is not None and host.get_fact(Releases, directory=model.stack.dir).by_number(
         verdict.failed) is not None
     write_host_plan(host.name, "rollback", RollbackResult(target=target, failed_release=verdict.failed,
-                                                          failed_release_kept=kept))
+                                                          failed_release_kept=kept, warning=warning,
+                                                          http_base=http_base_for(model.stack),
+                                                          health=probe_specs(model.stack.health, model.stack.http_port)))

@@ -27,7 +27,7 @@ from checks.probes import ProbeResult, run_gate
 from declare.paths import ROOT, state_dir
 from mooring.runner import RunInterrupted, RunResult, deploy_path, run_deploy
 from deploy.plan import (COMMAND_ENV, RUN_DIR_ENV, RUN_ID_ENV, RUN_PID_ENV, Op, RollbackResult, StackPlan,
-                             Verdict, read_host_plans, write_plan_in)
+                         Verdict, read_host_plans, write_plan_in)
 from declare.secrets import redact
 from mooring import __version__
 
@@ -83,6 +83,12 @@ class DeployReport:
         return (not failed(self.findings) and all(h.ok for h in self.hosts) and bool(self.hosts)
                 and not self.interrupted)
 
+    @property
+    def rolled_back(self) -> bool:
+        """Whether an on-demand rollback restored every host and each passed its gate."""
+        return (not failed(self.findings) and bool(self.hosts) and not self.interrupted
+                and all(h.outcome is Result.ROLLED_BACK for h in self.hosts))
+
 
 def new_run_dir() -> Path:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -132,6 +138,105 @@ def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600
             report.interrupted = "interrupted (Ctrl-C)"
     _settle(inventory, report, env, limit)
     return report
+
+
+def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous", force: bool = False,
+             timeout: float = 3600) -> DeployReport:
+    """Roll hosts back on demand to release ``to`` (a number, or ``previous``: the newest good
+    release before the current one), through the same path as a deploy's rollback: pre-flight,
+    the deploy lock, the restore (only what differs restarts), the health gate (HTTP probes,
+    then every service running and healthy), a record on the host and under ``.mooring/``, unlock.
+
+    A release marked failed is refused unless ``force``; a current release that applied
+    migrations is restored with a warning (its schema stays). Nothing is touched when pre-flight
+    fails.
+
+    >>> rollback("inventories/sandbox.py", ["docker-1"], to="3").ok  # doctest: +SKIP
+    True
+    """
+    from checks.preflight import preflight_report
+
+    preflight = preflight_report(inventory, limit)
+    report = DeployReport(findings=preflight.findings)
+    if failed(report.findings):
+        return report
+    report.secrets = secrets = secret_values(preflight.hosts)
+    report.run_dir = run_dir = new_run_dir()
+    env = {RUN_DIR_ENV: str(run_dir), RUN_ID_ENV: uuid.uuid4().hex[:12], RUN_PID_ENV: str(os.getpid()),
+           COMMAND_ENV: "mooring rollback"}
+    try:
+        report.apply = run_deploy(inventory, deploy_path("rollback"), limit=limit, env=env, timeout=timeout,
+                                  extra=["--data", f"mooring_rollback_to={to}",
+                                         "--data", f"mooring_rollback_force={int(force)}"])
+    except RunInterrupted as exc:
+        report.apply, report.interrupted = exc.partial, exc.reason
+    done = read_host_plans(run_dir, "rollback", RollbackResult)
+    for host in sorted(set(report.apply.hosts) | set(done)):
+        report.hosts.append(_restored(host, report.apply, done.get(host), secrets, report.interrupted))
+    gated = [h for h in report.hosts if h.outcome is Result.DEPLOYED]
+    if gated and not report.interrupted:
+        _services_gate(inventory, report, {h.name: list(h.groups) for h in preflight.hosts})
+    for outcome in report.hosts:
+        if outcome.outcome is Result.DEPLOYED:  # gated: it is a rollback that held
+            outcome.outcome = Result.ROLLED_BACK
+        if outcome.rolled_back_to is not None:
+            write_rollback_record(run_dir, outcome, to, secrets)
+    locked = sorted(done)
+    for host in locked:
+        write_plan_in(run_dir, host, "verdict", Verdict())  # only unlock (a lock this run holds)
+    if locked or report.interrupted:
+        try:
+            run_deploy(inventory, deploy_path("record"), limit=limit if report.interrupted else locked, env=env)
+        except RunInterrupted as exc:
+            report.interrupted = report.interrupted or exc.reason
+    return report
+
+
+def _restored(host: str, apply: RunResult, done: RollbackResult | None, secrets: list[str],
+              interrupted: str) -> HostOutcome:
+    """One host's on-demand rollback: failed (with pyinfra's reason), or restored and HTTP-gated
+    (``DEPLOYED`` until the services gate confirms it)."""
+    outcome = HostOutcome(host, Result.FAILED)
+    if done is not None and done.warning:
+        outcome.warnings.append(redact(done.warning, secrets))
+    if interrupted or host in apply.failed_hosts or done is None or done.target is None:
+        reasons = apply.errors_for(host)
+        outcome.error = redact(interrupted or (reasons[0] if reasons else "pyinfra stopped before this host "
+                                               "finished (see `mooring -v rollback`)"), secrets)
+        return outcome
+    outcome.rolled_back_to = done.target
+    outcome.rollback_gate = [_redacted(p, secrets) for p in run_gate(done.http_base, list(done.health))]
+    if all(p.ok for p in outcome.rollback_gate):
+        outcome.outcome = Result.DEPLOYED
+    else:
+        outcome.error = "health gate failed after the rollback: " + ", ".join(
+            p.name for p in outcome.rollback_gate if not p.ok)
+    return outcome
+
+
+def write_rollback_record(run_dir: Path, outcome: HostOutcome, wanted: str, secrets: list[str]) -> dict[str, Any]:
+    """The on-demand rollback's record: into the run dir (``deploy/record.py`` uploads it to the
+    host's ``.mooring/rollbacks/``) and under ``.mooring/rollbacks/<host>/`` (local copy)."""
+    record = {
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "operator": os.environ.get("MOORING_OPERATOR") or getpass.getuser(),
+        "mooring_version": __version__,
+        "host": outcome.host,
+        "command": "mooring rollback",
+        "asked_for": wanted,
+        "rolled_back_to": outcome.rolled_back_to,
+        "outcome": outcome.outcome.value,
+        "error": outcome.error,
+        "gate": [p.to_dict() for p in outcome.rollback_gate],
+        "warnings": list(outcome.warnings),
+    }
+    record = json.loads(redact(json.dumps(record), [json.dumps(v)[1:-1] for v in secrets]))
+    text = json.dumps(record, indent=2, sort_keys=True)
+    local = state_dir() / "rollbacks" / outcome.host
+    local.mkdir(parents=True, exist_ok=True)
+    (run_dir / f"rollback-record-{outcome.host}.json").write_text(text)
+    (local / f"{record['time'].replace(':', '')}.json").write_text(text)
+    return record
 
 
 def _settle(inventory: str, report: DeployReport, env: dict[str, str], limit: list[str] | None) -> None:
@@ -449,10 +554,13 @@ def format_report(report: DeployReport) -> str:
     for h in report.hosts:
         head = f"{h.host}: {h.outcome.value}"
         if h.plan:
-            head += f" (release {h.plan.release_number}, {len(h.changes)} change(s))"
+            head += f" (release {h.plan.release_number}, {_plural(len(h.changes), 'change')})"
         lines.append(head)
         if h.plan and h.plan.env_keys_changed:
-            lines.append(f"  env keys changed: {', '.join(h.plan.env_keys_changed)}")
+            if h.plan.new_release and h.plan.previous is None:  # a first release sets them, it changes nothing
+                lines.append(f"  {_plural(len(h.plan.env_keys_changed), 'env key')} set")
+            else:
+                lines.append(f"  env keys changed: {', '.join(h.plan.env_keys_changed)}")
         for p in h.gate:
             lines.append(f"  gate: {p.describe()}")
         if h.error:
@@ -467,3 +575,12 @@ def format_report(report: DeployReport) -> str:
     if not report.hosts and report.apply is not None:
         lines.append("no host ran: " + redact(report.apply.log_tail(), report.secrets))
     return "\n".join(lines)
+
+
+def _plural(number: int, noun: str) -> str:
+    """``1 change``, ``3 changes``, ``0 changes``.
+
+    >>> _plural(1, "change"), _plural(15, "env key")
+    ('1 change', '15 env keys')
+    """
+    return f"{number} {noun}{'' if number == 1 else 's'}"

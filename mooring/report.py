@@ -289,7 +289,7 @@ def run_summary(result: "RunResult", title: str) -> str:
             lines.append(f"  {host}: FAILED - {reasons[0]}")
             continue
         changes = result.changes_for(host)
-        lines.append(f"  {host}: ok, {len(changes)} change(s)" + (f" ({', '.join(changes[:6])}{', ...' if len(changes) > 6 else ''})" if changes else ""))
+        lines.append(f"  {host}: ok, {len(changes)} {'change' if len(changes) == 1 else 'changes'}" + (f" ({', '.join(changes[:6])}{', ...' if len(changes) > 6 else ''})" if changes else ""))
     if not result.hosts:
         lines.append("  no host ran: " + result.log_tail())
     return "\n".join(lines)

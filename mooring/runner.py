@@ -207,4 +207,5 @@ def run_fact(inventory: str, fact: str, *args: str, limit: list[str] | None = No
     if proc.returncode != 0 or payload is None:
         tail = " | ".join(line for line in proc.stderr.strip().splitlines()[-3:])
         raise MooringError(f"collecting {fact} failed (rc={proc.returncode}): {tail}")
-    return payload.get(fact, {})
+    # pyinfra names the result after the fact and its arguments: "FACT (key=value, ...)".
+    return next((value for key, value in payload.items() if key == fact or key.startswith(f"{fact} (")), {})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mooring.cli import main
+from mooring.cli import build_parser, main
 from mooring.commands import COMMAND_MODULES, load_commands
 from tests.conftest import ROOT
 
@@ -35,8 +35,8 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_registered_commands():
-    assert sorted(load_commands()) == ["backup", "bootstrap", "check", "deploy", "drift", "init", "sandbox", "unlock",
-                                      "validate"]
+    assert sorted(load_commands()) == ["backup", "bootstrap", "check", "deploy", "drift", "init", "logs",
+                                      "releases", "rollback", "sandbox", "status", "unlock", "validate"]
 
 
 def test_duplicate_command_is_refused(monkeypatch):
@@ -54,7 +54,7 @@ def test_help_lists_every_command(capsys):
         assert name in out
 
 
-@pytest.mark.parametrize("command", ["sandbox", "bootstrap", "validate", "deploy"])
+@pytest.mark.parametrize("command", ["sandbox", "bootstrap", "validate", "deploy", "status", "releases", "rollback"])
 def test_every_command_has_help(capsys, command):
     code, out, err = run_main(capsys, command, "--help")
     assert code == 0, err
@@ -89,3 +89,56 @@ def test_python_dash_m_mooring_exits_with_the_commands_code():
     assert out.returncode == 1
     assert "mooring: error: inventory 'nowhere' not found" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_rollback_to_something_that_is_no_release_number_is_refused(capsys):
+    code, _out, err = run_main(capsys, "rollback", "sandbox", "--to", "latest")
+    assert code == 1 and "--to 'latest': give a release number (mooring releases lists them) or 'previous'" in err
+
+
+@pytest.mark.parametrize("command", ["deploy", "rollback"])
+def test_production_needs_yes_without_a_terminal_and_asks_on_one(world, capsys, monkeypatch, command):
+    import mooring.deployer as deployer
+
+    contacted = []
+    monkeypatch.setattr(deployer, command, lambda *a, **k: contacted.append(a) or pytest.fail("a host was contacted"))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code, _out, err = run_main(capsys, command, "production")
+    assert code == 1 and not contacted
+    assert f"api-1.production.example.com, api-2.production.example.com in production: add --yes to {command}" in err
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    code, _out, err = run_main(capsys, command, "production")
+    assert code == 1 and "not confirmed" in err and not contacted
+
+
+def test_staging_is_not_asked(world, capsys, monkeypatch):
+    from mooring.commands import confirm_production
+    from mooring.runner import inventory_path
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert confirm_production(inventory_path("staging"), None, False, "deploy") == ""
+    assert confirm_production(inventory_path("production"), None, True, "deploy") == ""
+
+
+@pytest.mark.parametrize("argv", [["-v", "validate", "sandbox"], ["validate", "sandbox", "-v"],
+                                  ["validate", "-v", "sandbox"]])
+def test_verbose_is_accepted_before_and_after_the_command(argv):
+    args = build_parser().parse_args(argv)
+    assert args.verbose is True and args.command == "validate"
+
+
+def test_without_verbose_it_is_off():
+    assert build_parser().parse_args(["validate", "sandbox"]).verbose is False
+
+
+def test_ctrl_c_ends_with_130_and_a_line_not_a_traceback(capsys, monkeypatch):
+    import mooring.commands.validate as validate
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(validate, "run", interrupted)
+    code, _out, err = run_main(capsys, "validate", "sandbox")
+    assert code == 130 and err == "mooring validate: interrupted (Ctrl-C)\n"

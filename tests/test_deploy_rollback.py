@@ -16,7 +16,7 @@ from tests.conftest import CANARY_DB, CANARY_JWT, ssh
 from tests.safety import (  # noqa: F401 - stack and box are fixtures
     stack, box, STACK, RELEASES, FAST_FAILING_GATE, mooring, env_lines, env_mode, listing, current,
     assert_consistent, healthy, overrides, ROTATED_JWT, ROTATED, box_bytes, releases_content, holds_any,
-    api_env_has,
+    api_env_has, containers,
 )
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
@@ -46,10 +46,11 @@ def test_status_and_releases_read_the_records_of_a_good_and_a_rolled_back_deploy
     """``mooring status`` names the current release with who deployed it, the services and the
     failed deploy after it; ``mooring releases`` lists both records from the host, one snapshot each."""
     monkeypatch.setenv("MOORING_OPERATOR", "status-test-operator")
-    out = mooring("deploy", "sandbox", "--limit", box.name,
+    out = mooring("deploy", "sandbox", "--limit", box.name, "--json", "-",
                   group_data=overrides(tmp_path / "good", box, "  env:\n    APP_VERSION: 1.0.0-status\n"))
-    assert out.returncode == 0, out.stdout
+    assert out.returncode == 0, out.stderr[-3000:]
     good = current(box)
+    assert json.loads(out.stdout)["hosts"][0]["release_dirname"] == good  # with '-', stdout is only JSON
     failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
     out = mooring("deploy", "sandbox", "--limit", box.name, group_data=overrides(tmp_path / "bad", box, failing))
     assert out.returncode == 1, out.stdout
@@ -72,6 +73,69 @@ def test_status_and_releases_read_the_records_of_a_good_and_a_rolled_back_deploy
     assert [e["release_dirname"] for e in history] == kept  # oldest first: folder names sort by number
     assert [e["current"] for e in history].count(True) == 1
     assert {e["release_dirname"]: e["outcome"] for e in history}[last["release_dirname"]] == "rolled_back"
+
+
+def test_rollback_on_demand_restores_the_previous_release_gated_recorded_and_twice_changes_nothing(box, tmp_path):
+    """``mooring rollback``: A, B deployed, C failed its gate; a rollback restores A (its env in the
+    api container), passes the gate, records, unlocks; the same rollback again restarts nothing;
+    the failed C is refused unless forced; a release that is not kept and a foreign lock are
+    refused without touching the host."""
+    for name in ("a", "b"):
+        out = mooring("deploy", "sandbox", "--limit", box.name,
+                      group_data=overrides(tmp_path / name, box, f"  env:\n    APP_VERSION: 1.0.0-rb-{name}\n"))
+        assert out.returncode == 0, out.stdout
+        if name == "a":
+            a = current(box)
+    failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
+    failing += "  env:\n    APP_VERSION: 1.0.0-rb-c\n"
+    out = mooring("deploy", "sandbox", "--limit", box.name, group_data=overrides(tmp_path / "c", box, failing))
+    assert out.returncode == 1, out.stdout
+    [c_failed] = [n for n in listing(box) if n.endswith("-failed") and n[:4] > a[:4]][-1:]
+    current_before = current(box)
+    target = tmp_path / "rollback.json"
+    out = mooring("rollback", "sandbox", "--limit", box.name, "--json", str(target))
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+    [host] = json.loads(target.read_text())["hosts"]
+    assert host["outcome"] == "rolled_back" and host["rolled_back_to"] == int(a[:4]), host
+    assert host["gate"] and all(p["ok"] for p in host["gate"]), host["gate"]
+    # B ran the stack's migration command: rolling back past it says that the schema stays.
+    assert [w for w in host["warnings"] if f"release {int(current_before[:4])} ran its database migrations" in w]
+    assert current(box) == a and api_env_has(box, "APP_VERSION", "1.0.0-rb-a") and healthy(box)
+    assert_consistent(box)  # unlocked, nothing pending or half-written
+    [record] = ssh(box, f"ls {STACK}/.mooring/rollbacks/").stdout.split()
+    assert json.loads(ssh(box, f"cat {STACK}/.mooring/rollbacks/{record}").stdout)["rolled_back_to"] == int(a[:4])
+
+    before = containers(box)
+    again = mooring("rollback", "sandbox", "--limit", box.name, "--to", a[:4].lstrip("0"))
+    assert again.returncode == 0, again.stdout + again.stderr[-3000:]
+    assert containers(box) == before, "a second rollback to the same release restarted containers"
+
+    c_number = c_failed[:4].lstrip("0")
+    refused = mooring("rollback", "sandbox", "--limit", box.name, "--to", c_number)
+    assert refused.returncode == 1 and f"release {c_number} failed its health gate" in refused.stdout, refused.stdout
+    assert current(box) == a and c_failed in listing(box)
+    forced = mooring("rollback", "sandbox", "--limit", box.name, "--to", c_number, "--force", "--json", "-")
+    assert forced.returncode == 0, forced.stdout + forced.stderr[-3000:]
+    assert json.loads(forced.stdout)["hosts"][0]["rolled_back_to"] == int(c_number)  # stdout is only JSON
+    c = c_failed.removesuffix("-failed")
+    assert current(box) == c and c_failed not in listing(box) and api_env_has(box, "APP_VERSION", "1.0.0-rb-c")
+    assert_consistent(box)
+
+    missing = mooring("rollback", "sandbox", "--limit", box.name, "--to", "9999")
+    assert missing.returncode == 1 and "release 9999 is not kept" in missing.stdout, missing.stdout
+    assert current(box) == c
+    assert_consistent(box)
+
+    owner = {"run": "f0reign", "operator": "ana", "controller": "elsewhere", "pids": [1], "command": "mooring deploy",
+             "started": "2026-11-27T10:00:00+00:00"}
+    ssh(box, f"mkdir -p {STACK}/.mooring/lock && echo '{json.dumps(owner)}' > {STACK}/.mooring/lock/owner")
+    try:
+        locked = mooring("rollback", "sandbox", "--limit", box.name)
+        assert locked.returncode == 1 and "another deploy holds the lock" in locked.stdout, locked.stdout
+        assert "ana@elsewhere" in locked.stdout and current(box) == c
+        assert ssh(box, f"cat {STACK}/.mooring/lock/owner").stdout.strip() == json.dumps(owner)  # not broken
+    finally:
+        ssh(box, f"rm -rf {STACK}/.mooring/lock")
 
 
 def test_no_release_keeps_a_secret_value_even_after_a_rotation(box, tmp_path):

@@ -188,3 +188,14 @@ def test_verdict_of_a_failed_host_without_a_new_release_restores_nothing(http_ba
     assert _verdict(outcome, apply_result()) == Verdict()
     failed_new = _judge("new-gate-failed", apply_result(), plan(True, "/broken", http_base), [])
     assert _verdict(failed_new, apply_result()) == Verdict(roll_back_to=4, failed=5, containers_touched=True)
+
+
+@pytest.mark.parametrize("previous, expected", [(None, "  2 env keys set"),
+                                                (ReleaseRef(4, "old4"), "  env keys changed: APP_VERSION, JWT_SECRET")])
+def test_a_first_release_sets_its_env_keys_and_a_later_one_changes_them(previous, expected):
+    plan = StackPlan(stack="solacore", directory="/srv/mooring/solacore", release=ReleaseRef(5, "new5"),
+                     new_release=True, previous=previous, env_keys_changed=("APP_VERSION", "JWT_SECRET"))
+    outcome = deployer.HostOutcome("docker-1", deployer.Result.DEPLOYED, changes=["Stack | Compose up"], plan=plan)
+    lines = deployer.format_report(deployer.DeployReport(hosts=[outcome])).splitlines()
+    assert lines[0] == "docker-1: deployed (release 5, 1 change)"
+    assert lines[1] == expected

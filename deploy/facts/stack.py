@@ -143,3 +143,29 @@ class ImageIds(FactBase[dict]):
             ids[ref] = image_id.strip() or None
         return ids
 
+
+
+class ComposeLogs(FactBase[list]):
+    """
+    Returns the last log lines of one service of the stack in ``directory`` (``docker compose
+    logs --timestamps``, oldest first), from ``since`` (a Docker duration such as ``1h`` or an
+    RFC 3339 time) and at most ``tail`` lines. One remote command; [] when the stack is absent.
+
+    .. code:: python
+
+        host.get_fact(ComposeLogs, directory="/srv/mooring/solacore", project="solacore", service="api",
+                      since="10m", tail=200)
+    """
+
+    def command(self, directory: str, project: str, service: str, since: str = "", tail: int = 200) -> str:
+        since_arg = f" --since {shlex.quote(since)}" if since else ""
+        return (f"if [ -f {shlex.quote(directory)}/compose.yml ]; then {compose_cmd(directory, project)} logs "
+                f"--no-color --no-log-prefix --timestamps --tail {int(tail)}{since_arg} {shlex.quote(service)} 2>&1; "
+                "fi; true")
+
+    @staticmethod
+    def default() -> list:
+        return []
+
+    def process(self, output: list[str]) -> list:
+        return list(output)

@@ -289,7 +289,7 @@ def restore_script(source: str, run: str, mounts: dict[str, list[str]], compose:
 @operation(is_idempotent=False)
 def rolled_back(directory: str, project: str, number: int, run: str, failed_number: int | None = None,
                 containers_touched: bool = True, mounts: dict[str, list[str]] | None = None,
-                make_current: bool = False, secrets: dict[str, str] | None = None):
+                make_current: bool = False, secrets: dict[str, str] | None = None, force: bool = False):
     """
     Restore release ``number``: its files (one swap per differing file) and image tags, then
     bring back only what changed. Its secret files (``.env``) are its masked copies with the
@@ -310,6 +310,8 @@ def rolled_back(directory: str, project: str, number: int, run: str, failed_numb
     + secrets: secret name → value declared now (``declare.render.declared_secrets``). A
       placeholder naming a secret that is no longer declared fails the host before anything
       is written.
+    + force: restore a release marked failed (an operator vouching for it); its ``-failed``
+      mark is removed first. Without it such a release is refused.
 
     A release staged by an older mooring keeps no masked copies: its secret files are left as
     they are (its ``secret-files.tar.gz`` was removed under the lock: it held old secrets).
@@ -317,9 +319,17 @@ def rolled_back(directory: str, project: str, number: int, run: str, failed_numb
     history = host.get_fact(Releases, directory=directory)
     target = history.by_number(number)
     base = f"{directory}/releases"
-    if target is None or target.failed:
-        yield fail_host(f"release {number} is not kept (or failed) in {base}: nothing safe to roll back to")
+    if target is None:
+        yield fail_host(f"release {number} is not kept in {base}: nothing to roll back to (mooring releases lists them)")
         return
+    if target.failed and not force:
+        yield fail_host(f"release {number} failed its health gate ({base}/{target.dirname}): roll back to a good "
+                        "release, or add --force if you know why it failed and want it back anyway")
+        return
+    if target.failed:  # forced: the operator vouches for it, so it is no longer marked failed
+        vouched = Release(target.number, target.release_id)
+        yield StringCommand("mv", QuoteString(f"{base}/{target.dirname}"), QuoteString(f"{base}/{vouched.dirname}"))
+        target = vouched
     source = f"{base}/{target.dirname}"
     masked = host.get_fact(MaskedFiles, release_dir=source)
     try:

@@ -9,8 +9,8 @@ import argparse
 import importlib
 from types import ModuleType
 
-COMMAND_MODULES = ("init", "sandbox", "bootstrap", "validate", "deploy", "check", "drift", "status", "releases", "backup",
-                   "unlock")
+COMMAND_MODULES = ("init", "sandbox", "bootstrap", "validate", "deploy", "check", "drift", "status", "releases",
+                   "rollback", "logs", "backup", "unlock")
 
 
 def load_commands() -> dict[str, ModuleType]:
@@ -28,3 +28,29 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """INVENTORY and ``--limit``, the same for every command that reaches hosts."""
     parser.add_argument("inventory", help="inventory file or name (sandbox, staging, production)")
     parser.add_argument("--limit", action="append", metavar="HOST", help="only these hosts or groups (repeatable)")
+
+
+def add_confirm_argument(parser: argparse.ArgumentParser) -> None:
+    """``--yes``: go on without asking (production hosts ask on a terminal, and need it without one)."""
+    parser.add_argument("--yes", action="store_true",
+                        help="do not ask for confirmation (hosts in the production group ask on a terminal, "
+                             "and need --yes without one, e.g. in CI)")
+
+
+def confirm_production(inventory, limit: list[str] | None, yes: bool, action: str) -> str:
+    """Why not to go on ("" to go on): hosts in the ``production`` group need the operator to
+    type ``action`` on a terminal, or ``--yes``. Reads the inventory only (no host is contacted)."""
+    import sys
+
+    from checks.preflight import inventory_hosts, select_hosts
+
+    if yes:
+        return ""
+    production = [h.name for h in select_hosts(inventory_hosts(str(inventory)), limit) if "production" in h.groups]
+    if not production:
+        return ""
+    names = ", ".join(production)
+    if not sys.stdin.isatty():
+        return f"{names} in production: add --yes to {action} (no terminal to ask on)"
+    answer = input(f"{action} production host(s) {names}? Type '{action}' to go on: ")
+    return "" if answer.strip() == action else "not confirmed"

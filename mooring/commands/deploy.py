@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from mooring.commands import add_target_arguments
+from mooring.commands import add_confirm_argument, add_target_arguments, confirm_production
 
 NAME = "deploy"
 HELP = "push the declared stack to docker hosts: pre-flight, converge, health gate, rollback, record"
@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mooring.output import exit_codes_help
 
     add_target_arguments(parser)
+    add_confirm_argument(parser)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = exit_codes_help(NAME)
     parser.add_argument("--json", metavar="FILE",
@@ -32,7 +33,12 @@ def run(args: argparse.Namespace) -> int:
     from mooring.deployer import deploy, format_report, record_for
     from mooring.runner import inventory_path
 
-    report = deploy(inventory_path(args.inventory), args.limit, timeout=args.timeout)
+    path = inventory_path(args.inventory)
+    refused = confirm_production(path, args.limit, args.yes, NAME)
+    if refused:
+        print(f"mooring deploy: {refused}", file=sys.stderr)
+        return 1
+    report = deploy(path, args.limit, timeout=args.timeout)
     print(format_report(report), file=sys.stderr if args.json == "-" else sys.stdout)  # '-': stdout is only JSON
     if args.verbose and report.apply is not None:
         print(report.shown_log(), file=sys.stderr)

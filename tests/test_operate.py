@@ -1,0 +1,55 @@
+"""Operating a deployed stack on a real box: ``mooring logs`` (one service's lines from the host,
+every secret masked, ``-f`` printing each new line once)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import CANARIES, CANARY_JWT, ROOT, SECRET_ENV
+from tests.safety import box, mooring, overrides, stack  # noqa: F401 - stack and box are fixtures
+
+pytestmark = [pytest.mark.boxes, pytest.mark.slow]
+
+# A service that says the JWT secret once, exactly (as a careless app would; printf, since echo would
+# turn the canary's backslash into an escape), then ticks every second.
+TALKER = """\
+  services:
+    talker:
+      image: mooring/redis:7
+      image_source: ship
+      env: [JWT_SECRET]
+      command: [sh, -c, "echo talker-started; printf 'jwt=%s\\\\n' \\"$$JWT_SECRET\\"; while true; do echo tick-$$(date +%s%N); sleep 1; done"]
+"""
+
+
+def test_logs_mask_secrets_and_follow_prints_each_new_line_once(box, tmp_path):
+    data = overrides(tmp_path, box, TALKER)
+    out = mooring("deploy", "sandbox", "--limit", box.name, group_data=data)
+    assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+
+    logs = mooring("logs", "sandbox", "talker", "--limit", box.name, group_data=data)
+    assert logs.returncode == 0, logs.stderr[-3000:]
+    lines = logs.stdout.splitlines()
+    assert any(line.startswith(f"{box.name} | ") and line.endswith(" talker-started") for line in lines), lines[:5]
+    assert any(line.endswith(" jwt=***") for line in lines), lines[:5]  # the secret, masked
+    assert not [c for c in CANARIES if c in logs.stdout + logs.stderr]
+
+    missing = mooring("logs", "sandbox", "nosuch", "--limit", box.name, group_data=data)
+    assert missing.returncode == 1 and "has no service 'nosuch'" in missing.stderr
+
+    env = {**__import__("os").environ, **SECRET_ENV, "MOORING_GROUP_DATA": str(data)}
+    follow = subprocess.Popen([sys.executable, "-m", "mooring", "logs", "sandbox", "talker", "--limit", box.name,
+                               "--tail", "3", "-f"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    time.sleep(12)
+    follow.terminate()
+    printed, errors = follow.communicate(timeout=30)
+    ticks = [line.split()[-1] for line in printed.splitlines() if " tick-" in line]
+    assert len(ticks) >= 8, printed  # the 3 of --tail, then new ones as they come
+    assert len(ticks) == len(set(ticks)), "a line was printed twice"
+    assert ticks == sorted(ticks, key=lambda t: int(t.removeprefix("tick-")))
+    assert CANARY_JWT not in printed + errors and "Traceback" not in errors
