@@ -1,6 +1,15 @@
-"""Validation of crontab schedules as Debian's cron (vixie cron) reads them in /etc/cron.d."""
+"""Validation of crontab schedules as Debian's cron (vixie cron) reads them in /etc/cron.d.
+
+The field rules are Debian's (names may stand in lists and ranges: ``mon-fri``, ``jan-mar``;
+no ``L``, ``W``, ``#`` or ``?``, which other crons know); when the schedule runs is computed by
+cronsim (:func:`next_runs`), and :func:`longest_gap_minutes` walks the calendar with vixie cron's
+day-of-month OR day-of-week rule.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+import re
 
 MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -25,6 +34,8 @@ def cron_problem(schedule: str) -> str | None:
     if any(char in schedule for char in "\n\r%"):
         return "a line break or % would break the crontab line (cron turns % into a newline)"
     text = schedule.strip()
+    if text == "@reboot":
+        return "@reboot runs only when the host boots, never on a schedule (use @daily or five fields, e.g. 0 2 * * *)"
     if text.startswith("@"):
         return None if text in MACROS else f"unknown macro {text} (use one of {', '.join(MACROS)})"
     fields = text.split()
@@ -39,9 +50,23 @@ def cron_problem(schedule: str) -> str | None:
     return None
 
 
+def _with_numbers(field: str, names: tuple[str, ...]) -> str:
+    """``field`` with each name (``mon``, ``JAN``) replaced by its number, as cron reads it.
+
+    >>> _with_numbers("mon-fri", DAYS), _with_numbers("jan,Mar-may/2", MONTHS), _with_numbers("funday", DAYS)
+    ('1-5', '1,3-5/2', 'funday')
+    """
+    if not names:
+        return field
+    first = 1 if names is MONTHS else 0
+    return re.sub(r"[A-Za-z]+", lambda m: str(names.index(m.group().lower()) + first)
+                  if m.group().lower() in names else m.group(), field)
+
+
 def _field_problem(field: str, low: int, high: int, names: tuple[str, ...]) -> str | None:
-    if names and field.lower() in names:
-        return None
+    field = _with_numbers(field, names)
+    if re.search(r"[LW#?]", field):
+        return f"{field!r}: L, W, # and ? are not Debian cron's (use numbers, names, ranges, lists and steps)"
     for item in field.split(","):
         why = _item_problem(item, low, high)
         if why:
@@ -87,7 +112,7 @@ def longest_gap_minutes(schedule: str) -> int | None:
     import datetime
 
     text = schedule.strip()
-    fields = MACRO_FIELDS.get(text, text).split()
+    fields = [_with_numbers(value, names) for value, (_, _, _, names) in zip(MACRO_FIELDS.get(text, text).split(), FIELDS)]
     minutes, hours, doms, months, dows = (_values(value, low, high, names)
                                           for value, (_, low, high, names) in zip(fields, FIELDS))
     dows = {0 if day == 7 else day for day in dows}
@@ -121,3 +146,21 @@ def _values(field: str, low: int, high: int, names: tuple[str, ...]) -> set[int]
         first, final = (low, high) if base == "*" else (int(start), int(end) if dash else int(start))
         found.update(range(first, final + 1, int(step or 1)))
     return found
+
+
+def next_runs(schedule: str, after: dt.datetime, count: int = 1) -> list[dt.datetime]:
+    """The next ``count`` times the valid ``schedule`` runs after ``after`` (a time in the host's
+    zone, naive or aware), computed by cronsim; [] when it never runs.
+
+    >>> next_runs("0 2 * * mon-fri", dt.datetime(2026, 12, 5, 23, 0), 2)  # a Saturday
+    [datetime.datetime(2026, 12, 7, 2, 0), datetime.datetime(2026, 12, 8, 2, 0)]
+    """
+    from cronsim import CronSim, CronSimError
+
+    text = schedule.strip()
+    fields = [_with_numbers(value, names) for value, (_, _, _, names) in zip(MACRO_FIELDS.get(text, text).split(), FIELDS)]
+    try:
+        runs = CronSim(" ".join(fields), after)
+        return [next(runs) for _ in range(count)]
+    except (CronSimError, StopIteration):
+        return []

@@ -348,6 +348,8 @@ def redact(text: str, values: list[str] | tuple[str, ...]) -> str:
 
 #: Length in hex characters of the controller's digest key (32 random bytes).
 DIGEST_KEY_HEX_LENGTH = 64
+#: The team's shared digest key (hex), used instead of the controller's file when set.
+DIGEST_KEY_ENV = "MOORING_DIGEST_KEY"
 
 
 def digest_key_path() -> Path:
@@ -363,9 +365,22 @@ def digest_key() -> bytes:
     that is then renamed into place, so a kill leaves either no key or a whole one; a key that
     is empty, short, not hex or readable by others is refused (``ConfigError``), never used.
 
+    A team shares one key so that a second operator's deploy does not see every env value as
+    changed (and recreate the services that receive env): ``MOORING_DIGEST_KEY`` (the key's hex,
+    e.g. from the team's secret store or a CI secret) is used instead of the file when set.
+
     >>> len(digest_key())  # doctest: +SKIP
     64
     """
+    shared = os.environ.get(DIGEST_KEY_ENV)
+    if shared is not None:
+        key = shared.strip()
+        if len(key) < DIGEST_KEY_HEX_LENGTH or not re.fullmatch(r"[0-9a-f]+", key):
+            raise ConfigError(ConfigProblem(
+                DIGEST_KEY_ENV, "", f"{DIGEST_KEY_ENV} is not a digest key (need {DIGEST_KEY_HEX_LENGTH} or more "
+                "lowercase hex characters)", f"set it to the team's key: the content of {digest_key_path()} "
+                "on the controller that made it, or unset it to use that file"))
+        return key.encode()
     path = digest_key_path()
     if not path.exists():
         _create_digest_key(path)

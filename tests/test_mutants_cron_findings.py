@@ -34,7 +34,7 @@ SCHEDULES = {
     "0 2 * * *\r": "a line break or % would break the crontab line (cron turns % into a newline)",
     "0 2 * * 1%": "a line break or % would break the crontab line (cron turns % into a newline)",
     # shape
-    "@reboot": f"unknown macro @reboot (use one of {MACROS})",
+    "@reboot": "@reboot runs only when the host boots, never on a schedule (use @daily or five fields, e.g. 0 2 * * *)",
     "@ daily": f"unknown macro @ daily (use one of {MACROS})",
     "0 2 * *": "4 fields, cron needs 5 (minute hour day-of-month month day-of-week)",
     "0 2 * * * *": "6 fields, cron needs 5 (minute hour day-of-month month day-of-week)",
@@ -66,10 +66,20 @@ SCHEDULES = {
     "0 0 * * */9": "day of week: step '9' must be a number from 1 to 8" + LARGER,
     "5/10 * * * *": "minute: '5/10': a step needs a range or * (e.g. */5 or 0-30/5)",
     "0-30/5,99 * * * *": "minute: 99 is outside 0-59",
-    # a name is a whole field, not a list item or a range end
-    "0 2 * jan-mar *": "month: 'jan' is not a number",
+    # names stand for numbers anywhere Debian's cron takes them: alone, in lists and in ranges
+    "0 2 * jan-mar *": None,
+    "0 2 * * mon-fri": None,
+    "0 2 * * MON-FRI": None,
+    "0 2 * jan,jul,dec sat,sun": None,
+    "0 2 * * sun-sat/2": None,
     "0 2 * * funday": "day of week: 'funday' is not a number",
-    "0 2 * * mon-fri": "day of week: 'mon' is not a number",
+    "0 2 * * fri-mon": "day of week: range 5-1 runs backwards",
+    "0 2 * * mon-funday": "day of week: 'funday' is not a number",
+    # other crons' extensions
+    "0 2 L * *": "day of month: 'L': L, W, # and ? are not Debian cron's (use numbers, names, ranges, lists and steps)",
+    "0 2 1W * *": "day of month: '1W': L, W, # and ? are not Debian cron's (use numbers, names, ranges, lists and steps)",
+    "0 2 * * 5#2": "day of week: '5#2': L, W, # and ? are not Debian cron's (use numbers, names, ranges, lists and steps)",
+    "0 2 ? * *": "day of month: '?': L, W, # and ? are not Debian cron's (use numbers, names, ranges, lists and steps)",
 }
 
 
@@ -117,3 +127,26 @@ def test_failed_keeps_only_failures_in_order():
     second = Finding("b", Outcome.FAILED, "h2")
     assert failed([others[0], FULL, *others[1:], second]) == [FULL, second]
     assert failed(others) == []
+
+
+@pytest.mark.parametrize("schedule", [s for s, problem in SCHEDULES.items() if problem is None])
+def test_every_schedule_debian_accepts_runs_by_cronsim_too(schedule):
+    import datetime as dt
+
+    from declare.cron import next_runs
+
+    after = dt.datetime(2026, 12, 5, 23, 0)
+    runs = next_runs(schedule, after, 3)
+    assert len(runs) == 3 and after < runs[0] < runs[1] < runs[2]
+
+
+def test_next_runs_follow_names_in_ranges_and_vixie_day_rules():
+    import datetime as dt
+
+    from declare.cron import next_runs
+
+    saturday = dt.datetime(2026, 12, 5, 23, 0)
+    assert next_runs("30 4 * * mon-fri", saturday) == [dt.datetime(2026, 12, 7, 4, 30)]
+    assert next_runs("0 2 * feb-mar *", saturday) == [dt.datetime(2027, 2, 1, 2, 0)]
+    assert next_runs("0 2 13 * fri", saturday) == [dt.datetime(2026, 12, 11, 2, 0)]  # dom OR dow: Friday 11th
+    assert next_runs("0 2 31 2 *", saturday) == []

@@ -233,3 +233,29 @@ def test_restore_cases(case):
 def test_masked_file_round_trips_through_json():
     item = MaskedFile("/s/.env", "A=@@mooring-secret:A@@\n", "0600", "root", "root", dotenv=True)
     assert MaskedFile.from_dict(json.loads(json.dumps(item.to_dict()))) == item
+
+
+def test_a_team_shares_one_digest_key_through_the_environment(state, tmp_path, monkeypatch):
+    """A second operator (another state folder) with the team's key in MOORING_DIGEST_KEY gets the
+    same keyed digests as the first: their deploys agree on which env values changed."""
+    from checks.snapshot import keyed_digest
+
+    first = digest_key()
+    monkeypatch.setenv("MOORING_STATE", str(tmp_path / "second-operator"))
+    monkeypatch.setenv("MOORING_DIGEST_KEY", first.decode())
+    assert digest_key() == first
+    assert keyed_digest(digest_key(), "POSTGRES_DB=app") == keyed_digest(first, "POSTGRES_DB=app")
+    assert not digest_key_path().exists(), "with a shared key no key file of its own is made"
+
+    monkeypatch.delenv("MOORING_DIGEST_KEY")
+    assert digest_key() != first  # without it, a key of its own: every digest would differ
+
+
+@pytest.mark.parametrize("value", ["", "abc", "Z" * 64])
+def test_a_shared_digest_key_that_is_no_key_is_refused_naming_the_variable(state, monkeypatch, value):
+    monkeypatch.setenv("MOORING_DIGEST_KEY", value)
+    with pytest.raises(ConfigError) as caught:
+        digest_key()
+    text = str(caught.value)
+    assert "MOORING_DIGEST_KEY is not a digest key" in text and "Z" * 64 not in text  # a key is never echoed
+    assert not digest_key_path().exists()

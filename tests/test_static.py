@@ -17,7 +17,7 @@ from declare.render import render_stack
 from tests.declared_world import HOSTS, model_for, set_path
 
 REGISTERED = [
-    "backups.databases", "backups.directory", "consistency.database_url", "consistency.db_env", "consistency.db_healthcheck",
+    "backups.databases", "backups.directory", "backups.schedule", "consistency.database_url", "consistency.db_env", "consistency.db_healthcheck",
     "consistency.redis_url", "cors.credentials", "endpoints.delivered", "env.complete", "env.line_breaks", "env.shell_collision",
     "health.declared", "migration.declared", "mounts.consistent", "mounts.read_only_sources", "ports.unique",
     "production.cors", "production.debug_off", "production.endpoints", "production.images_pinned",
@@ -236,7 +236,7 @@ def test_valid_cron(schedule):
     ("61 2 * * *", "minute: 61 is outside 0-59"), ("0 24 * * *", "hour: 24 is outside 0-23"),
     ("0 2 0 * *", "day of month: 0 is outside 1-31"), ("0 2 * 13 *", "month: 13 is outside 1-12"),
     ("0 2 * * 8", "day of week: 8 is outside 0-7"), ("0 2 * *", "4 fields"), ("5/10 * * * *", "a step needs a range"),
-    ("0 6-2 * * *", "runs backwards"), ("0 2 * * * *", "6 fields"), ("@reboot", "unknown macro"), ("x 2 * * *", "not a number"),
+    ("0 6-2 * * *", "runs backwards"), ("0 2 * * * *", "6 fields"), ("@reboot", "runs only when the host boots"), ("x 2 * * *", "not a number"),
     ("*/0 * * * *", "step"), ("1,,2 * * * *", "empty list item"),
 ])
 def test_invalid_cron(schedule, why):
@@ -314,3 +314,24 @@ def test_a_bad_url_port_is_reported_whole(world):
 
 def test_an_escaped_dollar_before_a_reference_still_uses_the_key():
     assert [ref.key for ref in common.compose_references("$$${APP_VERSION} $${NOT_USED}")] == ["APP_VERSION"]
+
+
+def test_the_backup_and_drill_schedules_say_when_they_run_next_in_the_host_zone(world):
+    import datetime as dt
+
+    from checks.rules.backups import next_run_text
+
+    edit(world, "staging.yml", stack__backups__schedule="30 3 * * mon-fri", stack__backups__verify_schedule="0 5 * * sun",
+         bootstrap__timezone="Europe/Berlin")
+    from checks.preflight import check_host
+
+    findings = [f for f in check_host(HOSTS["staging"][0], ["staging"]) if f.check == "backups.schedule"]
+    assert [(f.outcome, f.path) for f in findings] == [(Outcome.PASSED, "stack.backups.schedule"),
+                                                      (Outcome.PASSED, "stack.backups.verify_schedule")]
+    assert findings[0].message.startswith("backup 30 3 * * mon-fri: next run ") and findings[0].message.endswith(" Europe/Berlin")
+    # 23:30 UTC on a Friday is 00:30 on Saturday in Berlin: the next weekday run is Monday 03:30 there.
+    friday_night = dt.datetime(2026, 12, 4, 23, 30, tzinfo=dt.timezone.utc)
+    assert next_run_text("30 3 * * mon-fri", "backup", "Europe/Berlin", friday_night) == \
+        "backup 30 3 * * mon-fri: next run 2026-12-07 03:30 Europe/Berlin"
+    assert next_run_text("30 3 * * *", "backup", "Europe/Berlin", friday_night) == \
+        "backup 30 3 * * *: next run 2026-12-05 03:30 Europe/Berlin"

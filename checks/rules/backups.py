@@ -1,9 +1,11 @@
-"""Rules on the backup job: every database backed up, into a folder of its own."""
+"""Rules on the backup job: every database backed up, into a folder of its own, and when it runs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import posixpath
 import re
+import zoneinfo
 
 from checks.findings import Finding, Outcome
 from checks.registry import RuleContext, rule
@@ -53,3 +55,38 @@ def backups_directory(ctx: RuleContext, name: str) -> list[Finding]:
     return [ctx.finding(name, Outcome.FAILED, "stack.backups.directory",
                         f"backup folder {directory} {why} (the deploy makes it root-only, mode 0700)",
                         f"use a dedicated folder, e.g. /var/backups/mooring/{stack.name}")]
+
+
+@rule("backups.schedule")
+def backups_schedule(ctx: RuleContext, name: str) -> list[Finding]:
+    """When the backup job (and the restore drill, when scheduled) runs next, in the host's time
+    zone: a PASSED statement, so the report shows it (the schema refused invalid schedules)."""
+    from declare.cron import next_runs
+
+    backups = ctx.stack.backups
+    if not backups.enabled:
+        return []
+    found = []
+    for path, schedule, what in (("stack.backups.schedule", backups.schedule, "backup"),
+                                 ("stack.backups.verify_schedule", backups.verify_schedule, "restore drill")):
+        if schedule:
+            found.append(ctx.finding(name, Outcome.PASSED, path, next_run_text(schedule, what, ctx.model.bootstrap.timezone)))
+    return found
+
+
+def next_run_text(schedule: str, what: str, timezone: str, now: dt.datetime | None = None) -> str:
+    """``backup 0 2 * * *: next run 2026-12-06 02:00 Europe/Berlin``.
+
+    >>> next_run_text("0 2 * * mon-fri", "backup", "UTC", dt.datetime(2026, 12, 5, 23, 0, tzinfo=dt.timezone.utc))
+    'backup 0 2 * * mon-fri: next run 2026-12-07 02:00 UTC'
+    """
+    from declare.cron import next_runs
+
+    try:
+        zone: dt.tzinfo = zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone, timezone = dt.timezone.utc, "UTC"
+    local = (now or dt.datetime.now(dt.timezone.utc)).astimezone(zone).replace(tzinfo=None)
+    runs = next_runs(schedule, local)
+    when = runs[0].strftime("%Y-%m-%d %H:%M") if runs else "never"
+    return f"{what} {schedule.strip()}: next run {when} {timezone}"
