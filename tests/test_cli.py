@@ -35,8 +35,8 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_registered_commands():
-    assert sorted(load_commands()) == ["backup", "bootstrap", "check", "deploy", "drift", "init", "logs",
-                                      "releases", "rollback", "sandbox", "status", "unlock", "validate"]
+    assert sorted(load_commands()) == ["backup", "bootstrap", "check", "completion", "deploy", "drift", "init",
+                                      "logs", "releases", "rollback", "sandbox", "status", "unlock", "validate"]
 
 
 def test_duplicate_command_is_refused(monkeypatch):
@@ -142,3 +142,16 @@ def test_ctrl_c_ends_with_130_and_a_line_not_a_traceback(capsys, monkeypatch):
     monkeypatch.setattr(validate, "run", interrupted)
     code, _out, err = run_main(capsys, "validate", "sandbox")
     assert code == 130 and err == "mooring validate: interrupted (Ctrl-C)\n"
+
+
+@pytest.mark.parametrize("line, expected", [("mooring rol", "rollback"), ("mooring deploy sandbox --li", "--limit"),
+                                            ("mooring validate sandbox --no-", "--no-secrets")])
+def test_bash_completion_completes_commands_and_their_options(capsys, tmp_path, line, expected):
+    code, script, _err = run_main(capsys, "completion", "bash")
+    assert code == 0
+    (tmp_path / "mooring.bash").write_text(script)
+    words = line.split(" ")
+    probe = (f"source {tmp_path / 'mooring.bash'}; COMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}; "
+             f"COMP_LINE='{line}'; COMP_POINT={len(line)}; _shtab_mooring; echo \"${{COMPREPLY[@]}}\"")
+    done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
+    assert expected in done.stdout.split(), done.stdout + done.stderr

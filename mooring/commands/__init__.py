@@ -10,7 +10,7 @@ import importlib
 from types import ModuleType
 
 COMMAND_MODULES = ("init", "sandbox", "bootstrap", "validate", "deploy", "check", "drift", "status", "releases",
-                   "rollback", "logs", "backup", "unlock")
+                   "rollback", "logs", "backup", "unlock", "completion")
 
 
 def load_commands() -> dict[str, ModuleType]:
