@@ -30,6 +30,7 @@ from deploy.plan import (COMMAND_ENV, RUN_DIR_ENV, RUN_ID_ENV, RUN_PID_ENV, Op, 
                          Verdict, read_host_plans, write_plan_in)
 from declare.secrets import redact
 from mooring import __version__
+from mooring.output.progress import Progress
 
 
 class Result(str, enum.Enum):
@@ -73,6 +74,7 @@ class DeployReport:
     apply: RunResult | None = None
     secrets: list[str] = field(default_factory=list, repr=False)
     interrupted: str = ""  # why the run was stopped (Ctrl-C, time-out), empty when it was not
+    progress: Progress = field(default_factory=lambda: Progress(enabled=False), repr=False, compare=False)
 
     def shown_log(self) -> str:
         """pyinfra's log of the apply run, every secret value redacted."""
@@ -97,34 +99,41 @@ def new_run_dir() -> Path:
     return path
 
 
-def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600) -> DeployReport:
+def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600,
+           progress: Progress | None = None) -> DeployReport:
     """Run a whole deploy against ``inventory``; nothing is touched when pre-flight fails.
 
     Converge (locked per host), gate, then per host: promote the gated release, or roll back
     to the release it replaced (only what changed), record, unlock. A Ctrl-C or a time-out
     at any point still ends in rollbacks of the hosts whose new release was not gated, and an
     "interrupted" record; a kill -9 leaves a stale lock and a ``pending`` release that the next
-    run recognises.
+    run recognises. ``progress`` shows each phase and operation as it comes.
 
     >>> deploy("inventories/sandbox.py").ok  # doctest: +SKIP
     True
     """
     from checks.preflight import preflight_report
 
+    progress = progress or Progress(enabled=False)
+    progress.phase("pre-flight")
     preflight = preflight_report(inventory, limit)
-    report = DeployReport(findings=preflight.findings)
+    report = DeployReport(findings=preflight.findings, progress=progress)
     if failed(report.findings):
         return report
-    report.secrets = secrets = secret_values(preflight.hosts)
+    report.secrets = progress.secrets = secrets = secret_values(preflight.hosts)
+    progress.phase("images on the controller")
     build_reference_images(preflight.hosts)
     report.run_dir = run_dir = new_run_dir()
     env = {RUN_DIR_ENV: str(run_dir), RUN_ID_ENV: uuid.uuid4().hex[:12], RUN_PID_ENV: str(os.getpid()),
            COMMAND_ENV: "mooring deploy"}
+    progress.phase(f"converging {', '.join(h.name for h in preflight.hosts)}")
     try:
-        report.apply = run_deploy(inventory, deploy_path("stack"), limit=limit, env=env, timeout=timeout)
+        report.apply = run_deploy(inventory, deploy_path("stack"), limit=limit, env=env, timeout=timeout,
+                                  on_log_line=progress.pyinfra_line)
     except RunInterrupted as exc:
         report.apply, report.interrupted = exc.partial, exc.reason
     plans = read_host_plans(run_dir, "stack", StackPlan)
+    progress.phase("health gate")
     for host in sorted(set(report.apply.hosts) | set(plans)):
         try:
             report.hosts.append(_judge(host, report.apply, plans.get(host), secrets, report.interrupted))
@@ -141,7 +150,7 @@ def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600
 
 
 def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous", force: bool = False,
-             timeout: float = 3600) -> DeployReport:
+             timeout: float = 3600, progress: Progress | None = None) -> DeployReport:
     """Roll hosts back on demand to release ``to`` (a number, or ``previous``: the newest good
     release before the current one), through the same path as a deploy's rollback: pre-flight,
     the deploy lock, the restore (only what differs restarts), the health gate (HTTP probes,
@@ -156,21 +165,26 @@ def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous
     """
     from checks.preflight import preflight_report
 
+    progress = progress or Progress(enabled=False)
+    progress.phase("pre-flight")
     preflight = preflight_report(inventory, limit)
-    report = DeployReport(findings=preflight.findings)
+    report = DeployReport(findings=preflight.findings, progress=progress)
     if failed(report.findings):
         return report
-    report.secrets = secrets = secret_values(preflight.hosts)
+    report.secrets = progress.secrets = secrets = secret_values(preflight.hosts)
     report.run_dir = run_dir = new_run_dir()
     env = {RUN_DIR_ENV: str(run_dir), RUN_ID_ENV: uuid.uuid4().hex[:12], RUN_PID_ENV: str(os.getpid()),
            COMMAND_ENV: "mooring rollback"}
+    progress.phase(f"rolling back {', '.join(h.name for h in preflight.hosts)} to {to}")
     try:
         report.apply = run_deploy(inventory, deploy_path("rollback"), limit=limit, env=env, timeout=timeout,
                                   extra=["--data", f"mooring_rollback_to={to}",
-                                         "--data", f"mooring_rollback_force={int(force)}"])
+                                         "--data", f"mooring_rollback_force={int(force)}"],
+                                  on_log_line=progress.pyinfra_line)
     except RunInterrupted as exc:
         report.apply, report.interrupted = exc.partial, exc.reason
     done = read_host_plans(run_dir, "rollback", RollbackResult)
+    progress.phase("health gate")
     for host in sorted(set(report.apply.hosts) | set(done)):
         report.hosts.append(_restored(host, report.apply, done.get(host), secrets, report.interrupted))
     gated = [h for h in report.hosts if h.outcome is Result.DEPLOYED]
@@ -185,6 +199,7 @@ def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous
     for host in locked:
         write_plan_in(run_dir, host, "verdict", Verdict())  # only unlock (a lock this run holds)
     if locked or report.interrupted:
+        progress.phase("recording and unlocking")
         try:
             run_deploy(inventory, deploy_path("record"), limit=limit if report.interrupted else locked, env=env)
         except RunInterrupted as exc:
@@ -251,8 +266,10 @@ def _settle(inventory: str, report: DeployReport, env: dict[str, str], limit: li
         write_plan_in(run_dir, outcome.host, "verdict", _verdict(outcome, report.apply))
     to_roll_back = [h for h in locked if not h.ok and h.plan.new_release]
     if to_roll_back:
+        report.progress.phase(f"rolling back {', '.join(h.host for h in to_roll_back)}")
         try:
-            rollback = run_deploy(inventory, deploy_path("rollback"), limit=[h.host for h in to_roll_back], env=env)
+            rollback = run_deploy(inventory, deploy_path("rollback"), limit=[h.host for h in to_roll_back], env=env,
+                                  on_log_line=report.progress.pyinfra_line)
         except RunInterrupted as exc:
             rollback, report.interrupted = exc.partial, report.interrupted or exc.reason
         done = read_host_plans(run_dir, "rollback", RollbackResult)
@@ -263,6 +280,7 @@ def _settle(inventory: str, report: DeployReport, env: dict[str, str], limit: li
         if outcome.plan.new_release and outcome.staged:
             write_record(run_dir, outcome, secrets)
     if locked or report.interrupted:
+        report.progress.phase("promoting, recording, unlocking")
         try:
             finish = run_deploy(inventory, deploy_path("record"),
                                 limit=limit if report.interrupted else [h.host for h in locked], env=env)
@@ -390,6 +408,8 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
     from declare.render import render_stack
 
     waiting = {o.host: o for o in report.hosts if o.outcome is Result.DEPLOYED and o.host in groups}
+    if waiting:
+        report.progress.phase(f"services gate: {', '.join(sorted(waiting))}")
     models = {name: build_model(name, groups[name]) for name in waiting}
     rendered = {name: render_stack(model) for name, model in models.items()}
     deadline, why, settled, failed = time.monotonic() + SERVICES_GATE_S, {}, {}, {}

@@ -8,10 +8,12 @@ plain ``pyinfra INVENTORY deploy/X.py``.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,8 +97,9 @@ def pyinfra_command(inventory: str, *operations: str, limit: list[str] | None = 
 
 def run_deploy(inventory: str, deploy_file: str, *, limit: list[str] | None = None,
                extra: list[str] | None = None, env: dict[str, str] | None = None,
-               timeout: float = 3600) -> RunResult:
-    """Run ``deploy_file`` against ``inventory`` and return what pyinfra reports.
+               timeout: float = 3600, on_log_line: Callable[[str], None] | None = None) -> RunResult:
+    """Run ``deploy_file`` against ``inventory`` and return what pyinfra reports; each line of
+    pyinfra's log goes to ``on_log_line`` as it comes (live progress).
 
     >>> run_deploy("inventories/sandbox.py", "deploy/bootstrap.py").changed  # doctest: +SKIP
     0
@@ -104,15 +107,63 @@ def run_deploy(inventory: str, deploy_file: str, *, limit: list[str] | None = No
     cmd = pyinfra_command(str(inventory), str(deploy_file), limit=limit, extra=extra)
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYINFRA_PROGRESS": "off", **(env or {})}, stdin=subprocess.DEVNULL)
+    output = _Output(proc, on_log_line)
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
+        output.wait(timeout)
     except subprocess.TimeoutExpired:
-        stdout, stderr = _stop(proc)
+        stdout, stderr = output.stop()
         raise RunInterrupted(f"timed out after {timeout:.0f} s", parse_run(-1, stdout, stderr)) from None
     except KeyboardInterrupt:
-        stdout, stderr = _stop(proc)
+        stdout, stderr = output.stop()
         raise RunInterrupted("interrupted (Ctrl-C)", parse_run(-1, stdout, stderr)) from None
+    stdout, stderr = output.collected()
     return parse_run(proc.returncode, stdout, stderr)
+
+
+class _Output:
+    """A child's stdout and stderr read by two threads (so neither pipe fills up), stderr passed
+    on line by line as it comes."""
+
+    def __init__(self, proc: subprocess.Popen, on_line: Callable[[str], None] | None) -> None:
+        self.proc, self.on_line = proc, on_line
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.threads = [threading.Thread(target=self._read, args=(proc.stdout, self.out, None), daemon=True),
+                        threading.Thread(target=self._read, args=(proc.stderr, self.err, on_line), daemon=True)]
+        for thread in self.threads:
+            thread.start()
+
+    @staticmethod
+    def _read(pipe, into: list[str], on_line: Callable[[str], None] | None) -> None:
+        for line in pipe:
+            into.append(line)
+            if on_line is not None:
+                try:
+                    on_line(line.rstrip("\n"))
+                except Exception:  # progress must never break a run
+                    pass
+
+    def wait(self, timeout: float) -> None:
+        self.proc.wait(timeout=timeout)
+
+    def collected(self) -> tuple[str, str]:
+        for thread in self.threads:
+            thread.join(timeout=30)
+        return "".join(self.out), "".join(self.err)
+
+    def stop(self) -> tuple[str, str]:
+        """Stop the child (SIGINT, then SIGKILL after 10 s) and return what it printed."""
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGKILL):
+            if self.proc.poll() is not None:
+                break
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                continue
+        return self.collected()
 
 
 class RunInterrupted(MooringError):
@@ -122,24 +173,6 @@ class RunInterrupted(MooringError):
     def __init__(self, reason: str, partial: RunResult):
         super().__init__(reason)
         self.reason, self.partial = reason, partial
-
-
-def _stop(proc: subprocess.Popen) -> tuple[str, str]:
-    """Stop a pyinfra child (SIGINT, then SIGKILL after 10 s) and collect its output."""
-    import signal
-
-    for sig, wait in ((signal.SIGINT, 10), (signal.SIGKILL, 10)):
-        if proc.poll() is not None:
-            break
-        proc.send_signal(sig)
-        try:
-            return proc.communicate(timeout=wait)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):
-            continue
-    try:
-        return proc.communicate(timeout=5)
-    except (subprocess.TimeoutExpired, KeyboardInterrupt, ValueError):
-        return "", ""
 
 
 def parse_run(rc: int, stdout: str, stderr: str) -> RunResult:

@@ -53,3 +53,49 @@ def test_logs_mask_secrets_and_follow_prints_each_new_line_once(box, tmp_path):
     assert len(ticks) == len(set(ticks)), "a line was printed twice"
     assert ticks == sorted(ticks, key=lambda t: int(t.removeprefix("tick-")))
     assert CANARY_JWT not in printed + errors and "Traceback" not in errors
+
+
+def run_on_a_terminal(*args: str) -> tuple[int, str, str]:
+    """``mooring ARGS`` with stderr on a pseudo-terminal (stdout piped): (exit code, stdout, terminal text)."""
+    import os
+    import pty
+    import select
+
+    env = {key: value for key, value in os.environ.items() if key != "MOORING_PROGRESS"}
+    env.update(SECRET_ENV)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    seen = bytearray()
+    while True:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's other end is closed (the process ended)
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    stdout = proc.stdout.read().decode()
+    return proc.wait(timeout=60), stdout, seen.decode(errors="replace")
+
+
+def test_deploy_shows_live_progress_on_a_terminal_and_none_when_piped(box):
+    import re
+
+    code, stdout, terminal = run_on_a_terminal("deploy", "sandbox", "--limit", box.name)
+    assert code == 0, stdout + terminal[-3000:]
+    phases = [re.sub(r"^\[\s*[\d.]+s\] ", "", line) for line in terminal.splitlines() if re.match(r"^\[\s*[\d.]+s\] ", line)]
+    assert phases[:3] == ["pre-flight", "images on the controller", f"converging {box.name}"], phases
+    assert "  Stack | Deploy lock" in phases or any(p.startswith("  Stack | ") for p in phases), phases
+    assert "health gate" in phases and phases[-1] == "promoting, recording, unlocking", phases
+    assert f"{box.name}: " in stdout and "[" not in stdout.split("\n")[0]  # the report stays on stdout, alone
+    assert not [c for c in CANARIES if c in terminal + stdout]
+
+    piped = mooring("deploy", "sandbox", "--limit", box.name)
+    assert piped.returncode == 0 and not re.search(r"^\[\s*[\d.]+s\] ", piped.stderr + piped.stdout, re.M)

@@ -99,7 +99,8 @@ class FakePyinfra:
         self.run_dir = run_dir
         self.calls: list[tuple[str, list[str]]] = []
 
-    def __call__(self, inventory, deploy_file, *, limit=None, extra=None, env=None, timeout=3600) -> RunResult:
+    def __call__(self, inventory, deploy_file, *, limit=None, extra=None, env=None, timeout=3600,
+                 on_log_line=None) -> RunResult:
         kind = Path(deploy_file).stem
         hosts = sorted(limit or [])
         self.calls.append((kind, hosts))

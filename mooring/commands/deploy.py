@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring deploy``; returns the exit code."""
     from mooring.deployer import deploy, format_report, record_for
+    from mooring.output.progress import Progress
     from mooring.runner import inventory_path
 
     path = inventory_path(args.inventory)
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         print(f"mooring deploy: {refused}", file=sys.stderr)
         return 1
-    report = deploy(path, args.limit, timeout=args.timeout)
+    report = deploy(path, args.limit, timeout=args.timeout, progress=Progress())
     print(format_report(report), file=sys.stderr if args.json == "-" else sys.stdout)  # '-': stdout is only JSON
     if args.verbose and report.apply is not None:
         print(report.shown_log(), file=sys.stderr)

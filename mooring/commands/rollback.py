@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``mooring rollback``; returns the exit code."""
     from declare.errors import ConfigError
     from mooring.deployer import format_report, rollback
+    from mooring.output.progress import Progress
     from mooring.runner import inventory_path
 
     if args.to != "previous" and not args.to.isdigit():
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         print(f"mooring rollback: {refused}", file=sys.stderr)
         return 1
-    report = rollback(str(path), args.limit, to=args.to, force=args.force)
+    report = rollback(str(path), args.limit, to=args.to, force=args.force, progress=Progress())
     text_out = sys.stderr if args.json == "-" else sys.stdout
     print(format_report(report), file=text_out)
     if args.json:
