@@ -694,3 +694,22 @@ def test_each_service_is_judged_whatever_the_one_before_it(world):
     gone = with_snapshot(view, services=tuple(s for s in view.snapshot.services if s.service != "api"))
     assert [f.message for f in services_running(with_service(gone, "db", health="unhealthy"))] == [
         "api has no container", "db is unhealthy"]
+
+
+def test_a_database_without_dumps_does_not_stop_the_next_one(world):
+    data = world.read("sandbox.yml")
+    set_path(data, "stack.backups.databases", ["first_db", "readme_to_recover"])
+    world.write("sandbox.yml", data)
+    view = dumps_view(healthy_view(), 99000)  # 27.5 h
+    assert [(f.resource, f.message, f.actual) for f in backups_fresh(view)] == [
+        ("backup:first_db", "no backup of first_db yet", "none"),
+        ("backup:readme_to_recover", "the newest backup of readme_to_recover is 28 h old", "28 h")]
+
+
+def test_metrics_of_one_failed_run_and_ages_in_whole_hours(view):
+    [one] = backup_metrics(metrics_view(view, f"mooring_backup_consecutive_failures{LABEL} 1",
+                                        f"mooring_backup_last_success_timestamp_seconds{LABEL} {NOW - HOUR}"))
+    assert (one.message, one.actual) == ("the last 1 backup run(s) failed", "1")
+    [late] = backup_metrics(metrics_view(view, f"mooring_backup_consecutive_failures{LABEL} 0",
+                                         f"mooring_backup_last_success_timestamp_seconds{LABEL} {NOW - 99000}"))
+    assert (late.message, late.actual) == ("the job's last success was 28 h ago", "28 h ago")

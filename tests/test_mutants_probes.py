@@ -207,3 +207,159 @@ def test_probes_from_the_host_run_through_the_given_command():
     assert str(info.value) == "probes_from host needs a way to run commands on the host (pyinfra_runner(host))"
     with pytest.raises(ValueError, match="^probes_from 'lb': use controller or host$"):
         make_fetch("lb", run)
+
+
+def everything(findings):
+    return [(f.check, f.outcome.value, f.subject, f.host, f.path, f.resource, f.message, f.fix, f.expected, f.actual)
+            for f in findings]
+
+
+H = ("prod-1", "prod-1")
+OPS_ON = ("http.endpoints", "skipped", *H, "stack.endpoints.ops.enabled", "http:/internal/ops/info",
+          "the ops endpoints are declared on (whitelist: 10.0.0.0/8): only a family that is off is checked", "", "", "")
+
+
+def test_everything_a_user_reads_of_a_healthy_stack(world):
+    found = http_checks(production_stack(world), fetch_by_path(HEALTHY), "http://h:80", "prod-1")
+    assert everything(found) == [
+        ("http.health", "passed", *H, "stack.health.0", "http:live", "GET http://h:80/api/v1/health/live: 200 in 3 ms", "",
+         "status 200", "status 200"),
+        ("http.health", "passed", *H, "stack.health.1", "http:ready", "GET http://h:80/api/v1/health/ready: 200 in 3 ms",
+         "", "status 200", "status 200"),
+        OPS_ON,
+        ("http.smoke", "passed", *H, "stack.smoke.0", "http:version", "GET http://h:80/api/v1/version: 200 in 3 ms", "",
+         "status 200, within 1000 ms", "status 200"),
+        ("http.smoke", "passed", *H, "stack.smoke.1", "http:users", "GET http://h:80/api/v1/users: 200 in 3 ms", "",
+         "status 200, within 2000 ms", "status 200"),
+        ("http.smoke", "passed", *H, "stack.smoke.2", "http:dev_endpoints_closed",
+         "GET http://h:80/internal/dev/echo: 404 in 2 ms", "", "status 404", "status 404"),
+        ("http.metrics", "passed", *H, "", "http:/internal/metrics",
+         "httpErrorRate 0.01 (? errors of ? requests) is at most 0.05", "", "httpErrorRate <= 0.05", "httpErrorRate 0.01"),
+        ("http.endpoints", "passed", *H, "stack.endpoints.dev.enabled", "http:/internal/dev/echo",
+         "GET http://h:80/internal/dev/echo: 404 in 2 ms", "", "", "status 404"),
+        ("http.removed_route", "passed", *H, "", "http:/auth/me", "GET http://h:80/auth/me: 410 in 2 ms", "", "",
+         "status 410"),
+    ]
+
+
+def test_everything_a_user_reads_of_failing_routes(world):
+    routes = {**HEALTHY, "/auth/me": Answer(404, "no", 2), "/internal/dev/echo": Answer(200, "echo", 2),
+              "/internal/metrics": Answer(503, "x", 2)}
+    found = http_checks(production_stack(world), fetch_by_path(routes), "http://h:80", "prod-1")
+    assert everything(found)[5:] == [
+        ("http.smoke", "failed", *H, "stack.smoke.2", "http:dev_endpoints_closed",
+         "GET http://h:80/internal/dev/echo: status 200, expected 404 (200 in 2 ms); body 'echo'",
+         "check the service's logs (docker compose logs) and the release; stack.smoke.2.expected_status says what is "
+         "expected", "status 404", "status 200"),
+        ("http.metrics", "warning", *H, "", "http:/internal/metrics",
+         "GET http://h:80/internal/metrics: status 503, expected 200: the error rate cannot be judged",
+         "serve /internal/metrics with httpErrorRate (seed 000's metrics contract)", "", ""),
+        ("http.endpoints", "failed", *H, "stack.endpoints.dev.enabled", "http:/internal/dev/echo",
+         "the dev endpoints are declared off, but GET http://h:80/internal/dev/echo: status 200, expected 403 or 404",
+         "make sure DEV_ENDPOINTS_ENABLED=false reaches the app (stack.services.api.env) and deploy again", "",
+         "status 200"),
+        ("http.removed_route", "failed", *H, "", "http:/auth/me",
+         "/auth/me is a removed route, but GET http://h:80/auth/me: status 404, expected 410",
+         "the API must answer 410 ROUTE_REMOVED on /auth/me (callers move to /users/me)", "", "status 404"),
+    ]
+
+
+def test_everything_a_user_reads_when_nothing_answers(world):
+    found = http_checks(production_stack(world), lambda url, timeout: Answer(None, error="refused"), "http://h:80",
+                        "prod-1")
+    nothing = "nothing answered: is the service up (docker compose ps) and its port published and open?"
+    skipped = "skipped: no health probe got an answer (refused)"
+    assert everything(found) == [
+        ("http.health", "failed", *H, "stack.health.0", "http:live", "GET http://h:80/api/v1/health/live: refused",
+         nothing, "status 200", "no answer"),
+        ("http.health", "failed", *H, "stack.health.1", "http:ready", "GET http://h:80/api/v1/health/ready: refused",
+         nothing, "status 200", "no answer"),
+        OPS_ON,
+        ("http.smoke", "skipped", *H, "stack.smoke.0", "http:version", skipped, "", "", ""),
+        ("http.smoke", "skipped", *H, "stack.smoke.1", "http:users", skipped, "", "", ""),
+        ("http.smoke", "skipped", *H, "stack.smoke.2", "http:dev_endpoints_closed", skipped, "", "", ""),
+        ("http.metrics", "skipped", *H, "", "http:/internal/metrics", skipped, "", "", ""),
+        ("http.endpoints", "skipped", *H, "stack.endpoints.dev.enabled", "http:/internal/dev/echo", skipped, "", "", ""),
+        ("http.removed_route", "skipped", *H, "", "http:/auth/me", skipped, "", "", ""),
+    ]
+    closed = http_checks(production_stack(world), fetch_by_path({**HEALTHY, "/auth/me": Answer(None, error="reset")}),
+                         "http://h:80", "prod-1")
+    assert everything(closed)[-1] == ("http.removed_route", "failed", *H, "", "http:/auth/me",
+                                      "/auth/me is a removed route, but GET http://h:80/auth/me: reset",
+                                      "the API must answer 410 ROUTE_REMOVED on /auth/me (callers move to /users/me)",
+                                      "", "no answer")
+
+
+def test_an_open_family_names_its_whitelist_or_nobody(world):
+    import dataclasses as dc
+
+    from checks.probes import _gate_on
+
+    gate = production_stack(world).endpoints["ops"]
+    two = _gate_on(dc.replace(gate, whitelist=["10.0.0.0/8", "192.168.0.0/16"]), "h")
+    assert (two.resource, two.message) == (
+        "http:/internal/ops/info",
+        "the ops endpoints are declared on (whitelist: 10.0.0.0/8, 192.168.0.0/16): only a family that is off is checked")
+    assert _gate_on(dc.replace(gate, whitelist=[]), "h").message == (
+        "the ops endpoints are declared on (whitelist: nobody): only a family that is off is checked")
+
+
+def test_a_closed_family_without_a_proxy_upstream_names_the_api_service(world):
+    stack = production_stack(world)
+    stack = dataclasses.replace(stack, proxy=dataclasses.replace(stack.proxy, upstream=None))
+    found = http_checks(stack, fetch_by_path({**HEALTHY, "/internal/dev/echo": Answer(200, "open", 2)}), "http://h:80",
+                        "h")
+    [closed] = [f for f in found if f.check == "http.endpoints" and f.outcome is Outcome.FAILED]
+    assert closed.fix == "make sure DEV_ENDPOINTS_ENABLED=false reaches the app (stack.services.api.env) and deploy again"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now, self.slept = 0.0, []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+
+
+def test_one_probe_with_its_defaults(monkeypatch):
+    from checks import probes
+
+    clock = FakeClock()
+    monkeypatch.setattr(probes, "time", clock)
+    asked = []
+
+    def fetch(url, timeout):
+        asked.append((url, timeout))
+        return Answer(503, "starting", 4)
+
+    result = probes.probe("ready", "http://h/ready", fetch=fetch)
+    assert (result.name, result.url, result.ok, result.attempts, result.status, result.error) == (
+        "ready", "http://h/ready", False, 30, 503, "status 503, expected 200")
+    assert asked == [("http://h/ready", 5.0)] * 30 and set(clock.slept) == {1.0} and len(clock.slept) == 29
+    ok = probes.probe("ready", "http://h/ready", fetch=lambda url, timeout: Answer(200, "ok", 4))
+    assert (ok.ok, ok.attempts) == (True, 1)
+
+
+def test_one_probe_with_every_key(monkeypatch):
+    from checks import probes
+
+    clock = FakeClock()
+    monkeypatch.setattr(probes, "time", clock)
+    asked = []
+
+    def fetch(url, timeout):
+        asked.append(timeout)
+        return Answer(201, "all ready", 40)
+
+    result = probes.probe("r", "http://h/r", expected_status=201, timeout=2.5, retries=3, interval=0.5,
+                          contains="ready", max_latency_ms=50, fetch=fetch)
+    assert (result.ok, result.attempts, asked) == (True, 1, [2.5])
+    slow = probes.probe("r", "http://h/r", 201, 2.5, 3, 0.5, "ready", 30, fetch=fetch)
+    assert (slow.ok, slow.attempts, slow.error) == (False, 3, "answered in 40 ms, over max_latency_ms 30")
+    assert clock.slept == [0.5, 0.5]
+    lacking = probes.probe("r", "http://h/r", 201, 2.5, 1, 0.5, "gone", None, fetch=fetch)
+    assert lacking.error == "body does not contain 'gone'"

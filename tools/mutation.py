@@ -282,7 +282,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                            "starts with /"),
     "checks.live.x_compose_file_as_declared": ({11}, "'UTF-8' and 'utf-8' name the same codec"),
     "checks.drift.x__file": ({44, 70}, "'UTF-8' and 'utf-8' name the same codec"),
-    "checks.probes.x__fixed_checks": ({2, 8, 9, 17, 7, 23},
+    "checks.probes.x__fixed_checks": ({2, 8, 9, 17, 7, 23, 46, 53, 54, 55},
                                       "the name of a fixed route's request is never shown (its judge names the route); "
                                       "Ask's default timeout is CHECK_TIMEOUT (5.0)"),
     "checks.snapshot.x__compose_config_hashes": (
@@ -291,6 +291,17 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
         "locale default; 0o600 == 385; PATH of a binary started by absolute path; timeout/stdin of a run that ends at "
         "once; a 'service hash' line splits alike on ' ', on whitespace, from either end"),
     "checks.snapshot.x_expected_file_digests": ({5}, "'UTF-8' and 'utf-8' name the same codec"),
+    "checks.live.x_backup_metrics": ({109, 110, 119}, "a last success at 0 or 1 s after 1970 is stale and shown as "
+                                                        "never alike on any real clock"),
+    "checks.probes.x__specific": ({5}, "'' is returned as itself whether or not it is listed"),
+    "checks.probes.x__metrics_judge": ({1}, "the judge's default `skipped` is read only when called with no result, "
+                                            "and http_checks then always passes one"),
+    "checks.probes.x__status_judge": ({1}, "the judge's default `skipped` is read only when called with no result, "
+                                           "and http_checks then always passes one"),
+    "checks.probes.x__probe_judge": ({8, 45, 74},
+                                     "the default `skipped` is read only with no result, and http_checks then passes "
+                                     "one; a result without status has an empty body (_record), so `or body` adds "
+                                     "nothing; _probe_fix never reads its probe argument"),
     "checks.snapshot.x_expected_config_digests": ({9}, "another separator in the cache key keys the same stacks apart"),
     "checks.snapshot.x__v1": ({10}, "lstrip('XXvXX') strips the same from a version (no version starts with X)"),
     "declare.model.xǁ_Unreachableǁ__init__": ({1}, "the exception's own text is never shown: its one caller reads "
