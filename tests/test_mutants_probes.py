@@ -363,3 +363,27 @@ def test_one_probe_with_every_key(monkeypatch):
     assert clock.slept == [0.5, 0.5]
     lacking = probes.probe("r", "http://h/r", 201, 2.5, 1, 0.5, "gone", None, fetch=fetch)
     assert lacking.error == "body does not contain 'gone'"
+
+
+def test_metrics_that_cannot_be_asked_or_read(world):
+    stack = production_stack(world)
+    unchecked = fetch_by_path({**HEALTHY, "/internal/metrics": Answer(None, error="no curl", unchecked=True)})
+    [error] = [f for f in http_checks(stack, unchecked, "http://h:80", "h") if f.check == "http.metrics"]
+    assert (error.outcome, error.resource, error.message) == (
+        Outcome.ERROR, "http:/internal/metrics", "GET http://h:80/internal/metrics: no curl: the error rate cannot be judged")
+    html = fetch_by_path({**HEALTHY, "/internal/metrics": Answer(200, "<html>", 2)})
+    [warning] = [f for f in http_checks(stack, html, "http://h:80", "h") if f.check == "http.metrics"]
+    assert (warning.outcome, warning.message) == (
+        Outcome.WARNING, "GET http://h:80/internal/metrics: no numeric httpErrorRate in the answer (JSONDecodeError: "
+                         "Expecting value: line 1 column 1 (char 0)); body '<html>'")
+
+
+def test_a_health_probe_out_of_reach_is_a_finding_not_a_request(world):
+    data = world.read("production.yml")
+    data["stack"]["health"] = [{"name": "prom", "path": "/-/ready", "service": "prometheus"}]
+    world.write("production.yml", data)
+    found = http_checks(production_stack(world), fetch_by_path(HEALTHY), "http://h:80", "prod-1")
+    [health] = [f for f in found if f.check == CHECK_HEALTH]
+    assert (health.outcome, health.path, health.resource, health.message) == (
+        Outcome.FAILED, "stack.health.0.service", "http:prom",
+        "probe prom: port 9090 is published on 127.0.0.1 only: the controller cannot reach it")
