@@ -198,8 +198,25 @@ def pending(workdir: Path, patterns: list[str]) -> list[str]:
 
     names = [name for codes in load_results(workdir).values() for name, code in codes.items()
              if any(fnmatch.fnmatchcase(name, p) for p in patterns)
-             and status(code, name) not in ("killed", "timeout", "import-time")]
+             and status(code, name) not in ("killed", "timeout", "import-time", "explained")]
     return names if load_results(workdir) else patterns
+
+
+def draw_sample(workdir: Path, patterns: list[str], size: int, seed: int) -> list[str]:
+    """``size`` mutants drawn at random (``seed``) from every module's mutants matching ``patterns``
+    (all of them when fewer), checked or not: an unbiased sample, since mutmut itself runs the
+    cheapest mutants first. Written to WORKDIR/sample.json; :func:`report` scores it apart."""
+    import fnmatch
+    import random
+
+    drawn = []
+    for codes in load_results(workdir).values():
+        names = sorted(name for name in codes if any(fnmatch.fnmatchcase(name, p) for p in patterns)
+                       and status(codes[name], name) != "import-time")
+        drawn += random.Random(f"{seed}:{names[:1]}").sample(names, min(size, len(names)))
+    (workdir / "sample.json").write_text(json.dumps({"seed": seed, "size": size, "patterns": patterns,
+                                                     "names": sorted(drawn)}, indent=1))
+    return drawn
 
 
 def run_mutmut(workdir: Path, patterns: list[str], max_children: int) -> int:
@@ -341,6 +358,15 @@ def status(code: int | None, name: str = "") -> str:
     return KILLED.get(code) or SURVIVED.get(code) or NO_TESTS.get(code) or f"suspicious ({code})"
 
 
+def sample_row(name: str, counts: Counter) -> str:
+    killed = counts["killed"] + counts["timeout"]
+    checked = sum(counts.values()) - counts["not checked"] - counts["import-time"]
+    real = checked - counts["explained"]
+    score = f"{100 * killed / checked:.1f} %" if checked else "-"
+    score_real = f"{100 * killed / real:.1f} %" if real else "-"
+    return f"| {name} | {killed} / {checked} | {score} | {score_real} | {counts['not checked']} |"
+
+
 def report(workdir: Path, markdown: Path | None, show_diffs: bool) -> int:
     results = load_results(workdir)
     if not results:
@@ -357,7 +383,7 @@ def report(workdir: Path, markdown: Path | None, show_diffs: bool) -> int:
         totals.update(counts)
         totals["total"] += total
         survivors += [(name, status(code, name)) for name, code in sorted(codes.items())
-                      if status(code, name) not in ("killed", "timeout", "import-time", "explained")]
+                      if status(code, name) not in ("killed", "timeout", "import-time", "explained", "not checked")]
     lines = [f"Mutation score ({datetime.date.today().isoformat()}, mutmut, host-free tests)", "",
              "| module | killed / checked | score | score without explained | checked / total | survived | explained "
              "(equivalent) | no tests | not checked | import-time (not scored) |",
@@ -374,6 +400,22 @@ def report(workdir: Path, markdown: Path | None, show_diffs: bool) -> int:
     for module, killed, total, counts in rows:
         lines.append(row(f"`{module}`", killed, total, counts))
     lines.append(row("**all**", totals["killed"] + totals["timeout"], totals["total"], totals))
+    sample_file = workdir / "sample.json"
+    if sample_file.exists():
+        sample = json.loads(sample_file.read_text())
+        drawn = set(sample["names"])
+        lines += ["", f"Random sample (seed {sample['seed']}, up to {sample['size']} mutants per module of "
+                      f"{', '.join(sample['patterns'])}; WORKDIR/sample.json): an unbiased estimate of each module's score",
+                  "", "| module | sample killed / checked | sample score | without explained | sample not checked yet |",
+                  "|---|---|---|---|---|"]
+        all_counts = Counter()
+        for module, codes in results.items():
+            counts = Counter(status(code, name) for name, code in codes.items() if name in drawn)
+            if not counts:
+                continue
+            all_counts.update(counts)
+            lines.append(sample_row(f"`{module}`", counts))
+        lines.append(sample_row("**all**", all_counts))
     text = "\n".join(lines)
     print(text)
     if survivors:
@@ -412,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
                              "the time")
     parser.add_argument("--recheck", action="store_true",
                         help="test every mutant matching PATTERNS again (default: only those not killed yet)")
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="test only N mutants per module, drawn at random from those matching PATTERNS (checked "
+                             "or not; WORKDIR/sample.json): an unbiased estimate when there is no time for all")
+    parser.add_argument("--seed", type=int, default=12, help="the --sample draw (default %(default)s)")
     parser.add_argument("--report", action="store_true", help="only report the results already in --workdir")
     parser.add_argument("--markdown", type=Path, help="also write the score table to this file")
     parser.add_argument("--diffs", action="store_true", help="write the diff of every mutant not killed to WORKDIR/survivors.diff")
@@ -421,7 +467,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--workdir must be outside the checkout (the copy is mutated)")
     if not args.report:
         sync_copy(workdir, args.fresh, args.source, args.deselect + (FAST_DESELECT if args.fast else []))
-        names = args.patterns if args.recheck or not args.patterns else pending(workdir, args.patterns)
+        patterns = args.patterns
+        if args.sample:
+            if not load_results(workdir):
+                parser.error("--sample needs the mutants generated: run once without it first")
+            patterns = draw_sample(workdir, args.patterns or ["*"], args.sample, args.seed)
+        names = patterns if args.recheck or not patterns else pending(workdir, patterns)
         if not names:
             print("every matching mutant is killed already (--recheck tests them again)")
             return report(workdir, args.markdown, args.diffs)
