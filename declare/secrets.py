@@ -258,7 +258,11 @@ def stand_ins_active() -> bool:
 
 def resolve_secrets(refs: list[SecretRef], environment: str, generate_missing: bool = False) -> dict[str, str]:
     """The value of every referenced secret; raise ``ConfigError`` naming each one that is missing.
-    Inside :func:`stand_in_secrets`, each one's stand-in (nothing is read or generated).
+
+    Each comes from ``MOORING_SECRET_<NAME>``, else the repo's age-encrypted
+    ``secrets/<environment>.age`` (:mod:`declare.sealed`, decrypted in memory only when needed),
+    else the untracked ``.mooring/secrets/<environment>.env``. Inside :func:`stand_in_secrets`,
+    each one's stand-in (nothing is read or generated).
 
     >>> os.environ["MOORING_SECRET_DEMO"] = "x" * 20
     >>> resolve_secrets([SecretRef("DEMO", "stack.env.DEMO", "group_data/all.yml")], "staging")["DEMO"] == "x" * 20
@@ -269,16 +273,16 @@ def resolve_secrets(refs: list[SecretRef], environment: str, generate_missing: b
     if stand_ins_active():
         return {name: stand_in(name) for name in names}
     path = secrets_file(environment)
-    from_file = read_secrets_file(path) if any(env_var_name(n) not in os.environ for n in names) else {}
-    found: dict[str, str] = {}
-    missing: list[str] = []
-    for name in names:
-        if env_var_name(name) in os.environ:
-            found[name] = os.environ[env_var_name(name)]
-        elif name in from_file:
-            found[name] = from_file[name]
-        else:
-            missing.append(name)
+    found = {name: os.environ[env_var_name(name)] for name in names if env_var_name(name) in os.environ}
+    if len(found) < len(names):  # decrypt or read only when the environment does not give them all
+        from declare.sealed import open_sealed
+
+        sealed = open_sealed(environment)
+        found.update({name: sealed[name] for name in names if name not in found and name in sealed})
+    if len(found) < len(names):
+        from_file = read_secrets_file(path)
+        found.update({name: from_file[name] for name in names if name not in found and name in from_file})
+    missing = [name for name in names if name not in found]
     if missing and generate_missing:
         found.update(_generate_and_store(path, missing))
         missing = []
@@ -290,8 +294,8 @@ def resolve_secrets(refs: list[SecretRef], environment: str, generate_missing: b
 def _missing_problem(ref: SecretRef, path: Path) -> ConfigProblem:
     return ConfigProblem(
         ref.file, ref.path, f"secret {ref.name} is not provided",
-        f"export {env_var_name(ref.name)}=... on the controller, or add a line `{ref.name}=...` to {path} "
-        "(untracked, mode 0600)",
+        f"export {env_var_name(ref.name)}=... on the controller, or seal it in the repo with `mooring secrets set "
+        f"{path.stem} {ref.name}`, or add a line `{ref.name}=...` to {path} (untracked, mode 0600)",
     )
 
 

@@ -36,7 +36,8 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
 
 def test_registered_commands():
     assert sorted(load_commands()) == ["backup", "bootstrap", "check", "completion", "deploy", "drift", "init",
-                                      "logs", "releases", "rollback", "sandbox", "status", "unlock", "validate"]
+                                      "logs", "releases", "rollback", "sandbox", "secrets", "status", "unlock",
+                                      "validate"]
 
 
 def test_duplicate_command_is_refused(monkeypatch):

@@ -10,7 +10,8 @@ import importlib
 from types import ModuleType
 
 COMMAND_MODULES = ("init", "sandbox", "bootstrap", "validate", "deploy", "check", "drift", "status", "releases",
-                   "rollback", "logs", "backup", "unlock", "completion")
+                   "rollback", "logs", "backup", "secrets", "unlock",
+                   "completion")
 
 
 def load_commands() -> dict[str, ModuleType]:
