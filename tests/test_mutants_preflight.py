@@ -228,3 +228,20 @@ def test_preflight_inventory_passes_limit_and_group_data_on(world, tmp_path):
     assert missing.message == f"no declared state: {empty}/all.yml does not exist"
     [nobody] = preflight.preflight_inventory(str(world.inventory), ["nobody"], world.group_data)
     assert nobody.message == "no hosts matching nobody in the inventory"
+
+
+def test_no_secrets_lists_each_secret_checked_on_a_stand_in(world):
+    from declare.secrets import stand_in_secrets
+
+    with stand_in_secrets():
+        found = check_host("prod-1.example.invalid", ["production"])
+    stand_ins = [(f.check, f.outcome, f.path, f.message, f.fix) for f in found if f.check == "secrets.provided"]
+    assert stand_ins == [
+        ("secrets.provided", Outcome.SKIPPED, "stack.env.JWT_SECRET",
+         "secret JWT_SECRET not read (--no-secrets): rules about its value ran on a stand-in",
+         "run mooring validate without --no-secrets where JWT_SECRET is provided"),
+        ("secrets.provided", Outcome.SKIPPED, "stack.env.POSTGRES_PASSWORD",
+         "secret POSTGRES_PASSWORD not read (--no-secrets): rules about its value ran on a stand-in",
+         "run mooring validate without --no-secrets where POSTGRES_PASSWORD is provided"),
+    ]
+    assert not [f for f in check_host("prod-1.example.invalid", ["production"]) if f.check == "secrets.provided"]

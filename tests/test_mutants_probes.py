@@ -387,3 +387,33 @@ def test_a_health_probe_out_of_reach_is_a_finding_not_a_request(world):
     assert (health.outcome, health.path, health.resource, health.message) == (
         Outcome.FAILED, "stack.health.0.service", "http:prom",
         "probe prom: port 9090 is published on 127.0.0.1 only: the controller cannot reach it")
+
+
+def test_probes_on_the_http_port_keep_the_base_port(world):
+    stack = production_stack(world)
+    asked = []
+
+    def fetch(url, timeout):
+        asked.append(url)
+        return fetch_by_path(HEALTHY)(url, timeout)
+
+    http_checks(stack, fetch, "http://127.0.0.1:28001", "docker-1")
+    assert asked[:2] == ["http://127.0.0.1:28001/api/v1/health/live", "http://127.0.0.1:28001/api/v1/health/ready"]
+
+
+def test_skipped_checks_name_the_first_health_probes_error(world):
+    def fetch(url, timeout):
+        return Answer(None, error="refused" if url.endswith("/live") else "timed out")
+
+    found = http_checks(production_stack(world), fetch, "http://h:80", "h")
+    assert {f.message for f in found if f.outcome is Outcome.SKIPPED and f.check != "http.endpoints"} == {
+        "skipped: no health probe got an answer (refused)"}
+
+
+def test_run_probe_asks_one_plan_probe_through_the_given_fetch():
+    from checks.probes import run_probe
+
+    asked = []
+    result = run_probe("http://h:80", {"name": "live", "path": "/live", "retries": 1},
+                       lambda url, timeout: asked.append((url, timeout)) or Answer(200, "ok", 2))
+    assert (result.name, result.ok, result.url, asked) == ("live", True, "http://h:80/live", [("http://h:80/live", 5.0)])

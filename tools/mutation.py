@@ -310,6 +310,13 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "checks.snapshot.x_expected_file_digests": ({5}, "'UTF-8' and 'utf-8' name the same codec"),
     "checks.live.x_backup_metrics": ({109, 110, 119}, "a last success at 0 or 1 s after 1970 is stale and shown as "
                                                         "never alike on any real clock"),
+    "checks.probes.x__client": ({3}, "follow_redirects=None is falsy like False: redirects are not followed either way"),
+    "checks.preflight.x__covering_group": ({17}, "a group without a layer ranks after one with a layer whether that "
+                                                 "rank is 1 or 2"),
+    "checks.preflight.x__exec_inventory": ({19}, "the code's file name shows only in a traceback, never in the message "
+                                                 "(type, text, or the SyntaxError's line)"),
+    "checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
+                                                  "text (no arguments: its % is not formatted)"),
     "checks.probes.x__specific": ({5}, "'' is returned as itself whether or not it is listed"),
     "checks.probes.x__metrics_judge": ({1}, "the judge's default `skipped` is read only when called with no result, "
                                             "and http_checks then always passes one"),
