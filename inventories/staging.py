@@ -2,11 +2,16 @@
 
     pyinfra inventories/staging.py deploy/stack.py
 
-mooring connects as ``deploy`` (passwordless sudo) and refuses unknown host keys: add each
-host's key to ~/.ssh/known_hosts first (check its fingerprint out of band). Strict checking is
-also mooring's default for every inventory (group_data/all.py); for a new box's first bootstrap
-only, its host data may say ``mooring_first_contact: True`` with ``ssh_strict_host_key_checking:
-"accept-new"`` (see docs/declared-state.md, "Inventories and host keys").
+Two stages. A new box (bare Debian, reachable as the image's first user):
+
+    mooring bootstrap staging --user root --fingerprint HOST=SHA256:...
+
+reads the box's host key, records it in ``ssh_known_hosts_file`` only if its fingerprint is the
+one you checked out of band (your provider's console; on a terminal mooring asks instead), logs
+in as ``root`` (or ``admin``, ``debian``: the image's user) for that run and creates ``deploy``.
+Every later run (``mooring deploy staging``, a plain ``pyinfra``) logs in as ``deploy``
+(passwordless sudo) with strict host-key checking, mooring's default for every inventory
+(group_data/all.py; see docs/declared-state.md, "Inventories and host keys").
 """
 
 _ssh = {

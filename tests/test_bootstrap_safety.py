@@ -149,3 +149,30 @@ def test_first_contact_is_for_bootstrap_and_records_the_key(boxes, bootstrapped,
     strict.write_text(strict.read_text().replace(str(tmp_path / "after_known_hosts"), str(known_hosts)))
     again = run_deploy(str(strict), "deploy/bootstrap.py")
     assert again.rc == 0 and again.changed == 0, again.changes_for(box.name)
+
+
+def test_first_contact_records_only_a_confirmed_fingerprint_then_runs_log_in_as_deploy(boxes, bootstrapped, tmp_path):
+    """A new box: bootstrap reads its key, records it only when the fingerprint given matches, logs
+    in as the image's first user (--user root) for that run; the next run logs in as deploy with
+    strict checking against the recorded key."""
+    box = boxes.boxes[0]
+    inventory, known_hosts = _inventory(tmp_path, box, "confirm", ssh_user="deploy", _sudo=True)
+    real = ssh(box, "ssh-keygen -l -E sha256 -f /etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[1]
+
+    def bootstrap(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mooring", "bootstrap", str(inventory), *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+
+    unconfirmed = bootstrap("--user", "root")
+    assert unconfirmed.returncode == 1 and f"--fingerprint {box.name}=SHA256:" in unconfirmed.stderr, unconfirmed.stderr
+    assert real in unconfirmed.stderr and known_hosts.read_text() == ""
+    wrong = bootstrap("--user", "root", "--fingerprint", f"{box.name}=SHA256:{'A' * 43}")
+    assert wrong.returncode == 1 and "nothing recorded" in wrong.stderr and known_hosts.read_text() == ""
+
+    first = bootstrap("--user", "root", "--fingerprint", f"{box.name}={real}")
+    assert first.returncode == 0, first.stdout + first.stderr[-3000:]
+    [line] = known_hosts.read_text().splitlines()
+    assert line.startswith(f"[127.0.0.1]:{box.ssh_port} ssh-ed25519 ")
+    later = bootstrap()  # as deploy, strict checking against the recorded key
+    assert later.returncode == 0, later.stdout + later.stderr[-3000:]
+    assert known_hosts.read_text().splitlines() == [line]

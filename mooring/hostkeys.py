@@ -1,0 +1,113 @@
+"""First contact with a new box: its SSH host key, read once with ``ssh-keyscan``, recorded in the
+inventory's known_hosts file only after the operator confirmed its fingerprint (given with
+``--fingerprint HOST=SHA256:...`` or typed ``yes`` on a terminal). Every later connection
+(pyinfra's, with strict host-key checking) then verifies against it: no key is ever trusted on
+first use unseen.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+#: Key types asked for, the strongest first.
+KEY_TYPES = "ed25519,ecdsa,rsa"
+
+
+@dataclass(frozen=True)
+class HostKey:
+    """One key a host offered: the known_hosts line and its SHA256 fingerprint."""
+
+    host: str
+    line: str
+    fingerprint: str
+
+
+def endpoint(data: dict[str, Any], name: str) -> tuple[str, int]:
+    """Where pyinfra connects to the host: (``ssh_hostname`` or its name, ``ssh_port`` or 22)."""
+    return str(data.get("ssh_hostname") or name), int(data.get("ssh_port") or 22)
+
+
+def known_hosts_file(data: dict[str, Any]) -> Path | None:
+    """The host's ``ssh_known_hosts_file`` (``~`` expanded), or None when it names none."""
+    value = data.get("ssh_known_hosts_file")
+    return Path(os.path.expanduser(str(value))) if value else None
+
+
+def is_known(data: dict[str, Any], name: str) -> bool:
+    """Whether the host's known_hosts file already holds a key for where pyinfra connects."""
+    path = known_hosts_file(data)
+    if path is None or not path.exists():
+        return False
+    address, port = endpoint(data, name)
+    lookup = address if port == 22 else f"[{address}]:{port}"
+    found = subprocess.run(["ssh-keygen", "-F", lookup, "-f", str(path)], capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+    return found.returncode == 0 and bool(found.stdout.strip())
+
+
+def scan(data: dict[str, Any], name: str, timeout: int = 5) -> list[HostKey]:
+    """The keys the host offers (``ssh-keyscan``), each with its fingerprint; [] when it does not answer."""
+    address, port = endpoint(data, name)
+    found = subprocess.run(["ssh-keyscan", "-T", str(timeout), "-p", str(port), "-t", KEY_TYPES, address],
+                           capture_output=True, text=True, timeout=timeout * 4 + 10, stdin=subprocess.DEVNULL)
+    keys = []
+    for line in found.stdout.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        printed = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", "-"], input=line + "\n",
+                                 capture_output=True, text=True, timeout=30)
+        parts = printed.stdout.split()
+        if printed.returncode == 0 and len(parts) >= 2:
+            keys.append(HostKey(name, line.strip(), parts[1]))
+    return keys
+
+
+def record(path: Path, keys: list[HostKey]) -> None:
+    """Append ``keys`` to the known_hosts file ``path`` (made 0600 in a 0700 folder when new)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="ascii") as handle:
+        handle.writelines(f"{key.line}\n" for key in keys)
+
+
+def first_contact(hosts: list, confirmed: dict[str, str], ask: Callable[[str], str] | None) -> list[str]:
+    """Record the host key of every host in ``hosts`` (``InventoryHost``) whose known_hosts file
+    does not know it yet, once its fingerprint is confirmed: equal to ``confirmed[host]``, or
+    answered ``yes`` to ``ask`` (a terminal). Returns the problems (nothing is recorded for a host
+    with one): no known_hosts file named, no answer, an unconfirmed or mismatching fingerprint."""
+    problems = []
+    for host in hosts:
+        if host.data.get("ssh_strict_host_key_checking") != "yes" or is_known(host.data, host.name):
+            continue  # weaker settings are refused (or the documented opt-out runs) before connecting
+        path = known_hosts_file(host.data)
+        if path is None:
+            problems.append(f"{host.name}: no ssh_known_hosts_file in its inventory data to record its key in")
+            continue
+        keys = scan(host.data, host.name)
+        if not keys:
+            address, port = endpoint(host.data, host.name)
+            problems.append(f"{host.name}: no SSH host key answered at {address}:{port}")
+            continue
+        shown = ", ".join(f"{k.line.split()[1]} {k.fingerprint}" for k in keys)
+        want = confirmed.get(host.name)
+        if want is not None:
+            matching = [k for k in keys if k.fingerprint == want]
+            if not matching:
+                problems.append(f"{host.name}: offers {shown}, not {want}: nothing recorded (a wrong host, or a "
+                                "man in the middle; check with your provider's console)")
+                continue
+            record(path, matching)
+            continue
+        if ask is None:
+            problems.append(f"{host.name} is new: it offers {shown}. Compare with the fingerprint your provider's "
+                            f"console shows, then run again with --fingerprint {host.name}={keys[0].fingerprint}")
+            continue
+        if ask(f"{host.name} offers {shown}. Does {keys[0].fingerprint} match your provider's console? "
+               "Type 'yes' to trust it: ").strip() != "yes":
+            problems.append(f"{host.name}: fingerprint not confirmed: nothing recorded")
+            continue
+        record(path, keys[:1])
+    return problems
