@@ -40,7 +40,7 @@ def load_identity():
     """The age identity that decrypts: ``MOORING_AGE_KEY``, else ``.mooring/age.key``."""
     import pyrage
 
-    from declare.secrets import check_private_file
+    from declare.dotenv import check_private_file
 
     text, where = os.environ.get(IDENTITY_ENV), IDENTITY_ENV
     if text is None:
@@ -87,7 +87,7 @@ def open_sealed(environment: str) -> dict[str, str]:
     """The secrets of ``secrets/<environment>.age``, decrypted in memory ({} when there is no file)."""
     import pyrage
 
-    from declare.secrets import parse_dotenv
+    from declare.dotenv import parse_dotenv
 
     path = sealed_file(environment)
     if not path.exists():
@@ -111,7 +111,7 @@ def seal(environment: str, values: dict[str, str]) -> Path:
     """Encrypt ``values`` to every recipient and replace ``secrets/<environment>.age`` atomically."""
     import pyrage
 
-    from declare.secrets import quote_env_value
+    from declare.dotenv import quote_env_value
 
     text = "".join(f"{name}={quote_env_value(value)}\n" for name, value in sorted(values.items()))
     sealed = pyrage.encrypt(text.encode("utf-8"), read_recipients(), armored=True)

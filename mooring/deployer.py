@@ -112,20 +112,13 @@ def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600
     >>> deploy("inventories/sandbox.py").ok  # doctest: +SKIP
     True
     """
-    from checks.preflight import preflight_report
-
-    progress = progress or Progress(enabled=False)
-    progress.phase("pre-flight")
-    preflight = preflight_report(inventory, limit)
-    report = DeployReport(findings=preflight.findings, progress=progress)
+    report, preflight = _preflight(inventory, limit, progress)
     if failed(report.findings):
         return report
-    report.secrets = progress.secrets = secrets = secret_values(preflight.hosts)
+    progress, secrets = report.progress, report.secrets
     progress.phase("images on the controller")
     build_reference_images(preflight.hosts)
-    report.run_dir = run_dir = new_run_dir()
-    env = {RUN_DIR_ENV: str(run_dir), RUN_ID_ENV: uuid.uuid4().hex[:12], RUN_PID_ENV: str(os.getpid()),
-           COMMAND_ENV: "mooring deploy"}
+    run_dir, env = _new_run(report, "mooring deploy")
     progress.phase(f"converging {', '.join(h.name for h in preflight.hosts)}")
     try:
         report.apply = run_deploy(inventory, deploy_path("stack"), limit=limit, env=env, timeout=timeout,
@@ -163,18 +156,11 @@ def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous
     >>> rollback("inventories/sandbox.py", ["docker-1"], to="3").ok  # doctest: +SKIP
     True
     """
-    from checks.preflight import preflight_report
-
-    progress = progress or Progress(enabled=False)
-    progress.phase("pre-flight")
-    preflight = preflight_report(inventory, limit)
-    report = DeployReport(findings=preflight.findings, progress=progress)
+    report, preflight = _preflight(inventory, limit, progress)
     if failed(report.findings):
         return report
-    report.secrets = progress.secrets = secrets = secret_values(preflight.hosts)
-    report.run_dir = run_dir = new_run_dir()
-    env = {RUN_DIR_ENV: str(run_dir), RUN_ID_ENV: uuid.uuid4().hex[:12], RUN_PID_ENV: str(os.getpid()),
-           COMMAND_ENV: "mooring rollback"}
+    progress, secrets = report.progress, report.secrets
+    run_dir, env = _new_run(report, "mooring rollback")
     progress.phase(f"rolling back {', '.join(h.name for h in preflight.hosts)} to {to}")
     try:
         report.apply = run_deploy(inventory, deploy_path("rollback"), limit=limit, env=env, timeout=timeout,
@@ -205,6 +191,27 @@ def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous
         except RunInterrupted as exc:
             report.interrupted = report.interrupted or exc.reason
     return report
+
+
+def _preflight(inventory: str, limit: list[str] | None, progress: Progress | None):
+    """(the run's report, the pre-flight): the report holds the findings and, when they passed,
+    the secrets to redact (also from progress lines)."""
+    from checks.preflight import preflight_report
+
+    progress = progress or Progress(enabled=False)
+    progress.phase("pre-flight")
+    preflight = preflight_report(inventory, limit)
+    report = DeployReport(findings=preflight.findings, progress=progress)
+    if not failed(report.findings):
+        report.secrets = progress.secrets = secret_values(preflight.hosts)
+    return report, preflight
+
+
+def _new_run(report: DeployReport, command: str) -> tuple[Path, dict[str, str]]:
+    """A new run folder on the report, and the environment every pyinfra run of it gets."""
+    report.run_dir = run_dir = new_run_dir()
+    return run_dir, {RUN_DIR_ENV: str(run_dir), RUN_ID_ENV: uuid.uuid4().hex[:12], RUN_PID_ENV: str(os.getpid()),
+                     COMMAND_ENV: command}
 
 
 def _restored(host: str, apply: RunResult, done: RollbackResult | None, secrets: list[str],

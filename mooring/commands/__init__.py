@@ -55,3 +55,16 @@ def confirm_production(inventory, limit: list[str] | None, yes: bool, action: st
         return f"{names} in production: add --yes to {action} (no terminal to ask on)"
     answer = input(f"{action} production host(s) {names}? Type '{action}' to go on: ")
     return "" if answer.strip() == action else "not confirmed"
+
+
+def write_json(destination: str, payload: dict) -> None:
+    """``--json FILE|-`` of the commands with a JSON of their own (deploy, rollback): '-' prints it
+    on stdout (which then holds nothing else)."""
+    import json
+
+    text = json.dumps(payload, indent=2, sort_keys=True)
+    if destination == "-":
+        print(text)
+        return
+    with open(destination, "w") as fh:
+        fh.write(text + "\n")

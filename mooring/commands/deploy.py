@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-import json
 import sys
 
-from mooring.commands import add_confirm_argument, add_target_arguments, confirm_production
+from mooring.commands import add_confirm_argument, add_target_arguments, confirm_production, write_json
 
 NAME = "deploy"
 HELP = "push the declared stack to docker hosts: pre-flight, converge, health gate, rollback, record"
@@ -51,10 +50,5 @@ def run(args: argparse.Namespace) -> int:
             "hosts": [record_for(h) if h.plan else {"host": h.host, "outcome": h.outcome.value, "error": h.error}
                       for h in report.hosts],
         }
-        text = json.dumps(payload, indent=2, sort_keys=True)
-        if args.json == "-":
-            print(text)
-        else:
-            with open(args.json, "w") as fh:
-                fh.write(text + "\n")
+        write_json(args.json, payload)
     return 0 if report.ok else 1

@@ -4,10 +4,9 @@ lock, restore, health gate and record as a deploy's automatic rollback."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from mooring.commands import add_confirm_argument, add_target_arguments, confirm_production
+from mooring.commands import add_confirm_argument, add_target_arguments, confirm_production, write_json
 
 NAME = "rollback"
 HELP = "put back an earlier release (default: the previous good one) under the lock, gated and recorded"
@@ -60,10 +59,5 @@ def run(args: argparse.Namespace) -> int:
                    "hosts": [{"host": h.host, "outcome": h.outcome.value, "rolled_back_to": h.rolled_back_to,
                               "error": h.error, "warnings": h.warnings,
                               "gate": [p.to_dict() for p in h.rollback_gate]} for h in report.hosts]}
-        text = json.dumps(payload, indent=2, sort_keys=True)
-        if args.json == "-":
-            print(text)
-        else:
-            with open(args.json, "w") as fh:
-                fh.write(text + "\n")
+        write_json(args.json, payload)
     return 0 if report.rolled_back else 1
