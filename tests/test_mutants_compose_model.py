@@ -33,3 +33,11 @@ def test_named_volumes_and_healthcheck_settings_come_from_compose(world):
     assert [(m.type, m.source) for m in services["redis"].volumes] == [("volume", "redisdata")]
     assert (db.healthcheck.interval, db.healthcheck.retries) == ("5s", 10)
     assert (services["api"].healthcheck.timeout, services["api"].healthcheck.retries) == ("5s", 10)
+
+
+def test_a_bind_mounted_folder_of_the_project_is_a_folder_in_the_stack(world):
+    shop_world(world)
+    stack = model_for("staging").stack
+    [nginx] = stack.services["nginx"].volumes
+    assert (nginx.type, nginx.kind, nginx.read_only, nginx.owner, nginx.mode) == ("bind", "dir", True, "root", "0755")
+    assert nginx.source == f"{stack.dir}/nginx"

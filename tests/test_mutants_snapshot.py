@@ -366,3 +366,21 @@ def test_an_env_line_differs_only_when_both_digests_are_known():
     assert env.differs("B", {"B": "db"}) is None  # the host printed no digest
     assert env.differs("C", {"C": "dc"}) is None  # the host lacks the key
     assert env.differs("A", {}) is None  # not rendered
+
+
+def test_the_spec_says_what_each_watched_path_is(world):
+    from checks.snapshot import PathSpec, snapshot_spec
+    from declare.render import render_stack
+    from tests.declared_world import model_for
+
+    data = world.read("all.yml")
+    volumes = data["stack"]["services"]["nginx"]["volumes"]
+    volumes.append({"source": "/srv/shared/ca.pem", "target": "/etc/ca.pem", "read_only": True, "kind": "file",
+                    "owner": "root", "group": "root", "mode": "0640"})
+    world.write("all.yml", data)
+    model = model_for("sandbox")
+    spec = snapshot_spec(model, render_stack(model))
+    [releases] = [p for p in spec.paths if p.role == "releases"]
+    assert releases == PathSpec(f"{model.stack.dir}/releases", "dir", "releases")
+    assert spec.path("/srv/shared/ca.pem") == PathSpec("/srv/shared/ca.pem", "file", "mount", "0640", "root", "root",
+                                                       read_only=True)

