@@ -67,3 +67,39 @@ def test_a_hung_script_checker_is_an_error_naming_the_script(sandbox, monkeypatc
         (Outcome.ERROR, "stack.backups", path) for path in scripts]
     assert all(f.fix.startswith("the machine may be overloaded or the tool stuck: run it again, or allow more time (")
                for f in found)
+
+
+@pytest.mark.parametrize(("rc", "output", "expected"), [
+    (1, "env file STACK_DIR/.env: line 3: unexpected character", [
+        ("render.compose_config", Outcome.FAILED, "stack.env",
+         "docker compose cannot read the rendered .env (details hidden: they could quote a secret)",
+         "report this as a mooring bug (the .env quoting is wrong)")]),
+    (1, "service \"api\" refers to undefined network front", [
+        ("render.compose_config", Outcome.FAILED, "stack.services",
+         "docker compose config: service \"api\" refers to undefined network front",
+         "fix the declared services (or templates/compose.yml.j2)")]),
+    (0, "WARN[0000] the attribute `version` is obsolete\n", [
+        ("render.compose_config", Outcome.WARNING, "stack.services",
+         "docker compose config warns: WARN[0000] the attribute `version` is obsolete", "read the warning")]),
+])
+def test_what_compose_says_of_the_rendered_files(sandbox, monkeypatch, rc, output, expected):
+    model, rendered = sandbox
+    monkeypatch.setattr(render, "_run_compose_config", lambda binary, compose, env: (rc, output, None))
+    found = run_rules(model, model.stack, rendered, names=["render.compose_config", "render.env_roundtrip"])
+    assert said(found[:1]) == expected
+    if "network" in output:
+        assert found[0].file == "templates/compose.yml.j2"
+    else:
+        assert found[0].file.endswith("/group_data/all.yml")  # where the declared stack.env / services are
+    assert said(found[1:]) == [("render.env_roundtrip", Outcome.SKIPPED, "",
+                                "docker compose config failed (see render.compose_config)", "")]
+
+
+def test_a_secret_database_user_is_compared_on_its_value(world):
+    data = world.read("production.yml")
+    data["stack"]["env"]["POSTGRES_USER"] = {"secret": "POSTGRES_USER"}
+    world.write("production.yml", data)
+    world.set_secret("production", "POSTGRES_USER", "solacore")
+    model = model_for("production")
+    [found] = run_rules(model, model.stack, None, names=["consistency.database_url"])
+    assert (found.check, found.outcome) == ("consistency.database_url", Outcome.PASSED)
