@@ -11,6 +11,7 @@ from typing import Iterator
 
 from mooring import __version__
 from mooring.commands import load_commands
+from mooring.output import exit_codes_help
 from declare.errors import MooringError
 
 
@@ -33,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in load_commands().items():
         command = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
         module.add_arguments(command)
+        if "exit codes:" not in (command.epilog or ""):  # every --help lists what its exit codes mean
+            command.formatter_class = argparse.RawDescriptionHelpFormatter
+            command.epilog = "\n\n".join(part for part in (command.epilog, exit_codes_help(name)) if part)
         command.set_defaults(run=module.run)
     return parser
 

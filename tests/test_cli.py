@@ -156,3 +156,9 @@ def test_bash_completion_completes_commands_and_their_options(capsys, tmp_path, 
              f"COMP_LINE='{line}'; COMP_POINT={len(line)}; _shtab_mooring; echo \"${{COMPREPLY[@]}}\"")
     done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
     assert expected in done.stdout.split(), done.stdout + done.stderr
+
+
+def test_every_command_help_lists_its_exit_codes(capsys):
+    for name in load_commands():
+        code, out, _err = run_main(capsys, name, "--help")
+        assert code == 0 and "exit codes:\n  0  " in out, name

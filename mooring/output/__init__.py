@@ -41,6 +41,13 @@ EXIT_CODES = {
                "1  a host could not be read, or an output file could not be written"),
     "releases": ("0  every host's release history was read",
                  "1  a host could not be read, or an output file could not be written"),
+    "logs": ("0  every host's lines were read (with -f: until Ctrl-C)",
+             "1  no such service or host, or a host could not be read"),
+    "secrets": ("0  done (no value is ever printed)",
+                "1  no age key, no recipients, a file that cannot be decrypted, or a refused name or value"),
+    "init": ("0  the project was scaffolded (existing files are never overwritten)", "1  it could not be"),
+    "unlock": ("0  every lock named was broken, or there was none", "1  a host could not be reached"),
+    "completion": ("0  the script was printed",),
     "deploy": ("0  every host deployed (or was already up to date) and passed its health gate",
                "1  pre-flight failed, a host failed or was rolled back, the run was interrupted, or an "
                "output file could not be written"),
