@@ -15,6 +15,7 @@ import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -126,12 +127,40 @@ def shell_quote(value: Any) -> str:
     return shlex.quote(str(value))
 
 
-@functools.lru_cache(maxsize=1)
 def jinja_env() -> jinja2.Environment:
-    """The template environment: StrictUndefined, blocks trimmed, trailing newlines kept."""
+    """The template environment: StrictUndefined, blocks trimmed, trailing newlines kept.
+
+    A project may override any template with its own file of the same name under its
+    ``templates/`` folder; an override can build on mooring's own as ``mooring/<name>``
+    (``{% extends "mooring/nginx/default.conf.j2" %}``).
+    """
+    folder = project_templates()
+    if folder is None:
+        return _jinja_env("", ())
+    # Keyed on the override files too: jinja's cache would keep serving mooring's template after
+    # a project adds its own of the same name.
+    return _jinja_env(str(folder), tuple(sorted((str(p), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file())))
+
+
+def project_templates() -> Path | None:
+    """The project's own ``templates/`` folder, when it has one (and it is not mooring's)."""
+    from declare.paths import NotAProject, project_root
+
+    try:
+        folder = project_root() / "templates"
+    except NotAProject:
+        return None
+    return folder if folder.is_dir() and folder.resolve() != TEMPLATES.resolve() else None
+
+
+@functools.lru_cache(maxsize=8)
+def _jinja_env(overrides: str, _files: tuple = ()) -> jinja2.Environment:
+    own = jinja2.FileSystemLoader(str(TEMPLATES))
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(overrides)] if overrides else []
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)), undefined=jinja2.StrictUndefined,
-        autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+        loader=jinja2.ChoiceLoader([*loaders, jinja2.PrefixLoader({"mooring": own}), own]),
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True, trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.filters.update(yq=yaml_quote, cs=compose_escape, sh=shell_quote)
     return env

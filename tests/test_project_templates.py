@@ -1,0 +1,46 @@
+"""A project's own templates: a file under the project's ``templates/`` replaces mooring's of the
+same name, and may build on it as ``mooring/<name>``; every rule still runs on what it renders."""
+
+from __future__ import annotations
+
+import pytest
+
+from declare.render import render_stack
+from tests.declared_world import model_for
+
+NGINX = "/srv/mooring/solacore/nginx/conf.d/default.conf"
+
+
+@pytest.fixture
+def project(world, monkeypatch):
+    monkeypatch.setenv("MOORING_PROJECT", str(world.root))
+    (world.root / "templates" / "nginx").mkdir(parents=True)
+    return world
+
+
+def rendered_nginx() -> str:
+    [item] = [f for f in render_stack(model_for("staging")).files if f.path.endswith("nginx/conf.d/default.conf")]
+    return item.content
+
+
+def test_an_override_builds_on_mooring_own_template(project):
+    plain = rendered_nginx()
+    (project.root / "templates" / "nginx" / "default.conf.j2").write_text(
+        '# our edge rules\n{% include "mooring/nginx/default.conf.j2" %}')
+    assert rendered_nginx() == "# our edge rules\n" + plain
+
+
+def test_an_override_replaces_the_template_and_the_rules_check_it(project):
+    from checks.preflight import check_host
+    from tests.declared_world import HOSTS
+
+    (project.root / "templates" / "nginx" / "default.conf.j2").write_text("server { listen {{ proxy.listen_port }}; }\n")
+    assert rendered_nginx() == "server { listen 80; }\n"
+    (project.root / "templates" / "crontab.j2").write_text("{{ stack.no_such_thing }}\n")
+    failed = [f for f in check_host(HOSTS["staging"][0], ["staging"]) if f.outcome.value == "failed"]
+    assert [f.check for f in failed] == ["render.templates"] and "no_such_thing" in failed[0].message, failed
+
+
+def test_without_a_project_folder_mooring_own_templates_render(world, monkeypatch):
+    monkeypatch.setenv("MOORING_PROJECT", str(world.root))
+    assert "proxy_pass" in rendered_nginx() or "upstream" in rendered_nginx()
