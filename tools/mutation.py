@@ -173,7 +173,7 @@ def sync_copy(workdir: Path, fresh: bool, source: str, deselect: list[str]) -> N
         wanted = {p.relative_to(src) for p in src.rglob("*") if not p.is_dir()}
         for path in sorted(workdir.rglob("*"), reverse=True):
             rel = path.relative_to(workdir)
-            if rel.parts[0] == "mutants" or rel.name == "mutmut.log" or rel.name == "survivors.diff":
+            if rel.parts[0] == "mutants" or rel.name in ("mutmut.log", "survivors.diff", "sample.json"):
                 continue
             if path.is_dir() and not path.is_symlink():
                 if not any(path.iterdir()):
