@@ -245,3 +245,32 @@ def test_no_secrets_lists_each_secret_checked_on_a_stand_in(world):
          "run mooring validate without --no-secrets where POSTGRES_PASSWORD is provided"),
     ]
     assert not [f for f in check_host("prod-1.example.invalid", ["production"]) if f.check == "secrets.provided"]
+
+
+def test_a_template_that_fails_to_render_leaves_the_other_rules_running(world, monkeypatch):
+    def broken(model):
+        raise MooringError("templates/compose.yml.j2: line 3: unexpected end of template")
+
+    monkeypatch.setattr(preflight, "render_stack", broken)
+    found = check_host("docker-1", ["sandbox"])
+    assert [(f.check, f.outcome, f.path, f.message, f.fix) for f in found[:2]] == [
+        ("declared", Outcome.PASSED, "", "ok", ""),
+        ("render.templates", Outcome.FAILED, "stack", "templates/compose.yml.j2: line 3: unexpected end of template",
+         "fix the template or report a bug")]
+    skipped = {f.check: f.message for f in found if f.outcome is Outcome.SKIPPED and f.check.startswith("render.")}
+    assert skipped == {name: "not run: rendering failed" for name in
+                       ("render.compose_config", "render.env_roundtrip", "render.shell_syntax", "render.shellcheck")}
+    assert {f.check for f in found if f.outcome is Outcome.PASSED} >= {"ports.unique", "services.references"}
+
+
+def test_check_host_reads_the_group_data_it_is_given(world, tmp_path):
+    import shutil
+
+    other = tmp_path / "other_group_data"
+    shutil.copytree(world.group_data, other)
+    data = world.read("sandbox.yml")
+    data["stack"]["services"]["api"]["image"] = 5
+    (other / "sandbox.yml").write_text(__import__("yaml").safe_dump(data))
+    assert [f.outcome for f in check_host("docker-1", ["sandbox"]) if f.check == "declared"] == [Outcome.PASSED]
+    [broken] = check_host("docker-1", ["sandbox"], other)
+    assert (broken.check, broken.path, broken.file) == ("declared", "stack.services.api.image", str(other / "sandbox.yml"))

@@ -417,3 +417,38 @@ def test_run_probe_asks_one_plan_probe_through_the_given_fetch():
     result = run_probe("http://h:80", {"name": "live", "path": "/live", "retries": 1},
                        lambda url, timeout: asked.append((url, timeout)) or Answer(200, "ok", 2))
     assert (result.name, result.ok, result.url, asked) == ("live", True, "http://h:80/live", [("http://h:80/live", 5.0)])
+
+
+def test_a_stack_without_an_http_port_says_why_its_fixed_routes_are_skipped(world):
+    stack = dataclasses.replace(production_stack(world), http_port=None, smoke=[])
+    found = http_checks(stack, fetch_by_path(HEALTHY), "http://h:80", "h")
+    assert everything(found)[-2:] == [
+        ("http.metrics", "skipped", "h", "h", "stack.proxy", "http:/internal/metrics",
+         "the stack publishes no HTTP port (its proxy publishes none): nothing to ask", "", "", ""),
+        ("http.removed_route", "skipped", "h", "h", "stack.proxy", "http:/auth/me",
+         "the stack publishes no HTTP port (its proxy publishes none): nothing to ask", "", "", ""),
+    ]
+    assert [f.check for f in found[:2]] == [CHECK_HEALTH, CHECK_HEALTH]  # the health findings stay
+
+
+def test_health_is_asked_once_at_check_time(world):
+    answers = iter([Answer(503, "starting", 2), Answer(200, "ok", 2)])
+    fetch = fetch_by_path(HEALTHY)
+
+    def flaky(url, timeout):
+        return next(answers) if url.endswith("/health/live") else fetch(url, timeout)
+
+    [live, _ready] = [f for f in http_checks(production_stack(world), flaky, "http://h:80", "h")
+                      if f.check == CHECK_HEALTH]
+    assert (live.outcome, live.message) == (Outcome.FAILED,
+                                            "GET http://h:80/api/v1/health/live: status 503, expected 200 (503 in 2 ms); "
+                                            "body 'starting'")
+
+
+def test_an_unreachable_probe_finding_is_about_the_host(world):
+    data = world.read("production.yml")
+    data["stack"]["smoke"] = [{"name": "prom", "path": "/-/ready", "service": "prometheus"}]
+    world.write("production.yml", data)
+    [smoke] = [f for f in http_checks(production_stack(world), fetch_by_path(HEALTHY), "http://h:80", "prod-1")
+               if f.check == CHECK_SMOKE]
+    assert (smoke.subject, smoke.host, smoke.kind.value) == ("prod-1", "prod-1", "probe")

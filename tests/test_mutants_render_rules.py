@@ -103,3 +103,14 @@ def test_a_secret_database_user_is_compared_on_its_value(world):
     model = model_for("production")
     [found] = run_rules(model, model.stack, None, names=["consistency.database_url"])
     assert (found.check, found.outcome) == ("consistency.database_url", Outcome.PASSED)
+
+
+def test_enabled_backups_without_a_database(world):
+    import dataclasses
+
+    model = model_for("sandbox")
+    stack = dataclasses.replace(model.stack, backups=dataclasses.replace(model.stack.backups, databases=[]))
+    found = run_rules(model, stack, None, names=["backups.databases"])
+    assert said(found) == [("backups.databases", Outcome.FAILED, "stack.backups.databases",
+                            "backups are enabled but name no database", 'list them, e.g. databases: ["${POSTGRES_DB}"]')]
+    assert found[0].file.endswith(".yml")

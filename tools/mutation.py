@@ -318,6 +318,8 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
                                                   "text (no arguments: its % is not formatted)"),
     "declare.model.x__compose_port": ({7}, "'' and 'XXXX' are both not digits: an unpublished port either way"),
+    "checks.rules.secrets.x_secrets_url_safe": ({3}, "a URL that is not secret references no secret and a direct secret "
+                                                     "declares no URL: the rule finds nothing in either, skipped or not"),
     "checks.rules.render.x__scripts_pass": ({12}, "neither sh -n nor shellcheck (-s sh) reads the file suffix"),
     "checks.probes.x__specific": ({5}, "'' is returned as itself whether or not it is listed"),
     "checks.probes.x__metrics_judge": ({1}, "the judge's default `skipped` is read only when called with no result, "
