@@ -49,8 +49,8 @@ def release_line(entry: dict[str, Any]) -> str:
 
     >>> release_line({"release": 3, "release_dirname": "0003-ab12", "time": "2026-12-05T10:00:00+00:00",
     ...               "operator": "ana", "outcome": "deployed", "current": True, "recorded": True,
-    ...               "images": {"api": "mooring/api:1.1.0"}})
-    'release 3 (0003-ab12), 2026-12-05T10:00:00+00:00 by ana: deployed; api mooring/api:1.1.0; current'
+    ...               "images": {"mooring/api:1.1.0": "sha256:2541f552a960af3"}})
+    'release 3 (0003-ab12), 2026-12-05T10:00:00+00:00 by ana: deployed; images mooring/api:1.1.0; current'
     """
     if not entry.get("recorded"):
         text = f"release {entry['release']} ({entry['release_dirname']}): no record"
@@ -59,9 +59,9 @@ def release_line(entry: dict[str, Any]) -> str:
                 f"by {entry.get('operator') or 'unknown'}: {entry.get('outcome') or 'unknown outcome'}")
         if entry.get("rolled_back_to"):
             text += f", rolled back to {entry['rolled_back_to']}"
-    images = entry.get("images") or {}
+    images = entry.get("images") or {}  # image reference -> image ID (the IDs are in --json)
     if isinstance(images, dict) and images:
-        text += "; " + ", ".join(f"{name} {ref}" for name, ref in sorted(images.items()))
+        text += "; images " + ", ".join(sorted(images))
     return text + ("; current" if entry.get("current") else "")
 
 

@@ -20,7 +20,7 @@ RELEASES = "/srv/mooring/solacore/releases"
 def record(number: int, dirname: str, outcome: str, **more) -> str:
     """A release record as ``mooring deploy`` writes it (indented JSON)."""
     return json.dumps({"release": number, "release_dirname": dirname, "time": f"2026-12-0{number}T10:00:00+00:00",
-                       "operator": "ana", "outcome": outcome, "images": {"api": f"mooring/api:1.{number}.0"},
+                       "operator": "ana", "outcome": outcome, "images": {f"mooring/api:1.{number}.0": f"sha256:{number:064x}"},
                        **more}, indent=2, sort_keys=True)
 
 
@@ -59,7 +59,7 @@ def test_history_is_oldest_first_with_current_failed_and_unrecorded_releases(loc
     history = release_history(snapshot_of(local).release)
     assert [(e["release"], e["current"], e["failed"], e["outcome"]) for e in history] == [
         (9, False, False, "deployed"), (10, True, False, "deployed"), (11, False, True, "rolled_back")]
-    assert history[1]["operator"] == "ana" and history[1]["images"] == {"api": "mooring/api:1.10.0"}
+    assert history[1]["operator"] == "ana" and history[1]["images"] == {"mooring/api:1.10.0": f"sha256:{10:064x}"}
 
 
 def view_of(local, snapshot) -> HostView:
@@ -73,7 +73,7 @@ def test_status_names_the_current_release_and_warns_of_the_failed_deploy_after_i
     found = {f.check: f for f in status_findings(view_of(local, snapshot_of(local)))}
     assert found["status.release"].outcome is Outcome.PASSED
     assert found["status.release"].message == ("release 1 (0001-aaaa), 2026-12-01T10:00:00+00:00 by ana: deployed; "
-                                               "api mooring/api:1.1.0; current")
+                                               "images mooring/api:1.1.0; current")
     assert found["status.last_deploy"].outcome is Outcome.WARNING
     assert "release 2 (0002-bbbb-failed)" in found["status.last_deploy"].message
     assert "(health gate failed: ready)" in found["status.last_deploy"].message

@@ -1,5 +1,5 @@
-"""``make demo``: sandbox boxes → bootstrap → deploy → backup and restore drill → checks →
-report, on this machine only.
+"""``make demo``: sandbox boxes → bootstrap → deploy → backup and restore drill → checks → drift →
+status → report, on this machine only.
 
 Run as ``python -m mooring.sandbox.demo``. Every port is on 127.0.0.1.
 """
@@ -21,6 +21,7 @@ def done(started: float) -> None:
 
 def main() -> int:
     """Run the whole demo; returns the exit code (0 when every step passed)."""
+    from checks.status import status_details, status_findings
     from mooring.commands.backup import run_report as backup_run, verify_report as backup_verify
     from mooring.commands.validate import validate_report
     from mooring.deployer import deploy
@@ -79,12 +80,18 @@ def main() -> int:
     print(render(drift, "text"), end="")
     done(started)
 
+    started = step("status: what runs on each host (release, who deployed it, services, newest backup)")
+    status = inspect_hosts(str(inventory), None, "status",
+                           reading=lambda view: (status_findings(view), status_details(view))).report
+    print(render(status, "text", show_passed=True), end="")
+    done(started)
+
     print("\n== report")
     for outcome in report.hosts:
         print(f"  {outcome.host}: {outcome.outcome.value}, release {outcome.plan.release_number}, "
               f"open {outcome.plan.http_base}/api/v1/health/ready")
-    print("  release records: .mooring/releases/<host>/; again: mooring check sandbox, mooring drift sandbox, "
-          "mooring backup verify sandbox")
+    print("  release records: .mooring/releases/<host>/; again: mooring status sandbox, mooring check sandbox, "
+          "mooring drift sandbox, mooring releases sandbox, mooring backup verify sandbox")
     return max(live.exit_code, drift.exit_code)
 
 
