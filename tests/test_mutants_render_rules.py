@@ -114,3 +114,14 @@ def test_enabled_backups_without_a_database(world):
     assert said(found) == [("backups.databases", Outcome.FAILED, "stack.backups.databases",
                             "backups are enabled but name no database", 'list them, e.g. databases: ["${POSTGRES_DB}"]')]
     assert found[0].file.endswith(".yml")
+
+
+def test_a_probe_in_an_unknown_service_is_named(world):
+    data = world.read("production.yml")
+    data["stack"]["smoke"] = [{"name": "x", "path": "/x", "service": "nope", "port": 80}]
+    world.write("production.yml", data)
+    model = model_for("production")
+    found = run_rules(model, model.stack, None, names=["services.references"])
+    assert said(found) == [("services.references", Outcome.FAILED, "stack.smoke.0.service",
+                            "the probe runs in 'nope', which is not declared",
+                            f"use one of: {', '.join(model.stack.services)}")]

@@ -318,6 +318,9 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
                                                   "text (no arguments: its % is not formatted)"),
     "declare.model.x__compose_port": ({7}, "'' and 'XXXX' are both not digits: an unpublished port either way"),
+    "checks.rules.consistency.x__compose_env": ({31}, "the shifted arguments land in multiline (() is falsy like False), "
+                                                     "references and declared, which the DATABASE_URL checks never read "
+                                                     "for a compose variable (key, value, secret, path, masked only)"),
     "checks.rules.secrets.x_secrets_url_safe": ({3}, "a URL that is not secret references no secret and a direct secret "
                                                      "declares no URL: the rule finds nothing in either, skipped or not"),
     "checks.rules.render.x__scripts_pass": ({12}, "neither sh -n nor shellcheck (-s sh) reads the file suffix"),
