@@ -125,3 +125,57 @@ def test_a_probe_in_an_unknown_service_is_named(world):
     assert said(found) == [("services.references", Outcome.FAILED, "stack.smoke.0.service",
                             "the probe runs in 'nope', which is not declared",
                             f"use one of: {', '.join(model.stack.services)}")]
+
+
+def rule_findings(stack_changes, rule_name, environment="sandbox"):
+    import dataclasses
+
+    model = model_for(environment)
+    stack = dataclasses.replace(model.stack, **stack_changes(model.stack))
+    return said(run_rules(model, stack, None, names=[rule_name]))
+
+
+def test_an_app_on_a_database_without_migration_warns(world):
+    assert rule_findings(lambda s: {"migration": None}, "migration.declared") == [
+        ("migration.declared", Outcome.WARNING, "stack.migration",
+         "no migration is declared: the schema is never upgraded on deploy",
+         "declare it, e.g. migration: {service: api, command: [alembic, upgrade, head]}")]
+
+
+def test_no_health_probe_warns(world):
+    assert rule_findings(lambda s: {"health": []}, "health.declared") == [
+        ("health.declared", Outcome.WARNING, "stack.health", "no health probe is declared: a deploy cannot verify itself",
+         "add e.g. - {name: ready, path: /api/v1/health/ready}")]
+
+
+def test_an_endpoint_toggle_no_service_receives_names_the_proxys_upstream(world):
+    import dataclasses
+
+    def changes(stack):
+        api = stack.services["api"]
+        keys = [k for k in api.env_keys if k != "DEV_ENDPOINTS_ENABLED"]
+        return {"services": {**stack.services, "api": dataclasses.replace(api, env_keys=keys)},
+                "proxy": dataclasses.replace(stack.proxy, upstream="backend")}
+
+    assert rule_findings(changes, "endpoints.delivered") == [
+        ("endpoints.delivered", Outcome.FAILED, "stack.endpoints.dev",
+         "no service receives DEV_ENDPOINTS_ENABLED, so this setting has no effect",
+         "add DEV_ENDPOINTS_ENABLED to stack.services.backend.env")]
+
+
+def test_an_undeclared_database_name_gets_an_example(world):
+    found = rule_findings(lambda s: {"env": {k: v for k, v in s.env.items() if k != "POSTGRES_DB"}}, "env.complete")
+    [db] = [f for f in found if "POSTGRES_DB" in f[3]]
+    assert db[4] == "declare it in stack.env, e.g. `POSTGRES_DB: readme_to_recover`, or stop using it"
+
+
+def test_two_proxies_warn(world):
+    import dataclasses
+
+    def changes(stack):
+        other = dataclasses.replace(stack.services["nginx"], name="nginx2", path="stack.services.nginx2")
+        return {"services": {**stack.services, "nginx2": other}}
+
+    [found] = rule_findings(changes, "services.roles")
+    assert found[:2] == ("services.roles", Outcome.WARNING)
+    assert found[3] == "2 services have role proxy; checks and templates use nginx"
