@@ -384,3 +384,12 @@ def test_the_spec_says_what_each_watched_path_is(world):
     assert releases == PathSpec(f"{model.stack.dir}/releases", "dir", "releases")
     assert spec.path("/srv/shared/ca.pem") == PathSpec("/srv/shared/ca.pem", "file", "mount", "0640", "root", "root",
                                                        read_only=True)
+
+
+def test_a_host_without_snapshot_says_why_in_words_and_json():
+    from checks.snapshot import SnapshotError
+
+    error = SnapshotError("docker-2", "unreachable", "ssh: connection refused")
+    assert str(error) == "docker-2: unreachable: ssh: connection refused"
+    assert error.to_json() == error.to_json(digests=True) == {"host": "docker-2", "error": "unreachable",
+                                                               "reason": "ssh: connection refused"}
