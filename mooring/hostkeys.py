@@ -73,41 +73,40 @@ def record(path: Path, keys: list[HostKey]) -> None:
         handle.writelines(f"{key.line}\n" for key in keys)
 
 
-def first_contact(hosts: list, confirmed: dict[str, str], ask: Callable[[str], str] | None) -> list[str]:
+def first_contact(hosts: list, confirmed: dict[str, str], ask: Callable[[str], str] | None) -> dict[str, str]:
     """Record the host key of every host in ``hosts`` (``InventoryHost``) whose known_hosts file
     does not know it yet, once its fingerprint is confirmed: equal to ``confirmed[host]``, or
-    answered ``yes`` to ``ask`` (a terminal). Returns the problems (nothing is recorded for a host
-    with one): no known_hosts file named, no answer, an unconfirmed or mismatching fingerprint."""
-    problems = []
+    answered ``yes`` to ``ask`` (a terminal). Returns host → why not (nothing is recorded for such
+    a host): no known_hosts file named, an unconfirmed or mismatching fingerprint. A host that
+    does not answer is left to the run, which names it unreachable."""
+    problems: dict[str, str] = {}
     for host in hosts:
         if host.data.get("ssh_strict_host_key_checking") != "yes" or is_known(host.data, host.name):
             continue  # weaker settings are refused (or the documented opt-out runs) before connecting
         path = known_hosts_file(host.data)
         if path is None:
-            problems.append(f"{host.name}: no ssh_known_hosts_file in its inventory data to record its key in")
+            problems[host.name] = "no ssh_known_hosts_file in its inventory data to record its key in"
             continue
         keys = scan(host.data, host.name)
         if not keys:
-            address, port = endpoint(host.data, host.name)
-            problems.append(f"{host.name}: no SSH host key answered at {address}:{port}")
             continue
         shown = ", ".join(f"{k.line.split()[1]} {k.fingerprint}" for k in keys)
         want = confirmed.get(host.name)
         if want is not None:
             matching = [k for k in keys if k.fingerprint == want]
             if not matching:
-                problems.append(f"{host.name}: offers {shown}, not {want}: nothing recorded (a wrong host, or a "
-                                "man in the middle; check with your provider's console)")
+                problems[host.name] = (f"offers {shown}, not {want}: nothing recorded (a wrong host, or a man in "
+                                       "the middle; check with your provider's console)")
                 continue
             record(path, matching)
             continue
         if ask is None:
-            problems.append(f"{host.name} is new: it offers {shown}. Compare with the fingerprint your provider's "
-                            f"console shows, then run again with --fingerprint {host.name}={keys[0].fingerprint}")
+            problems[host.name] = (f"new: it offers {shown}. Compare with the fingerprint your provider's console "
+                                   f"shows, then run again with --fingerprint {host.name}={keys[0].fingerprint}")
             continue
         if ask(f"{host.name} offers {shown}. Does {keys[0].fingerprint} match your provider's console? "
                "Type 'yes' to trust it: ").strip() != "yes":
-            problems.append(f"{host.name}: fingerprint not confirmed: nothing recorded")
+            problems[host.name] = "fingerprint not confirmed: nothing recorded"
             continue
         record(path, keys[:1])
     return problems

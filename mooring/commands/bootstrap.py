@@ -53,13 +53,15 @@ def run(args: argparse.Namespace) -> int:
             return 1
         confirmed[host] = fingerprint
     ask = input if sys.stdin.isatty() else None
-    problems = first_contact(select_hosts(inventory_hosts(path), args.limit), confirmed, ask)
-    if problems:
-        for problem in problems:
-            print(f"mooring bootstrap: {problem}", file=sys.stderr)
+    selected = select_hosts(inventory_hosts(path), args.limit)
+    problems = first_contact(selected, confirmed, ask)
+    for host, problem in problems.items():  # such a host sits this run out; the others go on
+        print(f"mooring bootstrap: {host}: {problem}", file=sys.stderr)
+    limit = [h.name for h in selected if h.name not in problems] if problems else args.limit
+    if problems and not limit:
         return 1
     extra = ["--data", f"ssh_user={args.user}"] if args.user else None
-    result = run_deploy(path, deploy_path("bootstrap"), limit=args.limit, extra=extra)
+    result = run_deploy(path, deploy_path("bootstrap"), limit=limit, extra=extra)
     if args.verbose or not result.hosts:
         print(result.log, file=sys.stderr)
-    return emit(run_report(result, NAME, args.inventory, started), args)
+    return max(emit(run_report(result, NAME, args.inventory, started), args), 1 if problems else 0)
