@@ -179,3 +179,31 @@ def test_two_proxies_warn(world):
     [found] = rule_findings(changes, "services.roles")
     assert found[:2] == ("services.roles", Outcome.WARNING)
     assert found[3] == "2 services have role proxy; checks and templates use nginx"
+
+
+def test_a_resolved_database_name_that_is_not_plain_is_not_shown(world):
+    import dataclasses
+
+    model = model_for("sandbox")
+    stack = dataclasses.replace(model.stack, backups=dataclasses.replace(model.stack.backups,
+                                                                         databases=["ok_db", "bad-name"]))
+    assert said(run_rules(model, stack, None, names=["backups.databases"])) == [
+        ("backups.databases", Outcome.FAILED, "stack.backups.databases.1",
+         "the resolved name is not a plain database name (unknown or secret ${KEY}, or odd characters)",
+         "use a declared, non-secret env key such as ${POSTGRES_DB}, or the name itself")]
+
+
+def test_only_a_sha256_digest_pins_an_image(world):
+    import dataclasses
+
+    def with_image(image):
+        def changes(stack):
+            api = dataclasses.replace(stack.services["api"], image=image)
+            return {"services": {**stack.services, "api": api}}
+        return changes
+
+    [other] = rule_findings(with_image("mooring/api@sha512:abcd"), "production.images_pinned", "production")
+    assert other[1:4] == (Outcome.FAILED, "stack.services.api.image",
+                          "image 'mooring/api@sha512:abcd' is not pinned to a version")
+    assert rule_findings(with_image("mooring/api@sha256:" + "a" * 64), "production.images_pinned", "production") == [
+        ("production.images_pinned", Outcome.PASSED, "", "ok", "")]
