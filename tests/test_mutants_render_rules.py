@@ -207,3 +207,26 @@ def test_only_a_sha256_digest_pins_an_image(world):
                           "image 'mooring/api@sha512:abcd' is not pinned to a version")
     assert rule_findings(with_image("mooring/api@sha256:" + "a" * 64), "production.images_pinned", "production") == [
         ("production.images_pinned", Outcome.PASSED, "", "ok", "")]
+
+
+def test_render_rules_without_a_rendering_say_why_they_did_not_run(world):
+    model = model_for("sandbox")
+    found = run_rules(model, model.stack, None, names=["render.shellcheck", "ports.unique"])
+    assert said(found) == [("render.shellcheck", Outcome.SKIPPED, "", "not run: nothing rendered", ""),
+                           ("ports.unique", Outcome.PASSED, "", "ok", "")]
+    again = run_rules(model, model.stack, None, "rendering failed", names=["render.shellcheck"])
+    assert said(again) == [("render.shellcheck", Outcome.SKIPPED, "", "not run: rendering failed", "")]
+
+
+def test_a_rule_that_crashes_is_one_failed_finding_naming_where(world, monkeypatch):
+    from checks import registry
+
+    def crash(ctx, name):
+        raise KeyError("boom")
+
+    monkeypatch.setitem(registry.RULES, "x.crash", registry.Rule("x.crash", crash, "stack", "crashes"))
+    model = model_for("sandbox")
+    [found] = run_rules(model, model.stack, None, names=["x.crash"])
+    assert (found.check, found.outcome, found.path, found.fix) == ("x.crash", Outcome.FAILED, "",
+                                                                   "report this as a mooring bug")
+    assert found.message.startswith("internal error in rule: KeyError at test_mutants_render_rules.py:")

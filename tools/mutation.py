@@ -321,6 +321,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "checks.rules.consistency.x__compose_env": ({31}, "the shifted arguments land in multiline (() is falsy like False), "
                                                      "references and declared, which the DATABASE_URL checks never read "
                                                      "for a compose variable (key, value, secret, path, masked only)"),
+    "checks.registry.x__run_one": ({11}, "a raised exception always has a traceback, so `where` is never empty"),
     "checks.rules.env.x_env_line_breaks": ({34}, "\\x0B and \\x0b are the same regex escape"),
     "checks.rules.secrets.x_secrets_url_safe": ({3}, "a URL that is not secret references no secret and a direct secret "
                                                      "declares no URL: the rule finds nothing in either, skipped or not"),
