@@ -34,3 +34,29 @@ def test_unfilled_references_name_their_file_key_and_fix(world):
         (sandbox, "stack.env.D_URL", "references ${NOPE_KEY:?needed}, which stack.env does not declare (needed)",
          undeclared_fix),
     ]
+
+
+def bootstrap_problems(world, **bootstrap):
+    data = world.read("sandbox.yml")
+    data["bootstrap"] = bootstrap
+    world.write("sandbox.yml", data)
+    from declare.model import build_model
+
+    with pytest.raises(ConfigError) as info:
+        build_model("docker-1", ["sandbox"]).bootstrap
+    return [(p.path, p.message, p.fix) for p in info.value.problems]
+
+
+def test_a_bad_authorized_key_names_its_line_and_the_format(world):
+    from declare.model import KEY_FIX
+
+    [(path, message, fix)] = bootstrap_problems(world, authorized_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA x@y"])
+    assert (path, fix) == ("bootstrap.authorized_keys.0", KEY_FIX) and message.startswith("the key ")
+
+
+def test_no_authorized_key_at_all_is_a_lock_out(world):
+    assert bootstrap_problems(world, authorized_key_files=[]) == [(
+        "bootstrap.authorized_keys",
+        "no authorized key is declared: bootstrap would empty the deploy user's authorized_keys (lock-out)",
+        "list public keys in bootstrap.authorized_keys or bootstrap.authorized_key_files, or declare "
+        "bootstrap.allow_no_keys: true if nobody should log in as the deploy user")]
