@@ -307,6 +307,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
         "temporary folder prefix; file names passed explicitly (-f, --env-file); UTF-8 spelled otherwise or the UTF-8 "
         "locale default; 0o600 == 385; PATH of a binary started by absolute path; timeout/stdin of a run that ends at "
         "once; a 'service hash' line splits alike on ' ', on whitespace, from either end"),
+    "checks.snapshot.xǁSnapshotErrorǁto_json": ({1}, "an error holds no digest: to_json ignores its digests argument"),
     "checks.snapshot.x_expected_file_digests": ({5}, "'UTF-8' and 'utf-8' name the same codec"),
     "checks.live.x_backup_metrics": ({109, 110, 119}, "a last success at 0 or 1 s after 1970 is stale and shown as "
                                                         "never alike on any real clock"),
