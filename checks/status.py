@@ -65,16 +65,24 @@ def release_line(entry: dict[str, Any]) -> str:
     return text + ("; current" if entry.get("current") else "")
 
 
+def status_reading(view: HostView) -> tuple[list[Finding], dict[str, Any]]:
+    """The host's status: as findings (release, last deploy, deploy lock, services, backups) and
+    as plain data for ``--json`` (:func:`status_details`)."""
+    history = release_history(view.snapshot.release)
+    return ([*_release_findings(view, history), *_service_findings(view), *_backup_findings(view)],
+            status_details(view, history))
+
+
 def status_findings(view: HostView) -> list[Finding]:
     """The host's status as findings: release, last deploy, deploy lock, services, backups."""
-    return [*_release_findings(view), *_service_findings(view), *_backup_findings(view)]
+    return status_reading(view)[0]
 
 
-def status_details(view: HostView) -> dict[str, Any]:
-    """The same as plain data for ``--json``: current release record, last deploy, services,
-    newest backup."""
+def status_details(view: HostView, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The status as plain data for ``--json``: current release record, last deploy, services,
+    newest backup (``history``: :func:`release_history`, when the caller has it)."""
     pointer = view.snapshot.release
-    history = release_history(pointer)
+    history = release_history(pointer) if history is None else history
     newest = _newest_dump(view)
     return {
         "current": next((e for e in history if e["current"]), None),
@@ -87,9 +95,8 @@ def status_details(view: HostView) -> dict[str, Any]:
     }
 
 
-def _release_findings(view: HostView) -> list[Finding]:
+def _release_findings(view: HostView, history: list[dict[str, Any]]) -> list[Finding]:
     pointer = view.snapshot.release
-    history = release_history(pointer)
     current = next((e for e in history if e["current"]), None)
     found = []
     if current is None:

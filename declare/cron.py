@@ -63,6 +63,16 @@ def _with_numbers(field: str, names: tuple[str, ...]) -> str:
                   if m.group().lower() in names else m.group(), field)
 
 
+def _numeric_fields(schedule: str) -> list[str]:
+    """The five fields of the valid ``schedule``, a macro spelled out and names as numbers.
+
+    >>> _numeric_fields("@weekly"), _numeric_fields(" 0 2 * jan-mar mon-fri ")
+    (['0', '0', '*', '*', '0'], ['0', '2', '*', '1-3', '1-5'])
+    """
+    text = schedule.strip()
+    return [_with_numbers(value, names) for value, (_, _, _, names) in zip(MACRO_FIELDS.get(text, text).split(), FIELDS)]
+
+
 def _field_problem(field: str, low: int, high: int, names: tuple[str, ...]) -> str | None:
     field = _with_numbers(field, names)
     if re.search(r"[LW#?]", field):
@@ -111,8 +121,7 @@ def longest_gap_minutes(schedule: str) -> int | None:
     """
     import datetime
 
-    text = schedule.strip()
-    fields = [_with_numbers(value, names) for value, (_, _, _, names) in zip(MACRO_FIELDS.get(text, text).split(), FIELDS)]
+    fields = _numeric_fields(schedule)
     minutes, hours, doms, months, dows = (_values(value, low, high, names)
                                           for value, (_, low, high, names) in zip(fields, FIELDS))
     dows = {0 if day == 7 else day for day in dows}
@@ -157,10 +166,8 @@ def next_runs(schedule: str, after: dt.datetime, count: int = 1) -> list[dt.date
     """
     from cronsim import CronSim, CronSimError
 
-    text = schedule.strip()
-    fields = [_with_numbers(value, names) for value, (_, _, _, names) in zip(MACRO_FIELDS.get(text, text).split(), FIELDS)]
     try:
-        runs = CronSim(" ".join(fields), after)
+        runs = CronSim(" ".join(_numeric_fields(schedule)), after)
         return [next(runs) for _ in range(count)]
     except (CronSimError, StopIteration):
         return []

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
 
 from mooring.commands import add_target_arguments
 
@@ -27,35 +26,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring logs``; returns the exit code."""
+    from checks.preflight import inventory_hosts, select_hosts
     from mooring.report import secret_forms
-    from mooring.deployer import secret_values
-    from checks.preflight import preflight_report
-    from declare.secrets import redact
     from mooring.runner import inventory_path
 
     inventory = inventory_path(args.inventory)
-    preflight = preflight_report(inventory, args.limit)
-    if not preflight.hosts:  # no inventory, or no host matching --limit: the pre-flight says which
-        print(f"mooring logs: {preflight.findings[0].message}", file=sys.stderr)
+    hosts = select_hosts(inventory_hosts(inventory), args.limit)
+    if not hosts:
+        print(f"mooring logs: no hosts{' matching ' + ', '.join(args.limit) if args.limit else ''} in {inventory}",
+              file=sys.stderr)
         return 1
-    stacks = _stacks(preflight.hosts, args.service)
-    if isinstance(stacks, str):
-        print(f"mooring logs: {stacks}", file=sys.stderr)
+    found = _stacks(hosts, args.service)
+    if isinstance(found, str):
+        print(f"mooring logs: {found}", file=sys.stderr)
         return 1
-    forms = secret_forms(secret_values(preflight.hosts))
+    stacks, secrets = found
+    forms = secret_forms(secrets)
     seen: dict[str, str] = {}  # host -> newest timestamp printed
-    code = _print_new(inventory, stacks, args.service, args.since, args.tail, seen, forms, redact)
+    code = _print_new(inventory, stacks, args.service, args.since, args.tail, seen, forms)
     while args.follow:
         time.sleep(FOLLOW_EVERY_S)
-        code = _print_new(inventory, stacks, args.service, "", args.tail, seen, forms, redact) or code
+        code = _print_new(inventory, stacks, args.service, "", args.tail, seen, forms) or code
     return code
 
 
-def _stacks(hosts, service: str) -> dict[tuple[str, str], list[str]] | str:
-    """(stack dir, project) → the hosts running it; or why ``service`` cannot be read."""
+def _stacks(hosts, service: str) -> tuple[dict[tuple[str, str], list[str]], list[str]] | str:
+    """((stack dir, project) → the hosts running it, the stacks' secret values to mask); or why
+    ``service`` cannot be read."""
     from declare.model import build_model
 
     stacks: dict[tuple[str, str], list[str]] = {}
+    secrets: set[str] = set()
     for host in hosts:
         stack = build_model(host.name, host.groups).stack
         if stack is None:
@@ -63,13 +64,15 @@ def _stacks(hosts, service: str) -> dict[tuple[str, str], list[str]] | str:
         if service not in stack.services:
             return f"{host.name} has no service {service!r} (its services: {', '.join(sorted(stack.services))})"
         stacks.setdefault((stack.dir, stack.name), []).append(host.name)
-    return stacks or "no host of the inventory has a stack"
+        secrets.update(stack.secret_values())
+    return (stacks, sorted(secrets)) if stacks else "no host of the inventory has a stack"
 
 
 def _print_new(inventory: str, stacks: dict[tuple[str, str], list[str]], service: str, since: str, tail: int,
-               seen: dict[str, str], forms: list[str], redact: Any) -> int:
+               seen: dict[str, str], forms: list[str]) -> int:
     """Print each host's lines newer than the last one printed for it; 1 when a host could not be read."""
     from declare.errors import MooringError
+    from declare.secrets import redact
     from mooring.runner import run_fact
 
     code = 0

@@ -21,10 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring status``; returns the exit code."""
-    from checks.status import status_details, status_findings
+    from checks.status import status_reading
     from mooring.inspection import inspect_hosts
 
-    report = inspect_hosts(args.inventory, args.limit, NAME,
-                           reading=lambda view: (status_findings(view), status_details(view))).report
+    report = inspect_hosts(args.inventory, args.limit, NAME, reading=status_reading).report
     args.show_passed = True  # a status lists what is, not only what is wrong
     return emit(report, args)

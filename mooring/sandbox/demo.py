@@ -21,7 +21,7 @@ def done(started: float) -> None:
 
 def main() -> int:
     """Run the whole demo; returns the exit code (0 when every step passed)."""
-    from checks.status import status_details, status_findings
+    from checks.status import status_reading
     from mooring.commands.backup import run_report as backup_run, verify_report as backup_verify
     from mooring.commands.validate import validate_report
     from mooring.deployer import deploy
@@ -81,8 +81,7 @@ def main() -> int:
     done(started)
 
     started = step("status: what runs on each host (release, who deployed it, services, newest backup)")
-    status = inspect_hosts(str(inventory), None, "status",
-                           reading=lambda view: (status_findings(view), status_details(view))).report
+    status = inspect_hosts(str(inventory), None, "status", reading=status_reading).report
     print(render(status, "text", show_passed=True), end="")
     done(started)
 
