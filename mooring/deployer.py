@@ -239,10 +239,8 @@ def _restored(host: str, apply: RunResult, done: RollbackResult | None, secrets:
 def write_rollback_record(run_dir: Path, outcome: HostOutcome, wanted: str, secrets: list[str]) -> dict[str, Any]:
     """The on-demand rollback's record: into the run dir (``deploy/record.py`` uploads it to the
     host's ``.mooring/rollbacks/``) and under ``.mooring/rollbacks/<host>/`` (local copy)."""
-    record = {
-        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "operator": os.environ.get("MOORING_OPERATOR") or getpass.getuser(),
-        "mooring_version": __version__,
+    record = _redacted_record({
+        **_made_by(),
         "host": outcome.host,
         "command": "mooring rollback",
         "asked_for": wanted,
@@ -251,8 +249,7 @@ def write_rollback_record(run_dir: Path, outcome: HostOutcome, wanted: str, secr
         "error": outcome.error,
         "gate": [p.to_dict() for p in outcome.rollback_gate],
         "warnings": list(outcome.warnings),
-    }
-    record = json.loads(redact(json.dumps(record), [json.dumps(v)[1:-1] for v in secrets]))
+    }, secrets)
     text = json.dumps(record, indent=2, sort_keys=True)
     local = state_dir() / "rollbacks" / outcome.host
     local.mkdir(parents=True, exist_ok=True)
@@ -487,14 +484,23 @@ def _staged(host: str, apply: RunResult, plan: StackPlan) -> bool:
     return False
 
 
+def _made_by() -> dict[str, Any]:
+    """When, by whom and with which mooring a record was made (every record starts so)."""
+    return {"time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "operator": os.environ.get("MOORING_OPERATOR") or getpass.getuser(), "mooring_version": __version__}
+
+
+def _redacted_record(record: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
+    """``record`` with every secret value redacted, as its JSON text would hold it."""
+    return json.loads(redact(json.dumps(record), [json.dumps(v)[1:-1] for v in secrets]))
+
+
 def record_for(outcome: HostOutcome) -> dict[str, Any]:
     """The release record of one host (no secret values: env keys only)."""
     plan = outcome.plan
     number = plan.release_number
     return {
-        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "operator": os.environ.get("MOORING_OPERATOR") or getpass.getuser(),
-        "mooring_version": __version__,
+        **_made_by(),
         "host": outcome.host,
         "stack": plan.stack,
         "directory": plan.directory,
@@ -560,7 +566,7 @@ def _redacted(result: ProbeResult, secrets: list[str]) -> ProbeResult:
 def write_record(run_dir: Path, outcome: HostOutcome, secrets: list[str]) -> dict[str, Any]:
     """Write the record into the run dir (for the host) and under .mooring/releases/ (local copy),
     with every secret value redacted."""
-    record = json.loads(redact(json.dumps(record_for(outcome)), [json.dumps(v)[1:-1] for v in secrets]))
+    record = _redacted_record(record_for(outcome), secrets)
     text, markdown = json.dumps(record, indent=2, sort_keys=True), record_markdown(record)
     local = state_dir() / "releases" / outcome.host
     local.mkdir(parents=True, exist_ok=True)
