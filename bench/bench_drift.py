@@ -45,9 +45,9 @@ def ssh_args(state: sandbox.SandboxState, box: sandbox.Box) -> list[str]:
 def stack_archive(box: sandbox.Box) -> tuple[bytes, list[str]]:
     """A tar of the stack's rendered folders and files (and snapshot key) for ``box``, and the
     managed paths."""
-    from checks.snapshot import KEY_FILE, snapshot_key
-    from declare.model import build_model
-    from declare.render import render_stack
+    from mooring.checks.snapshot import KEY_FILE, snapshot_key
+    from mooring.declare.model import build_model
+    from mooring.declare.render import render_stack
 
     model = build_model(box.name, ("lite_boxes", "sandbox"))  # the inventory's groups, in its order
     rendered = render_stack(model)

@@ -71,7 +71,7 @@ def main() -> int:
             import os
 
             os.environ.update(MOORING_GROUP_DATA=str(world.group_data), MOORING_STATE=str(world.state))
-            from checks.preflight import preflight_report
+            from mooring.checks.preflight import preflight_report
 
             profiler = cProfile.Profile()
             start = time.perf_counter()

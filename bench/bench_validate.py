@@ -33,7 +33,7 @@ TARGET_SECONDS = 1.0
 IN_PROCESS = """
 import json, sys, time
 t0 = time.perf_counter()
-from checks.preflight import preflight_report
+from mooring.checks.preflight import preflight_report
 t1 = time.perf_counter()
 cold = preflight_report(sys.argv[1])
 t2 = time.perf_counter()
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         result = measure(world, args.repeat)
     print(f"validate reference stack: 3 environments, {hosts} hosts, median of {args.repeat}")
     print(f"  cli  (fresh process, wall clock) {result['cli']:.3f} s   target < {TARGET_SECONDS:.1f} s")
-    print(f"  import of checks.preflight      {result['import']:.3f} s")
+    print(f"  import of mooring.checks.preflight      {result['import']:.3f} s")
     print(f"  cold (first preflight_report)    {result['cold']:.3f} s")
     print(f"  warm (second preflight_report)   {result['warm']:.3f} s")
     return 0 if result["cli"] < TARGET_SECONDS else 1

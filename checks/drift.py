@@ -4,10 +4,10 @@
 resource, and returns findings of kind ``drift``: FAILED means "moved", with what was expected
 and what was found (modes, owners, "present"/"missing"/"differs", digests of public files;
 never an env value). The live rules that make sense for drift run beside it
-(:func:`checks.live.run_live_rules` with ``drift=True``).
+(:func:`mooring.checks.live.run_live_rules` with ``drift=True``).
 
 Values are compared without reading them: the host prints keyed digests (see
-:mod:`checks.snapshot`) and the controller computes the same from the rendered files.
+:mod:`mooring.checks.snapshot`) and the controller computes the same from the rendered files.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from checks.findings import Finding, Kind, Outcome
-from checks.live import HostView, file_problems, run_live_rules
-from checks.snapshot import expected_config_digests, expected_env_digests, keyed_digest, snapshot_key
-from declare.render import RenderedFile
+from mooring.checks.findings import Finding, Kind, Outcome
+from mooring.checks.live import HostView, file_problems, run_live_rules
+from mooring.checks.snapshot import expected_config_digests, expected_env_digests, keyed_digest, snapshot_key
+from mooring.declare.render import RenderedFile
 
 DEPLOY_FIX = "deploy again (mooring deploy) to put it back; change it in the declared state, not on the host"
 

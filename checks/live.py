@@ -1,9 +1,9 @@
 """Live rules: is a deployed host sound? Each rule reads the declared model and one host
-snapshot (:mod:`checks.snapshot`) and returns findings of kind ``live``; nothing here talks
+snapshot (:mod:`mooring.checks.snapshot`) and returns findings of kind ``live``; nothing here talks
 to a host.
 
 ``mooring check`` runs every live rule (plus the HTTP probes); ``mooring drift`` runs the
-ones marked ``in_drift`` beside the drift comparisons of :mod:`checks.drift`, which cover
+ones marked ``in_drift`` beside the drift comparisons of :mod:`mooring.checks.drift`, which cover
 the rest (file content, modes, owners) resource by resource.
 
 Messages name keys, paths, services and states, never an env value.
@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from checks.findings import Finding, Kind, Outcome
-from checks.snapshot import FileState, HostSnapshot
-from declare.model import HostModel, Stack
-from declare.cron import longest_gap_minutes
-from declare.render import RenderedStack, backup_log_path, backup_metrics_path, cron_file_path, drill_metrics_path
+from mooring.checks.findings import Finding, Kind, Outcome
+from mooring.checks.snapshot import FileState, HostSnapshot
+from mooring.declare.model import HostModel, Stack
+from mooring.declare.cron import longest_gap_minutes
+from mooring.declare.render import RenderedStack, backup_log_path, backup_metrics_path, cron_file_path, drill_metrics_path
 
 #: A backup older than this is stale (the nightly job plus two hours of slack).
 BACKUP_MAX_AGE_S = 26 * 3600

@@ -2,7 +2,7 @@
 whole inventory. ``mooring validate``, ``mooring deploy`` and ``deploy/stack.py`` (through
 :func:`assert_host_ready`) all run it, so nothing invalid ever reaches a host.
 
-Findings are data (:class:`checks.findings.Finding`); formatting and exit codes belong to the
+Findings are data (:class:`mooring.checks.findings.Finding`); formatting and exit codes belong to the
 commands.
 """
 
@@ -14,16 +14,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from checks.findings import SEVERITY, Finding, Outcome, failed
-from checks.registry import run_rules
-from checks.rules.render import warm_tool_cache
-from declare.layers import group_data_dir
-from declare.errors import ConfigError, ConfigProblem, MooringError
-from declare.model import HostModel, Stack, build_model, host_model
-from declare.render import RenderedStack, render_stack
-from declare.secrets import stand_ins_active
+from mooring.checks.findings import SEVERITY, Finding, Outcome, failed
+from mooring.checks.registry import run_rules
+from mooring.checks.rules.render import warm_tool_cache
+from mooring.declare.layers import group_data_dir
+from mooring.declare.errors import ConfigError, ConfigProblem, MooringError
+from mooring.declare.model import HostModel, Stack, build_model, host_model
+from mooring.declare.render import RenderedStack, render_stack
+from mooring.declare.secrets import stand_ins_active
 
-log = logging.getLogger("checks.preflight")
+log = logging.getLogger("mooring.checks.preflight")
 
 #: Subject prefix of a finding that holds for every host of a group.
 GROUP_SUBJECT = "group:"
@@ -263,7 +263,7 @@ def _host_data(value: Any) -> dict[str, dict[str, Any]]:
 def host_key_findings(hosts: Iterable[InventoryHost], inventory_path: str) -> list[Finding]:
     """A FAILED finding per host whose inventory weakens host-key checking (mooring's default,
     from group_data/all.py, is strict); first contact is accepted here, bootstrap judges it."""
-    from declare.model import HOST_KEY_SETTING, STRICT_HOST_KEYS, host_key_problems
+    from mooring.declare.model import HOST_KEY_SETTING, STRICT_HOST_KEYS, host_key_problems
 
     findings = []
     for host in hosts:

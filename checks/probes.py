@@ -11,7 +11,7 @@ same rules run wherever the probes run (the stack's ``probes_from``):
   connected pyinfra host), so deploy files and the command line pass their own hosts.
 
 The gate (:func:`run_gate`) polls a host's health probes until they pass or their retries run
-out; :func:`http_checks` returns :class:`checks.findings.Finding` s: health, the declared smoke
+out; :func:`http_checks` returns :class:`mooring.checks.findings.Finding` s: health, the declared smoke
 list, the error rate of ``/internal/metrics``, dev/ops endpoints that are off, ``/auth/me``.
 One attempt passes when it answers ``expected_status``, its body contains ``contains`` (when
 declared) and it answered within ``max_latency_ms`` (when declared). See docs/probes.md.
@@ -31,8 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from checks.findings import Finding, Kind, Outcome
-from declare.model import EndpointGate, Probe, Stack
+from mooring.checks.findings import Finding, Kind, Outcome
+from mooring.declare.model import EndpointGate, Probe, Stack
 
 BODY_EXCERPT = 300
 #: The most of a body a probe reads (``contains`` looks at this much).
@@ -477,7 +477,7 @@ def unreachable(probe: Probe, probes_from: str) -> str:
     """Why ``probe`` cannot be asked from where probes run, or "": a port published on the
     host's loopback address only is out of the controller's reach.
 
-    >>> from declare.model import Probe
+    >>> from mooring.declare.model import Probe
     >>> unreachable(Probe("metrics", "/-/ready", 9090, "prometheus", 200, 5.0, 1, 2.0, None, None, "127.0.0.1"),
     ...             "controller")
     'port 9090 is published on 127.0.0.1 only: the controller cannot reach it'

@@ -4,10 +4,10 @@ The registry is strict: a name registered twice is refused, an unknown name aske
 error, and ``tests/test_static.py`` lists what is registered. A rule returns only its problems
 (FAILED or WARNING); :func:`run_rules` adds one PASSED finding per rule that found nothing, and
 SKIPPED ones (with why) when a precondition failed, e.g. no rendered files to check. The rules
-themselves live per family in :mod:`checks.rules` and register when that package is imported.
+themselves live per family in :mod:`mooring.checks.rules` and register when that package is imported.
 
 Messages never contain a secret's value: rules read ``EnvVar.masked`` (secrets as ``***``)
-and tool output goes through :func:`declare.secrets.redact`.
+and tool output goes through :func:`mooring.declare.secrets.redact`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from checks.findings import Finding, Outcome
-from declare.model import HostModel, Stack
+from mooring.checks.findings import Finding, Outcome
+from mooring.declare.model import HostModel, Stack
 
 if TYPE_CHECKING:
-    from declare.render import RenderedStack
+    from mooring.declare.render import RenderedStack
 
 
 PRODUCTION = "production"
@@ -63,7 +63,7 @@ RULES: dict[str, Rule] = {}
 
 def load_rules() -> dict[str, Rule]:
     """Import every rule family (they register on import) and return the registry."""
-    import checks.rules  # noqa: F401
+    import mooring.checks.rules  # noqa: F401
 
     return RULES
 

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Union
 
-from declare.dumps import dump_pattern
-from declare.errors import ConfigError, ConfigProblem
-from declare.model import HostModel, Stack
-from declare.render import (RenderedStack, backup_log_path, backup_metrics_path, cron_file_path, drill_metrics_path,
+from mooring.declare.dumps import dump_pattern
+from mooring.declare.errors import ConfigError, ConfigProblem
+from mooring.declare.model import HostModel, Stack
+from mooring.declare.render import (RenderedStack, backup_log_path, backup_metrics_path, cron_file_path, drill_metrics_path,
                             render_env_file)
 
 #: Version of the line format (first record of every report) and of the JSON.
@@ -101,8 +101,8 @@ class ServiceSpec:
 class SnapshotSpec:
     """What to look at on one host (hashable and JSON-serialisable: pyinfra fact argument).
 
-    >>> from declare.model import build_model
-    >>> from declare.render import render_stack
+    >>> from mooring.declare.model import build_model
+    >>> from mooring.declare.render import render_stack
     >>> model = build_model("docker-1", ["sandbox"])
     >>> spec = snapshot_spec(model, render_stack(model))
     >>> spec.project, spec.key_file
@@ -256,7 +256,7 @@ def snapshot_key(host_name: str, stack_dir: str) -> bytes:
     >>> len(snapshot_key("docker-1", "/srv/mooring/solacore"))  # doctest: +SKIP
     64
     """
-    from declare.secrets import digest_key
+    from mooring.declare.secrets import digest_key
 
     message = b"\0".join((KEY_LABEL, host_name.encode(), stack_dir.encode()))
     return hmac.new(digest_key(), message, hashlib.sha256).hexdigest().encode("ascii")
@@ -318,7 +318,7 @@ def expected_config_digests(stack: Stack, rendered: RenderedStack, key: bytes,
     The rendered .env goes to a private temporary folder (0700, file 0600), removed at once.
     Raises ``RuntimeError`` when Compose fails (its output is not quoted: it may hold values).
     """
-    from declare.compose import local_binary
+    from mooring.declare.compose import local_binary
 
     binary = binary or local_binary()
     compose_text, env_text = rendered.file(stack.compose_file).content, rendered.file(stack.env_file).content
@@ -481,8 +481,8 @@ def snapshot_script(spec: SnapshotSpec) -> str:
     in the background while files are read. The key is read by awk from its file, never put
     in an argument; no value of the .env is ever printed. See docs/snapshot.md for the records.
 
-    >>> from declare.model import build_model
-    >>> from declare.render import render_stack
+    >>> from mooring.declare.model import build_model
+    >>> from mooring.declare.render import render_stack
     >>> model = build_model("docker-1", ["sandbox"])
     >>> script = snapshot_script(snapshot_spec(model, render_stack(model)))
     >>> script.splitlines()[0]

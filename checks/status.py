@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.findings import Finding, Outcome
-from checks.live import HostView
-from checks.snapshot import ReleasePointer
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.live import HostView
+from mooring.checks.snapshot import ReleasePointer
 
 #: The record fields ``releases`` lists, in this order (the whole record is in --json).
 HISTORY_FIELDS = ("release", "release_dirname", "time", "operator", "outcome", "images", "error",

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from declare.compose import CHECKER_TIMEOUT_ENV, checker_timeout, local_binary
-from declare.errors import ConfigError, ConfigProblem
+from mooring.declare.compose import CHECKER_TIMEOUT_ENV, checker_timeout, local_binary
+from mooring.declare.errors import ConfigError, ConfigProblem
 
 #: A config run reads local files only: it is bounded like every checker (``MOORING_CHECKER_TIMEOUT``).
 BUILD_TIMEOUT_S = 1800

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from declare.errors import ConfigError, ConfigProblem
+from mooring.declare.errors import ConfigError, ConfigProblem
 
 _SINGLE_QUOTE_SAFE = re.compile(r"^[^'\x00-\x1f\x7f]*$")
 _BARE_SAFE = re.compile(r"^[A-Za-z0-9_./:@%+,=-]*$")

@@ -17,8 +17,8 @@ from typing import Any, Iterable
 
 import yaml
 
-from declare.errors import ConfigError, ConfigProblem
-from declare.paths import NotAProject, ROOT, group_data_default, project_root
+from mooring.declare.errors import ConfigError, ConfigProblem
+from mooring.declare.paths import NotAProject, ROOT, group_data_default, project_root
 
 LAYER_KEY_PREFIX = "mooring_layer_"
 
@@ -290,7 +290,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     ...     _ = layer.write_text("mode: 1\\nmode: 2\\n")
     ...     read_yaml(layer)
     Traceback (most recent call last):
-    declare.errors.ConfigError: ...all.yml: line 2, column 1: invalid YAML: duplicate key 'mode' (the earlier value would be ignored) (fix: fix the YAML syntax at that position)
+    mooring.declare.errors.ConfigError: ...all.yml: line 2, column 1: invalid YAML: duplicate key 'mode' (the earlier value would be ignored) (fix: fix the YAML syntax at that position)
     """
     shown = display_path(path)
     try:
@@ -329,7 +329,7 @@ def load_layer(path: Path | str) -> dict[str, Any]:
     >>> load_layer(group_data_dir() / "all.yml")["stack"]["name"]
     'solacore'
     """
-    from declare.schema import validate_layer
+    from mooring.declare.schema import validate_layer
 
     path = Path(path)
     key = _cache_key(path)

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from declare import dumps
-from declare.schema import PORT_STRING_RE, STACK_DIR_VAR, normalize_merged
-from declare.layers import Merged, group_data_dir, layers_for, merge
-from declare.compose_files import ComposeSource, Variable
-from declare import compose_files
-from declare.errors import ConfigError, ConfigProblem
-from declare.interpolation import REFERENCE_RE, Reference, reference
-from declare.paths import project_root, state_dir
-from declare.secrets import SecretRef, resolve_secrets
+from mooring.declare import dumps
+from mooring.declare.schema import PORT_STRING_RE, STACK_DIR_VAR, normalize_merged
+from mooring.declare.layers import Merged, group_data_dir, layers_for, merge
+from mooring.declare.compose_files import ComposeSource, Variable
+from mooring.declare import compose_files
+from mooring.declare.errors import ConfigError, ConfigProblem
+from mooring.declare.interpolation import REFERENCE_RE, Reference, reference
+from mooring.declare.paths import project_root, state_dir
+from mooring.declare.secrets import SecretRef, resolve_secrets
 
 #: ``${NAME}`` references another stack env key; ``$${`` is a literal ``${``.
 MASK = "***"
@@ -460,7 +460,7 @@ def check_inventory_host_keys(first_contact_ok: bool = True) -> None:
 def _defaults(block: str) -> dict[str, Any]:
     from cerberus import Validator
 
-    from declare.schema import merged_schema
+    from mooring.declare.schema import merged_schema
 
     validator = Validator({block: merged_schema()[block]})
     validator.validate({block: {}})
@@ -914,7 +914,7 @@ def _probe(data: dict[str, Any], path: str, services: dict[str, Service], proxy:
            merged: Merged) -> Probe | ConfigProblem:
     """The typed probe with its host port resolved, or the problem that leaves it no port to ask.
     (A port only the host reaches, probed from the controller, is a finding of the checks:
-    ``checks.probes.unreachable``.)"""
+    ``mooring.checks.probes.unreachable``.)"""
     try:
         port, host_ip = _probe_target(data, services, proxy, http_port)
     except _Unreachable as exc:

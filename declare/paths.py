@@ -8,7 +8,7 @@ import functools
 import os
 from pathlib import Path
 
-from declare.errors import MooringError
+from mooring.declare.errors import MooringError
 
 #: mooring's own tree: templates, images, deploy files, examples (never the team's state).
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ same bytes, so a second deploy changes nothing).
 Templates live in ``templates/`` (Jinja2, StrictUndefined): ``compose.yml.j2``,
 ``nginx/default.conf.j2``, ``prometheus/prometheus.yml.j2``, ``backup.sh.j2``,
 ``restore.sh.j2``, ``crontab.j2``. The ``.env`` file is written in Python
-(:func:`declare.secrets.format_dotenv`) so that Compose reads back exactly the declared values.
+(:func:`mooring.declare.secrets.format_dotenv`) so that Compose reads back exactly the declared values.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from typing import Any
 import jinja2
 import yaml
 
-from declare import compose_files, dumps
-from declare.compose import CLEAN_ENV_PREFIX
-from declare.errors import MooringError, MooringRunError
-from declare.interpolation import COMPOSE_DOLLAR_RE
-from declare.model import HostModel, Stack
-from declare.paths import TEMPLATES
-from declare.secrets import format_dotenv, parse_dotenv, quote_env_value
+from mooring.declare import compose_files, dumps
+from mooring.declare.compose import CLEAN_ENV_PREFIX
+from mooring.declare.errors import MooringError, MooringRunError
+from mooring.declare.interpolation import COMPOSE_DOLLAR_RE
+from mooring.declare.model import HostModel, Stack
+from mooring.declare.paths import TEMPLATES
+from mooring.declare.secrets import format_dotenv, parse_dotenv, quote_env_value
 
 ROOT_OWNER = "root"
 CRON_DIR = "/etc/cron.d"
@@ -144,7 +144,7 @@ def jinja_env() -> jinja2.Environment:
 
 def project_templates() -> Path | None:
     """The project's own ``templates/`` folder, when it has one (and it is not mooring's)."""
-    from declare.paths import NotAProject, project_root
+    from mooring.declare.paths import NotAProject, project_root
 
     try:
         folder = project_root() / "templates"
@@ -171,7 +171,7 @@ def render_template(name: str, **context: Any) -> str:
 
     >>> render_template("crontab.j2")
     Traceback (most recent call last):
-    declare.render.RenderError: templates/crontab.j2: 'stack' is undefined
+    mooring.declare.render.RenderError: templates/crontab.j2: 'stack' is undefined
     """
     try:
         return jinja_env().get_template(name).render(**context)
@@ -188,7 +188,7 @@ def render_template(name: str, **context: Any) -> str:
 def render_stack(model: HostModel) -> RenderedStack:
     """Render every file of ``model``'s stack (raise ``MooringError`` when it declares none).
 
-    >>> from declare.model import build_model
+    >>> from mooring.declare.model import build_model
     >>> rendered = render_stack(build_model("docker-1", ["sandbox"]))
     >>> [f.path for f in rendered.files][:2]
     ['/srv/mooring/solacore/compose.yml', '/srv/mooring/solacore/.env']
@@ -292,7 +292,7 @@ def cron_file_path(stack: Stack) -> str:
 def backup_metrics_path(stack: Stack) -> str:
     """The node_exporter textfile the backup job writes its metrics to (atomically).
 
-    >>> from declare.model import build_model
+    >>> from mooring.declare.model import build_model
     >>> backup_metrics_path(build_model("docker-1", ["sandbox"]).stack)
     '/var/lib/prometheus/node-exporter/mooring-backup-solacore.prom'
     """
@@ -302,7 +302,7 @@ def backup_metrics_path(stack: Stack) -> str:
 def drill_metrics_path(stack: Stack) -> str:
     """The node_exporter textfile the restore drill writes its last result to (atomically).
 
-    >>> from declare.model import build_model
+    >>> from mooring.declare.model import build_model
     >>> drill_metrics_path(build_model("docker-1", ["sandbox"]).stack)
     '/var/lib/prometheus/node-exporter/mooring-backup-verify-solacore.prom'
     """
@@ -427,7 +427,7 @@ def _in_stack_dir(path: str, stack: Stack) -> bool:
 
 def _dotenv_inner(value: str) -> str:
     """``value`` inside a double-quoted dotenv value (the escapes of
-    :func:`declare.secrets.quote_env_value`)."""
+    :func:`mooring.declare.secrets.quote_env_value`)."""
     escapes = {"\\": "\\\\", '"': '\\"', "$": "\\$", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
     return "".join(escapes.get(char, char) for char in value)
 
@@ -524,7 +524,7 @@ def masked_files(rendered: RenderedStack, stack: Stack) -> list[MaskedFile]:
     """The rendered secret files, masked, for a release to keep. Raises :class:`SecretMaskError`
     when a secret value would stay readable or the masked copy would not restore to the same bytes.
 
-    >>> from declare.model import build_model
+    >>> from mooring.declare.model import build_model
     >>> model = build_model("docker-1", ["sandbox"])
     >>> [(m.path, m.dotenv) for m in masked_files(render_stack(model), model.stack)]
     [('/srv/mooring/solacore/.env', True)]
@@ -584,7 +584,7 @@ def unmask_secrets(masked: str, secrets: dict[str, str], dotenv: bool = False, w
     'url=postgres://app:n3w@db'
     >>> unmask_secrets("x=@@mooring-secret:OLD@@", {}, where="release 0003-ab: /s/app.conf")
     Traceback (most recent call last):
-    declare.render.SecretMaskError: release 0003-ab: /s/app.conf names secret OLD, which the stack no longer declares: declare it again (stack.env KEY: {secret: OLD}) and provide its value to restore this file
+    mooring.declare.render.SecretMaskError: release 0003-ab: /s/app.conf names secret OLD, which the stack no longer declares: declare it again (stack.env KEY: {secret: OLD}) and provide its value to restore this file
     """
     missing = sorted({cand.partition("/")[0] for found in _TOKEN.finditer(masked) if found.group(1) is not None
                       for cand in found.group(1).split(",")} - set(secrets))

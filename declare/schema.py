@@ -23,12 +23,12 @@ from typing import Any, Callable
 from cerberus import Validator
 from cerberus.errors import ValidationError
 
-from declare.errors import ConfigError, ConfigProblem
-from declare.secrets import looks_secret
+from mooring.declare.errors import ConfigError, ConfigProblem
+from mooring.declare.secrets import looks_secret
 
 BLOCKS: dict[str, dict[str, Any]] = {}
 
-#: Keys whose values are never echoed back in messages: see :func:`declare.secrets.looks_secret`.
+#: Keys whose values are never echoed back in messages: see :func:`mooring.declare.secrets.looks_secret`.
 #: Every value under ``stack.env.`` is hidden too, whatever its key.
 ENV_PREFIX = "stack.env."
 
@@ -203,7 +203,7 @@ def check_env_value(field: str, value: Any, error: Callable) -> None:
 
 def check_cron(field: str, value: Any, error: Callable) -> None:
     """A crontab schedule (5 fields or a macro such as @daily)."""
-    from declare.cron import cron_problem
+    from mooring.declare.cron import cron_problem
 
     if isinstance(value, str):
         why = cron_problem(value)
@@ -395,7 +395,7 @@ def _gate(name: str) -> dict[str, Any]:
             "whitelist": {"type": "list", "default": [], "schema": {"type": "string", "check_with": check_cidr}},
             "enabled_env": {"type": "string", "regex": ENV_NAME_RE, "default": f"{prefix}_ENDPOINTS_ENABLED"},
             # An endpoint of the family that `mooring check` asks when it is off (must answer 403/404);
-            # no default here: the model fills in the reference API's (declare.model.ENDPOINT_PROBE_PATHS).
+            # no default here: the model fills in the reference API's (mooring.declare.model.ENDPOINT_PROBE_PATHS).
             "probe_path": {"type": "string", "regex": URL_PATH_RE,
                            "meta": {"fix": f"an URL path of one {name} endpoint, e.g. /internal/{name}/echo"}},
             "whitelist_env": {"type": "string", "regex": ENV_NAME_RE, "default": f"{prefix}_ENDPOINTS_WHITELIST"},
@@ -542,7 +542,7 @@ def validate_layer(data: dict[str, Any], file: str) -> None:
 
     >>> validate_layer({"stack": {"name": "Bad Name"}}, "group_data/all.yml")
     Traceback (most recent call last):
-    declare.errors.ConfigError: group_data/all.yml: stack.name: 'Bad Name' has the wrong format (fix: ...)
+    mooring.declare.errors.ConfigError: group_data/all.yml: stack.name: 'Bad Name' has the wrong format (fix: ...)
     """
     validator = _validator("layer")
     if not validator.validate(data):

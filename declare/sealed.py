@@ -2,7 +2,7 @@
 ASCII-armored, encrypted to every public key in ``secrets/recipients.txt``.
 
 Decrypted on the controller only, in memory, and only when a secret a run needs is not given
-by a ``MOORING_SECRET_*`` variable (see :func:`declare.secrets.resolve_secrets`); the decrypted
+by a ``MOORING_SECRET_*`` variable (see :func:`mooring.declare.secrets.resolve_secrets`); the decrypted
 text is never written to disk. The private key (identity) is ``MOORING_AGE_KEY`` (the key
 itself, e.g. a CI secret) or the file ``.mooring/age.key`` (mode 0600, ignored by git), made by
 ``mooring secrets keygen``.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from declare.errors import ConfigError, ConfigProblem
-from declare.paths import project_root, state_dir
+from mooring.declare.errors import ConfigError, ConfigProblem
+from mooring.declare.paths import project_root, state_dir
 
 IDENTITY_ENV = "MOORING_AGE_KEY"
 SEALED_DIR = "secrets"
@@ -40,7 +40,7 @@ def load_identity():
     """The age identity that decrypts: ``MOORING_AGE_KEY``, else ``.mooring/age.key``."""
     import pyrage
 
-    from declare.dotenv import check_private_file
+    from mooring.declare.dotenv import check_private_file
 
     text, where = os.environ.get(IDENTITY_ENV), IDENTITY_ENV
     if text is None:
@@ -87,7 +87,7 @@ def open_sealed(environment: str) -> dict[str, str]:
     """The secrets of ``secrets/<environment>.age``, decrypted in memory ({} when there is no file)."""
     import pyrage
 
-    from declare.dotenv import parse_dotenv
+    from mooring.declare.dotenv import parse_dotenv
 
     path = sealed_file(environment)
     if not path.exists():
@@ -111,7 +111,7 @@ def seal(environment: str, values: dict[str, str]) -> Path:
     """Encrypt ``values`` to every recipient and replace ``secrets/<environment>.age`` atomically."""
     import pyrage
 
-    from declare.dotenv import quote_env_value
+    from mooring.declare.dotenv import quote_env_value
 
     text = "".join(f"{name}={quote_env_value(value)}\n" for name, value in sorted(values.items()))
     sealed = pyrage.encrypt(text.encode("utf-8"), read_recipients(), armored=True)

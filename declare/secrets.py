@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from declare.dotenv import check_private_file, format_dotenv, parse_dotenv, quote_env_value  # noqa: F401 (re-exported)
-from declare.errors import ConfigError, ConfigProblem
-from declare.paths import state_dir
+from mooring.declare.dotenv import check_private_file, format_dotenv, parse_dotenv, quote_env_value  # noqa: F401 (re-exported)
+from mooring.declare.errors import ConfigError, ConfigProblem
+from mooring.declare.paths import state_dir
 
 ENV_PREFIX = "MOORING_SECRET_"
 GENERATED_LENGTH = 32
@@ -147,7 +147,7 @@ def resolve_secrets(refs: list[SecretRef], environment: str, generate_missing: b
     """The value of every referenced secret; raise ``ConfigError`` naming each one that is missing.
 
     Each comes from ``MOORING_SECRET_<NAME>``, else the repo's age-encrypted
-    ``secrets/<environment>.age`` (:mod:`declare.sealed`, decrypted in memory only when needed),
+    ``secrets/<environment>.age`` (:mod:`mooring.declare.sealed`, decrypted in memory only when needed),
     else the untracked ``.mooring/secrets/<environment>.env``. Inside :func:`stand_in_secrets`,
     each one's stand-in (nothing is read or generated).
 
@@ -162,7 +162,7 @@ def resolve_secrets(refs: list[SecretRef], environment: str, generate_missing: b
     path = secrets_file(environment)
     found = {name: os.environ[env_var_name(name)] for name in names if env_var_name(name) in os.environ}
     if len(found) < len(names):  # decrypt or read only when the environment does not give them all
-        from declare.sealed import open_sealed
+        from mooring.declare.sealed import open_sealed
 
         sealed = open_sealed(environment)
         found.update({name: sealed[name] for name in names if name not in found and name in sealed})

@@ -10,8 +10,8 @@ host's job wrote is reported per database.
 
 from pyinfra import host
 
-from checks.preflight import assert_host_ready
-from deploy.roles import backups
+from mooring.checks.preflight import assert_host_ready
+from mooring.deploy.roles import backups
 
 model = assert_host_ready(host)
 if model.stack is not None:

@@ -13,9 +13,9 @@ import os
 
 from pyinfra import host
 
-from checks.preflight import assert_host_ready
-from deploy.plan import BACKUP_FILE_ENV
-from deploy.roles import backups
+from mooring.checks.preflight import assert_host_ready
+from mooring.deploy.plan import BACKUP_FILE_ENV
+from mooring.deploy.roles import backups
 
 model = assert_host_ready(host)
 if model.stack is not None:

@@ -5,8 +5,8 @@
 
 from pyinfra import host
 
-from deploy.roles import docker_host
-from declare.model import host_model
+from mooring.deploy.roles import docker_host
+from mooring.declare.model import host_model
 
 # A new box's first contact (mooring_first_contact: True with accept-new) is allowed here only.
 boot = host_model(host, first_contact_ok=True).bootstrap

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from declare.paths import state_dir
+from mooring.declare.paths import state_dir
 
 #: Debian's docker.io client matches the engine; another client may come first on PATH.
 DOCKER = os.environ.get("MOORING_DOCKER", "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else (shutil.which("docker") or "docker"))

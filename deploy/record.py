@@ -11,9 +11,9 @@ import json
 from pyinfra import host
 from pyinfra.operations import files
 
-from deploy.operations import lock, stack
-from declare.model import host_model
-from deploy.plan import Op, StackPlan, Verdict, read_host_plan, run_dir, run_id
+from mooring.deploy.operations import lock, stack
+from mooring.declare.model import host_model
+from mooring.deploy.plan import Op, StackPlan, Verdict, read_host_plan, run_dir, run_id
 
 directory = run_dir()
 model = host_model(host)

@@ -16,13 +16,13 @@ under the stack's deploy lock, then gates and records it like a deploy; by hand:
 from pyinfra import host
 from pyinfra.facts.files import File
 
-from deploy.facts.releases import ReleaseHistory, Releases
-from deploy.operations import stack
-from deploy.operations.compose import fail_host_op
-from deploy.roles.stack import http_base_for, probe_specs, take_lock
-from declare.model import host_model
-from declare.render import declared_secrets, render_stack
-from deploy.plan import RollbackResult, Verdict, read_host_plan, run_dir, run_id, write_host_plan
+from mooring.deploy.facts.releases import ReleaseHistory, Releases
+from mooring.deploy.operations import stack
+from mooring.deploy.operations.compose import fail_host_op
+from mooring.deploy.roles.stack import http_base_for, probe_specs, take_lock
+from mooring.declare.model import host_model
+from mooring.declare.render import declared_secrets, render_stack
+from mooring.deploy.plan import RollbackResult, Verdict, read_host_plan, run_dir, run_id, write_host_plan
 
 
 def on_demand_target(wanted: object, history: ReleaseHistory) -> tuple[int | None, str]:

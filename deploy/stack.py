@@ -10,9 +10,9 @@ unlocks afterwards; a plain pyinfra run gates, promotes and unlocks itself (no r
 
 from pyinfra import host
 
-from deploy.roles import stack
-from checks.preflight import assert_host_ready
-from deploy.plan import write_host_plan
+from mooring.deploy.roles import stack
+from mooring.checks.preflight import assert_host_ready
+from mooring.deploy.plan import write_host_plan
 
 model = assert_host_ready(host)
 if model.stack is not None:

@@ -10,9 +10,9 @@ gone is broken by the next deploy on its own; this is for the other cases.
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand
 
-from deploy.operations import lock
-from declare.model import host_model
-from deploy.plan import run_dir
+from mooring.deploy.operations import lock
+from mooring.declare.model import host_model
+from mooring.deploy.plan import run_dir
 
 model = host_model(host)
 if model.stack is not None:

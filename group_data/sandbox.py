@@ -1,4 +1,4 @@
 # Thin shim: pyinfra loads only .py group data; the declared state lives in sandbox.yml.
-from declare.layers import shim
+from mooring.declare.layers import shim
 
 globals().update(shim(__file__))

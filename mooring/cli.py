@@ -12,7 +12,7 @@ from typing import Iterator
 from mooring import __version__
 from mooring.commands import load_commands
 from mooring.output import exit_codes_help
-from declare.errors import MooringError
+from mooring.declare.errors import MooringError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +61,7 @@ def project_environment(named: str | None) -> Iterator[None]:
     """For one command: ``MOORING_PROJECT`` names the project (``--project``, or the one found
     from the working directory), so that every pyinfra run and helper process this command
     starts -- whatever their own working directory -- reads the same project's files."""
-    from declare.paths import PROJECT_ENV, NotAProject, project_root
+    from mooring.declare.paths import PROJECT_ENV, NotAProject, project_root
 
     before = os.environ.get(PROJECT_ENV)
     try:

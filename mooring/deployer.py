@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checks.findings import Outcome, failed
-from deploy.facts.releases import Release
-from checks.probes import ProbeResult, run_gate
-from declare.paths import ROOT, state_dir
+from mooring.checks.findings import Outcome, failed
+from mooring.deploy.facts.releases import Release
+from mooring.checks.probes import ProbeResult, run_gate
+from mooring.declare.paths import ROOT, state_dir
 from mooring.runner import RunInterrupted, RunResult, deploy_path, run_deploy
-from deploy.plan import (COMMAND_ENV, RUN_DIR_ENV, RUN_ID_ENV, RUN_PID_ENV, Op, RollbackResult, StackPlan,
+from mooring.deploy.plan import (COMMAND_ENV, RUN_DIR_ENV, RUN_ID_ENV, RUN_PID_ENV, Op, RollbackResult, StackPlan,
                          Verdict, read_host_plans, write_plan_in)
-from declare.secrets import redact
+from mooring.declare.secrets import redact
 from mooring import __version__
 from mooring.output.progress import Progress
 
@@ -196,7 +196,7 @@ def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous
 def _preflight(inventory: str, limit: list[str] | None, progress: Progress | None):
     """(the run's report, the pre-flight): the report holds the findings and, when they passed,
     the secrets to redact (also from progress lines)."""
-    from checks.preflight import preflight_report
+    from mooring.checks.preflight import preflight_report
 
     progress = progress or Progress(enabled=False)
     progress.phase("pre-flight")
@@ -341,8 +341,8 @@ def build_reference_images(hosts) -> None:
     """Build what the hosts' stacks ship before the deploy archives it: the ``build:`` services
     of a team's compose files (``docker compose build``), and the sandbox's reference images
     (``mooring/api:*`` and the like); other images must already be on the controller."""
-    from declare import compose_files
-    from declare.model import build_model
+    from mooring.declare import compose_files
+    from mooring.declare.model import build_model
     from mooring.sandbox.stack_images import ensure_refs
 
     refs: set[str] = set()
@@ -361,7 +361,7 @@ def build_reference_images(hosts) -> None:
 
 def secret_values(hosts) -> list[str]:
     """Every secret value of the hosts' stacks, to redact from anything shown or written."""
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     values: set[str] = set()
     for host in hosts:
@@ -407,9 +407,9 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
     it has a healthcheck, with the same restart counts over two looks, read from host snapshots
     until :data:`SERVICES_GATE_S` (a crash fails at once). A database crash-looping beside a
     healthy API fails the release, which is then rolled back."""
-    from checks.live import HostView, services_running
-    from declare.model import build_model
-    from declare.render import render_stack
+    from mooring.checks.live import HostView, services_running
+    from mooring.declare.model import build_model
+    from mooring.declare.render import render_stack
 
     waiting = {o.host: o for o in report.hosts if o.outcome is Result.DEPLOYED and o.host in groups}
     if waiting:
@@ -462,7 +462,7 @@ def _crashed(found: list, before: tuple | None, restarts: tuple) -> str:
 def _snapshots(inventory: str, hosts: list[str]) -> dict[str, Any]:
     """Host → :class:`HostSnapshot` of ``hosts``, read by ``python -m mooring.snapshots`` (a process
     of its own: gathering patches the process for gevent); a host without one is left out."""
-    from checks.snapshot import HostSnapshot
+    from mooring.checks.snapshot import HostSnapshot
 
     command = [sys.executable, "-m", "mooring.snapshots", inventory]
     for host in hosts:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from checks.drift import drift_findings
-from checks.findings import Finding, Kind, Outcome, failed
-from checks.live import HostView, run_live_rules
-from checks.snapshot import SnapshotError
-from declare.model import HostModel, build_model
-from declare.render import render_stack
+from mooring.checks.drift import drift_findings
+from mooring.checks.findings import Finding, Kind, Outcome, failed
+from mooring.checks.live import HostView, run_live_rules
+from mooring.checks.snapshot import SnapshotError
+from mooring.declare.model import HostModel, build_model
+from mooring.declare.render import render_stack
 from mooring.report import HostResult, Report, secret_values, utc_now
 
 #: One host's extra findings beside the snapshot's (the HTTP probes of ``check``).
@@ -44,7 +44,7 @@ def inspect_hosts(inventory: str, limit: list[str] | None, command: str, *,
     its pre-flight is reported as is and no host is contacted; an unreachable host becomes an
     ERROR finding and a host error, and the other hosts are still reported.
     """
-    from checks.preflight import preflight_report
+    from mooring.checks.preflight import preflight_report
     from mooring.runner import inventory_path
     from mooring.snapshots import gather_snapshots
 

@@ -1,8 +1,8 @@
 """Reports: what a command found, as one value every output format renders.
 
 A :class:`Report` holds a run's findings (static rules, live rules, probes, drift, deploy
-outcomes: :class:`checks.findings.Finding`), the hosts it targeted with their errors, times and
-versions; its exit code comes from :func:`checks.findings.exit_code`, never from a formatter.
+outcomes: :class:`mooring.checks.findings.Finding`), the hosts it targeted with their errors, times and
+versions; its exit code comes from :func:`mooring.checks.findings.exit_code`, never from a formatter.
 Its secret values are kept apart (never serialized): every writer redacts with them.
 
 Also here: :func:`run_summary`, the human summary of a pyinfra run (bootstrap, demo).
@@ -16,12 +16,12 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
-from checks.findings import SEVERITY, Finding, Kind, Outcome, exit_code, worst
-from declare.secrets import quote_env_value, redact
+from mooring.checks.findings import SEVERITY, Finding, Kind, Outcome, exit_code, worst
+from mooring.declare.secrets import quote_env_value, redact
 from mooring import __version__
 
 if TYPE_CHECKING:
-    from checks.probes import ProbeResult
+    from mooring.checks.probes import ProbeResult
     from mooring.runner import RunResult
 
 #: The version of the JSON document (docs/report-schema.json, docs/output.md): bumped only when
@@ -44,7 +44,7 @@ def utc_text(moment: dt.datetime) -> str:
 
 def secret_forms(values: Iterable[str]) -> list[str]:
     """Each secret value and the forms an encoder would turn it into (JSON, XML, Prometheus
-    label, Python repr, dotenv quoting), longest first: what :func:`declare.secrets.redact` must
+    label, Python repr, dotenv quoting), longest first: what :func:`mooring.declare.secrets.redact` must
     catch in a written document.
 
     >>> secret_forms(["pw"])
@@ -272,7 +272,7 @@ def probe_finding(host: str, result: "ProbeResult", check: str = "http.probe") -
     """A probe's result (deploy gate, check) as a finding about ``host``: PASSED or FAILED,
     resource ``http:<name>``; the body excerpt only when it failed.
 
-    >>> from checks.probes import ProbeResult
+    >>> from mooring.checks.probes import ProbeResult
     >>> probe_finding("docker-1", ProbeResult("ready", "http://127.0.0.1:8080/ready", ok=True, attempts=1, status=200)).message
     'ready http://127.0.0.1:8080/ready: 200 after 1 attempt(s)'
     """
@@ -342,9 +342,9 @@ def secret_values(hosts: Iterable[Any], group_data: Any = None) -> tuple[str, ..
     come from the declared text, which holds no values. Secrets depend only on a host's layers,
     so hosts with the same groups and no host file of their own are resolved once.
     """
-    from declare.errors import MooringError
-    from declare.layers import group_data_dir, host_layer_file
-    from declare.model import build_model
+    from mooring.declare.errors import MooringError
+    from mooring.declare.layers import group_data_dir, host_layer_file
+    from mooring.declare.model import build_model
 
     values: set[str] = set()
     seen: set[tuple[tuple[str, ...], str]] = set()
@@ -370,7 +370,7 @@ def deploy_report(deployed: Any, inventory: str = "", started: dt.datetime | Non
     naming the env keys changed, the gate's and the rollback gate's probes, the release record
     as the host's ``details``; an interrupted run or no host at all is a run finding.
     """
-    from checks.findings import failed as failed_findings
+    from mooring.checks.findings import failed as failed_findings
 
     findings = [f for f in deployed.findings if f.outcome is not Outcome.PASSED]
     notes: list[str] = []

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from declare.errors import MooringError
-from declare.layers import group_data_dir
-from declare.paths import ROOT, inventories_dir, project_root
+from mooring.declare.errors import MooringError
+from mooring.declare.layers import group_data_dir
+from mooring.declare.paths import ROOT, inventories_dir, project_root
 
 
 #: What pyinfra's log says about a host that failed (connect errors, op errors).
@@ -230,7 +230,7 @@ def run_fact(inventory: str, fact: str, *args: str, limit: list[str] | None = No
              timeout: float = 300) -> dict[str, object]:
     """Collect one fact from every host (``pyinfra --json INVENTORY fact FACT ARGS``).
 
-    >>> run_fact("inventories/sandbox.py", "deploy.facts.docker.EngineVersions")  # doctest: +SKIP
+    >>> run_fact("inventories/sandbox.py", "mooring.deploy.facts.docker.EngineVersions")  # doctest: +SKIP
     {'docker-1': {'engine': '20.10.24+dfsg1', 'compose': '2.40.3'}, ...}
     """
     cmd = pyinfra_command(str(inventory), "fact", fact, *args, limit=limit, apply=False)

@@ -4,7 +4,7 @@ The inventory is loaded the way the ``pyinfra`` CLI loads it (``pyinfra_cli.inve
 inventory file and ``group_data/``, whose ``all.py`` makes strict host-key checking the
 default and refuses inventories that weaken it), connected with pyinfra's own connectors and
 each host's connection data (``ssh_*``, ``_sudo``), and asked one fact each:
-:class:`deploy.facts.snapshot.StackSnapshot`, one remote command per host.
+:class:`mooring.deploy.facts.snapshot.StackSnapshot`, one remote command per host.
 
 Importing this module monkey-patches the process for gevent, as the pyinfra CLI does (its
 package does it on import): pyinfra's SSH connections only run in parallel in a patched
@@ -37,13 +37,13 @@ from pyinfra.api.state import BaseStateCallback, StateStage
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra_cli.inventory import make_inventory
 
-from checks.snapshot import HostSnapshot, SnapshotError, SnapshotSpec, snapshot_spec
-from declare.errors import ConfigError, MooringError
-from declare.layers import group_data_dir
-from declare.model import host_key_problems, host_model
-from declare.paths import ROOT
-from declare.render import render_stack
-from deploy.facts.snapshot import StackSnapshot
+from mooring.checks.snapshot import HostSnapshot, SnapshotError, SnapshotSpec, snapshot_spec
+from mooring.declare.errors import ConfigError, MooringError
+from mooring.declare.layers import group_data_dir
+from mooring.declare.model import host_key_problems, host_model
+from mooring.declare.paths import ROOT
+from mooring.declare.render import render_stack
+from mooring.deploy.facts.snapshot import StackSnapshot
 from mooring.runner import inventory_path
 
 __all__ = ["HostSnapshot", "SnapshotError", "count_commands", "gather_snapshots"]

@@ -77,7 +77,7 @@ def state_path() -> Path:
 @pytest.fixture(scope="session")
 def engine():
     """The Docker engine, or a failure (never a skip: a skipped proof is no proof)."""
-    from deploy import local_docker as docker
+    from mooring.deploy import local_docker as docker
 
     if not docker.engine_running():
         pytest.fail(ENGINE_DOWN)

@@ -73,7 +73,7 @@ class World:
 
     def set_secret(self, environment: str, name: str, value: str | None) -> None:
         """Set (or with None remove) one secret in the environment's dotenv file."""
-        from declare.secrets import format_dotenv, parse_dotenv
+        from mooring.declare.secrets import format_dotenv, parse_dotenv
 
         path = self.state / "secrets" / f"{environment}.env"
         values = parse_dotenv(path.read_text()) if path.exists() else {}
@@ -136,7 +136,7 @@ def run_validate(world: World, *args: str, extra_env: dict[str, str] | None = No
 
 def model_for(environment: str):
     """The model of the first test host of ``environment`` (in an activated world)."""
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     return build_model(HOSTS[environment][0], [environment])
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from checks.live import HostView
-from checks.snapshot import (BackupFile, BackupState, CronState, EngineState, EnvKey, EnvState, FileState,
+from mooring.checks.live import HostView
+from mooring.checks.snapshot import (BackupFile, BackupState, CronState, EngineState, EnvKey, EnvState, FileState,
                              HostSnapshot, ImageState, MetricsState, ReleasePointer, ServiceState,
                              expected_env_digests, key_check_digest, keyed_digest)
-from declare.render import backup_metrics_path, cron_file_path, render_stack
+from mooring.declare.render import backup_metrics_path, cron_file_path, render_stack
 from tests.declared_world import model_for
 
 NOW = 2_000_000_000

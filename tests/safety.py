@@ -175,7 +175,7 @@ def releases_content(box) -> bytes:
 
 def secret_forms(*values: str) -> list[bytes]:
     """Each value in every form a file could hold it, and the canary fragments any quoting keeps."""
-    from declare.render import _written_forms
+    from mooring.declare.render import _written_forms
 
     return sorted({form.encode() for value in values for form in _written_forms(value)}
                   | {c.encode() for c in CANARIES} | {b"r0tatedJWT", b"qwvzROTmrst"})

@@ -149,7 +149,7 @@ def ssh_args(box) -> list[str]:
 
 
 def test_the_cron_log_is_capped(deployed, tmp_path, log):
-    from declare.render import LOG_MAX_BYTES
+    from mooring.declare.render import LOG_MAX_BYTES
 
     box = deployed.boxes[0]
     path = "/var/log/mooring-solacore-backup.log"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from declare.compose import COMPOSE_VERSION
+from mooring.declare.compose import COMPOSE_VERSION
 from tests.conftest import ROOT, group_data_with, run_deploy_code, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
@@ -71,7 +71,7 @@ def test_bad_sshd_config_is_rolled_back(bootstrapped, boxes):
     saved = ssh(box, f"base64 -w0 {conf}", check=True).stdout.strip()
     try:
         result = run_deploy_code(
-            "from deploy.operations.files import validated_put\n"
+            "from mooring.deploy.operations.files import validated_put\n"
             "validated_put(name='bad sshd', content='ThisIsNotAnOption yes\\n',"
             f" dest='{conf}', validate='sshd -t')\n",
             limit=[box.name],
@@ -81,7 +81,7 @@ def test_bad_sshd_config_is_rolled_back(bootstrapped, boxes):
         assert "PasswordAuthentication no" in out.stdout and "VALID" in out.stdout
         assert "ThisIsNotAnOption" not in out.stdout
     finally:  # a broken sshd config would lock every later test out of the box: put it back without ssh
-        from deploy import local_docker as docker
+        from mooring.deploy import local_docker as docker
 
         docker.run(["exec", box.container, "sh", "-c", f"echo {saved} | base64 -d > {conf}.tmp && mv {conf}.tmp {conf}"])
 

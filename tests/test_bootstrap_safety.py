@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from deploy.roles.docker_host import SSHD_DROPIN, SSHD_RELOAD, SSHD_SETTINGS
+from mooring.deploy.roles.docker_host import SSHD_DROPIN, SSHD_RELOAD, SSHD_SETTINGS
 from mooring.runner import run_deploy
 from tests.conftest import ROOT, run_deploy_code, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
-HARDEN = "from deploy.roles import docker_host\ndocker_host.ssh_hardening({args})\n"
+HARDEN = "from mooring.deploy.roles import docker_host\ndocker_host.ssh_hardening({args})\n"
 #: Parses (sshd -t passes) but refuses the login mooring uses (root, in the sandbox).
 LOCKOUT = "PermitRootLogin no\nPasswordAuthentication no\n"
 

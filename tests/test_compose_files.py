@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checks.findings import Outcome
-from checks.preflight import check_hosts, check_model, inventory_hosts, preflight_inventory
-from declare import compose_files
-from declare.compose import local_binary
-from declare.errors import ConfigError
-from declare.render import render_stack
+from mooring.checks.findings import Outcome
+from mooring.checks.preflight import check_hosts, check_model, inventory_hosts, preflight_inventory
+from mooring.declare import compose_files
+from mooring.declare.compose import local_binary
+from mooring.declare.errors import ConfigError
+from mooring.declare.render import render_stack
 from tests.declared_world import ROOT, model_for
 
 SHOP = Path("tests/compose_stacks/shop")

@@ -600,8 +600,8 @@ def test_registry_images_are_pulled_once(deployed, boxes, log, restores):
     try:
         setup = run_deploy_code(
             "from pyinfra.operations import server\n"
-            "from deploy.operations import images\n"
-            "from deploy.roles.stack import shipped_image\n"
+            "from mooring.deploy.operations import images\n"
+            "from mooring.deploy.roles.stack import shipped_image\n"
             "image_id, archive = shipped_image('mooring/registry:2')\n"
             "images.shipped(name='registry image', ref='mooring/registry:2', image_id=image_id, archive=archive)\n"
             f"server.shell(name='registry with redis pushed', commands=[{REGISTRY_UP!r}])\n",

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from declare.secrets import parse_dotenv, quote_env_value
+from mooring.declare.secrets import parse_dotenv, quote_env_value
 from tests.conftest import CANARY_DB, CANARY_JWT, ssh
 from tests.safety import (  # noqa: F401 - stack and box are fixtures
     stack, box, STACK, RELEASES, FAST_FAILING_GATE, mooring, env_lines, env_mode, listing, current,
@@ -202,7 +202,7 @@ def _roll_back_to_a_release_without_masked_files(box, tmp_path, good: str, compo
 
 
 def test_the_snapshot_key_is_written_private_and_left_alone_by_the_next_run(box, tmp_path):
-    from checks.snapshot import snapshot_key
+    from mooring.checks.snapshot import snapshot_key
 
     key = f"{STACK}/.mooring/snapshot.key"
     ssh(box, f"rm -f {key}", check=True)

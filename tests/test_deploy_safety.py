@@ -152,7 +152,7 @@ def test_a_foreign_lock_is_refused_and_mooring_unlock_breaks_it(box, tmp_path):
 
 
 def test_a_stopped_box_fails_alone_and_the_next_run_converges_it(stack, tmp_path):
-    from deploy import local_docker as docker
+    from mooring.deploy import local_docker as docker
 
     one, two = stack.boxes
     data = group_data_with(tmp_path, two.name, "stack:\n  env:\n    APP_VERSION: 1.0.0-stopped\n",

@@ -176,7 +176,7 @@ def test_runtime_changes_are_named_and_a_deploy_heals_them(deployed, tmp_path, l
 
 
 def test_a_stopped_box_is_an_error_and_the_other_is_still_reported(deployed, tmp_path, log):
-    from deploy import local_docker as docker
+    from mooring.deploy import local_docker as docker
 
     one, two = deployed.boxes
     hook_out = tmp_path / "hook.json"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.facts.compose import ComposeInstall
-from deploy.facts.releases import Release, Releases, ReleaseHistory
-from deploy.facts.stack import ComposeProject
-from deploy.operations.stack import keep_set
+from mooring.deploy.facts.compose import ComposeInstall
+from mooring.deploy.facts.releases import Release, Releases, ReleaseHistory
+from mooring.deploy.facts.stack import ComposeProject
+from mooring.deploy.operations.stack import keep_set
 
 HASH_API, HASH_DB = "a" * 64, "b" * 64
 IMG_API, IMG_DB = "sha256:" + "1" * 64, "sha256:" + "2" * 64

@@ -2,7 +2,7 @@
 
 Every example writes one layer file (``all.yml``, ``production.yml`` or a host's own file) of a
 throw-away declared world and runs the in-process pre-flight that ``mooring validate`` runs
-(:func:`checks.preflight.preflight_report`). It must return findings, never raise anything but
+(:func:`mooring.checks.preflight.preflight_report`). It must return findings, never raise anything but
 mooring's own ``ConfigError``/``MooringError``; every failed finding names a real file (and a
 key path when the problem sits at a key), no rule crashes ("internal error in rule"), the text
 and JSON reports build, and no test secret value shows up in them.
@@ -49,12 +49,12 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from checks.findings import Finding, Outcome
-from declare import layers as declared
+from mooring.checks.findings import Finding, Outcome
+from mooring.declare import layers as declared
 from mooring.commands.validate import format_text, write_json
-from declare.layers import display_path, read_yaml
-from declare.errors import ConfigError, MooringError
-from checks.preflight import DECLARED_CHECK, preflight_report
+from mooring.declare.layers import display_path, read_yaml
+from mooring.declare.errors import ConfigError, MooringError
+from mooring.checks.preflight import DECLARED_CHECK, preflight_report
 from tests.declared_world import ROOT, SECRETS, make_world
 
 # cerberus warns when two keys normalise to one (e.g. two `.nan` keys): noise here, not a failure.
@@ -208,7 +208,7 @@ class KnownBug:
 
 def _layer_outcome(content: bytes) -> BaseException | None:
     """What read_yaml + validate_layer (the per-file half of the pre-flight) raise on ``content``."""
-    from declare.schema import validate_layer
+    from mooring.declare.schema import validate_layer
 
     with tempfile.NamedTemporaryFile("wb", suffix=".yml", delete=False) as handle:
         handle.write(content)

@@ -17,12 +17,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from checks.findings import Outcome
-from checks.probes import (CHECK_ENDPOINTS, CHECK_HEALTH, CHECK_METRICS, CHECK_REMOVED, CHECK_SMOKE, MAX_BODY, Answer,
+from mooring.checks.findings import Outcome
+from mooring.checks.probes import (CHECK_ENDPOINTS, CHECK_HEALTH, CHECK_METRICS, CHECK_REMOVED, CHECK_SMOKE, MAX_BODY, Answer,
                            Ask, HostFetch, ProbeResult, controller_fetch, error_rate_outcome, fetch_all, gate_specs,
                            host_fetch_script, http_checks, make_fetch, metrics_finding, parse_host_answers, poll, probe,
                            probe_base, probe_url, pyinfra_runner, run_gate, unreachable)
-from declare.errors import ConfigError
+from mooring.declare.errors import ConfigError
 
 BIG = "x" * (MAX_BODY + 100) + "END"
 #: path -> (status, body, delay in seconds)
@@ -350,7 +350,7 @@ HEALTHY = {"/internal/metrics": Answer(200, '{"httpErrorRate": 0.01}', 2), "/aut
 
 
 def production_stack(world):
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     return build_model(*PROD).stack
 
@@ -430,7 +430,7 @@ def edit_layer(world, name: str, **stack) -> None:
 
 
 def test_probes_from_accepts_controller_and_host_only(world):
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     assert build_model(*PROD).stack.probes_from == "controller"
     edit_layer(world, "production.yml", probes_from="host")
@@ -447,7 +447,7 @@ def test_probes_from_accepts_controller_and_host_only(world):
 def test_a_probe_on_a_service_asks_the_port_it_publishes(world):
     """prometheus publishes 127.0.0.1:9090 in production; the API publishes nothing and is the
     proxy's upstream, so a probe on it goes through the proxy."""
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     edit_layer(world, "production.yml", probes_from="host", smoke=[
         {"name": "prometheus", "path": "/-/ready", "service": "prometheus"},
@@ -468,7 +468,7 @@ def test_a_probe_on_a_service_asks_the_port_it_publishes(world):
      'publish it, e.g. ports: ["127.0.0.1:9091:9091"] (with probes_from: host), or name a container port it publishes'),
 ], ids=["no-port", "wrong-container-port"])
 def test_a_service_probe_without_a_port_to_ask_is_refused(world, smoke, path, message, fix):
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     edit_layer(world, "production.yml", smoke=[{"name": "x", "path": "/x", **smoke}])
     with pytest.raises(ConfigError) as info:
@@ -479,7 +479,7 @@ def test_a_service_probe_without_a_port_to_ask_is_refused(world, smoke, path, me
 
 
 def test_a_service_publishing_several_ports_needs_port(world):
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     data = world.read("production.yml")
     data["stack"]["services"]["prometheus"]["ports"] = ["127.0.0.1:9090:9090", "127.0.0.1:9091:9091"]
@@ -491,7 +491,7 @@ def test_a_service_publishing_several_ports_needs_port(world):
 
 
 def test_a_loopback_port_from_the_controller_is_a_finding_not_a_request(world):
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     edit_layer(world, "production.yml", smoke=[{"name": "prometheus", "path": "/-/ready", "service": "prometheus"}])
     stack = build_model(*PROD).stack
@@ -506,7 +506,7 @@ def test_a_loopback_port_from_the_controller_is_a_finding_not_a_request(world):
 
 
 def test_an_endpoint_family_names_the_endpoint_checked_when_off(world):
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     assert build_model(*PROD).stack.endpoints["dev"].probe_path == "/internal/dev/echo"
     data = world.read("production.yml")
@@ -537,7 +537,7 @@ def test_the_base_url_from_each_side(world):
 
 
 def test_gate_specs_send_other_ports_to_their_published_address(world):
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     edit_layer(world, "production.yml", probes_from="host",
                health=[{"name": "live", "path": "/live"}, {"name": "prom", "path": "/-/ready", "service": "prometheus"}])

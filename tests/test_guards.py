@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from checks.findings import Outcome
-from declare.model import mount_source
-from checks.preflight import check_model
+from mooring.checks.findings import Outcome
+from mooring.declare.model import mount_source
+from mooring.checks.preflight import check_model
 from tests.declared_world import model_for, set_path
 
 STACK_DIR = "/srv/mooring/solacore"
@@ -38,7 +38,7 @@ def _mount_findings(world, environment: str, volumes: list[dict]) -> list:
 
 def test_normalised_model_drives_the_rendered_directories(world):
     """The deploy manages what the model says: a `${STACK_DIR}/data/` mount is one folder, not two spellings."""
-    from declare.render import render_stack
+    from mooring.declare.render import render_stack
 
     data = world.read("staging.yml")
     set_path(data, "stack.services.api.volumes",
@@ -136,7 +136,7 @@ def test_real_public_keys_of_every_type_are_accepted(world, tmp_path, kind, bits
 
 
 def test_private_key_file_is_refused_without_quoting_it(world, tmp_path):
-    from declare.errors import ConfigError
+    from mooring.declare.errors import ConfigError
 
     key = _keygen(tmp_path, "ed25519")
     _with_key_files(world, [str(key)])
@@ -150,8 +150,8 @@ def test_private_key_file_is_refused_without_quoting_it(world, tmp_path):
 
 
 def test_pem_private_key_line_inline_is_refused(world):
-    from declare.errors import ConfigError
-    from declare.model import public_key_problem
+    from mooring.declare.errors import ConfigError
+    from mooring.declare.model import public_key_problem
 
     assert public_key_problem("-----BEGIN RSA PRIVATE KEY-----") == "is a private key, not a public one"
     assert public_key_problem("PuTTY-User-Key-File-3: ssh-ed25519") == "is a private key, not a public one"
@@ -164,7 +164,7 @@ def test_pem_private_key_line_inline_is_refused(world):
 
 
 def test_empty_key_file_is_refused(world, tmp_path):
-    from declare.errors import ConfigError
+    from mooring.declare.errors import ConfigError
 
     empty = tmp_path / "empty.pub"
     empty.write_text("# nobody yet\n\n")
@@ -174,7 +174,7 @@ def test_empty_key_file_is_refused(world, tmp_path):
 
 
 def test_no_keys_only_when_declared(world):
-    from declare.errors import ConfigError
+    from mooring.declare.errors import ConfigError
 
     _with_key_files(world, [])
     with pytest.raises(ConfigError, match="lock-out"):
@@ -204,7 +204,7 @@ KH = {"ssh_known_hosts_file": "~/.ssh/known_hosts"}
 ], ids=["strict", "unset", "accept-new", "no-even-first-contact", "ask", "first-contact-bootstrap",
         "first-contact-not-bootstrap", "first-contact-without-known-hosts", "first-contact-not-boolean"])
 def test_host_key_policy(data, first_contact_ok, problem):
-    from declare.model import host_key_problems
+    from mooring.declare.model import host_key_problems
 
     found = host_key_problems("web-1", data, first_contact_ok)
     assert [p.message for p in found if problem in p.message] == [p.message for p in found]

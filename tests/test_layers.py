@@ -20,10 +20,15 @@ LAYERS = {
     "deploy": {"declare", "checks"},
     "mooring": {"declare", "checks", "deploy"},
 }
+#: The layers' old top-level names: installed, they would shadow a team's own deploy/ or checks/.
+BARE = ("declare", "checks", "deploy")
+#: Every folder of Python code in the repository (the layers, the CLI, tests, tools, shims).
+CODE = ("declare", "checks", "deploy", "mooring", "tests", "tools", "bench", "group_data", "inventories", "examples")
 
 
 def imported_packages(path: Path) -> list[tuple[int, str]]:
-    """(line, top-level package) of every import in ``path`` that names one of the layers."""
+    """(line, layer) of every import in ``path`` that names one of mooring's layers
+    (``mooring.declare...`` is ``declare``; ``mooring.runner`` is ``mooring``)."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -32,8 +37,18 @@ def imported_packages(path: Path) -> list[tuple[int, str]]:
             names = [node.module]
         else:
             continue
-        found += [(node.lineno, name.split(".")[0]) for name in names if name.split(".")[0] in LAYERS]
+        found += [(node.lineno, layer) for name in names if (layer := _layer(name))]
     return found
+
+
+def _layer(module: str) -> str | None:
+    """The layer a dotted module name belongs to, or None when it is not mooring's."""
+    parts = module.split(".")
+    if parts[0] in BARE:
+        return parts[0]
+    if parts[0] != "mooring":
+        return None
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else "mooring"
 
 
 def test_the_layers_are_the_packages_on_disk():
@@ -52,5 +67,22 @@ def test_no_import_runs_back_up(package):
 
 def test_the_check_finds_an_import_running_back_up(tmp_path):
     module = tmp_path / "rule.py"
-    module.write_text("def f():\n    from mooring.runner import run_deploy\n")
-    assert imported_packages(module) == [(2, "mooring")]
+    module.write_text("def f():\n    from mooring.runner import run_deploy\n    import mooring.checks.live\n")
+    assert imported_packages(module) == [(2, "mooring"), (3, "checks")]
+
+
+def test_no_code_imports_a_layer_by_its_bare_name():
+    """``import deploy`` would find a team's own deploy/ folder first: always ``mooring.deploy``."""
+    bare = [f"{path.relative_to(ROOT)}:{line} imports {target} (write mooring.{target})"
+            for folder in CODE for path in sorted((ROOT / folder).rglob("*.py"))
+            for line, target in _bare_imports(path)]
+    assert not bare, "\n".join(bare)
+
+
+def _bare_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, name) of every import of a bare layer name in ``path``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = [(node.lineno, alias.name) for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    names += [(node.lineno, node.module) for node in ast.walk(tree)
+              if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module]
+    return [(line, name.split(".")[0]) for line, name in names if name.split(".")[0] in BARE]

@@ -8,10 +8,10 @@ import dataclasses
 
 import pytest
 
-from checks.findings import Outcome
-from checks.live import HostView, backups_fresh
-from checks.snapshot import BackupFile, BackupState, FileState, HostSnapshot
-from declare.render import cron_file_path, render_stack
+from mooring.checks.findings import Outcome
+from mooring.checks.live import HostView, backups_fresh
+from mooring.checks.snapshot import BackupFile, BackupState, FileState, HostSnapshot
+from mooring.declare.render import cron_file_path, render_stack
 from tests.declared_world import model_for, set_path
 
 NOW = 2_000_000_000
@@ -66,7 +66,7 @@ def test_dumps_past_retention_fail_unless_among_the_newest_kept(world):
 
 
 def with_metrics(view_: HostView, lines: list[str] | None) -> HostView:
-    from checks.snapshot import MetricsState
+    from mooring.checks.snapshot import MetricsState
 
     state = None if lines is None else MetricsState("/m.prom", "read", tuple(lines))
     return dataclasses.replace(view_, snapshot=dataclasses.replace(view_.snapshot, metrics=state))
@@ -79,7 +79,7 @@ def samples(failures: int, success: int) -> list[str]:
 
 
 def test_metrics_of_a_good_last_run_pass(world):
-    from checks.live import backup_metrics
+    from mooring.checks.live import backup_metrics
 
     [found] = backup_metrics(with_metrics(view(world, [HOUR]), samples(0, NOW - HOUR)))
     assert found.outcome is Outcome.PASSED
@@ -91,14 +91,14 @@ def test_metrics_of_a_good_last_run_pass(world):
     (3, 0, ["the last 3 backup run(s) failed", "the job's last success was never"]),
 ])
 def test_metrics_of_failed_or_stale_runs_fail(world, failures, success, said):
-    from checks.live import backup_metrics
+    from mooring.checks.live import backup_metrics
 
     found = backup_metrics(with_metrics(view(world, [HOUR]), samples(failures, success)))
     assert sorted(f.message for f in found) == sorted(said) and {f.outcome for f in found} == {Outcome.FAILED}
 
 
 def test_dumps_without_metrics_warn_and_no_run_yet_says_nothing(world):
-    from checks.live import backup_metrics
+    from mooring.checks.live import backup_metrics
 
     [found] = backup_metrics(with_metrics(view(world, [HOUR]), None))
     assert found.outcome is Outcome.WARNING
@@ -109,7 +109,7 @@ def test_dumps_without_metrics_warn_and_no_run_yet_says_nothing(world):
 
 def verify_view(world, lines: list[str] | None, schedule: str | None = None, cron_age_s: int = 30 * DAY) -> HostView:
     """A view whose snapshot read the restore drill's textfile as ``lines`` (None: missing)."""
-    from checks.snapshot import MetricsState
+    from mooring.checks.snapshot import MetricsState
 
     if schedule:
         data = world.read("sandbox.yml")
@@ -126,7 +126,7 @@ def drill(success: int, ran_at: int) -> list[str]:
 
 
 def test_a_good_drill_passes_and_no_drill_unscheduled_says_nothing(world):
-    from checks.live import backup_verify
+    from mooring.checks.live import backup_verify
 
     [found] = backup_verify(verify_view(world, drill(1, NOW - 3 * DAY)))
     assert found.outcome is Outcome.PASSED and "restored every dump whole" in found.message
@@ -134,7 +134,7 @@ def test_a_good_drill_passes_and_no_drill_unscheduled_says_nothing(world):
 
 
 def test_a_failed_drill_fails_scheduled_or_not(world):
-    from checks.live import backup_verify
+    from mooring.checks.live import backup_verify
 
     [found] = backup_verify(verify_view(world, drill(0, NOW - HOUR)))
     assert found.outcome is Outcome.FAILED and "does not restore whole" in found.message
@@ -143,7 +143,7 @@ def test_a_failed_drill_fails_scheduled_or_not(world):
 
 @pytest.mark.parametrize(("age", "outcome"), [(7 * DAY + HOUR, Outcome.PASSED), (7 * DAY + 3 * HOUR, Outcome.FAILED)])
 def test_a_weekly_drill_is_late_past_a_week_and_two_hours(world, age, outcome):
-    from checks.live import backup_verify
+    from mooring.checks.live import backup_verify
 
     [found] = backup_verify(verify_view(world, drill(1, NOW - age), schedule="30 4 * * sun"))
     assert found.outcome is outcome, found
@@ -153,14 +153,14 @@ def test_a_weekly_drill_is_late_past_a_week_and_two_hours(world, age, outcome):
 
 @pytest.mark.parametrize(("cron_age", "outcome"), [(DAY, Outcome.WARNING), (8 * DAY, Outcome.FAILED)])
 def test_a_scheduled_drill_that_never_ran_warns_only_in_its_first_period(world, cron_age, outcome):
-    from checks.live import backup_verify
+    from mooring.checks.live import backup_verify
 
     [found] = backup_verify(verify_view(world, None, schedule="30 4 * * sun", cron_age_s=cron_age))
     assert found.outcome is outcome and "has not run yet" in found.message
 
 
 def test_the_snapshot_reads_the_drills_textfile_apart_from_the_jobs():
-    from checks.snapshot import parse_snapshot
+    from mooring.checks.snapshot import parse_snapshot
 
     text = "\n".join(["snapshot\t1\th\t1", "metricsfile\t/m.prom\tread", "metric\t/m.prom\t1\tjob 1",
                       "verifyfile\t/v.prom\tread", "verifymetric\t/v.prom\t1\tdrill 1", "verifymetric\t/v.prom\t2\tdrill 2",
@@ -176,6 +176,6 @@ def test_the_snapshot_reads_the_drills_textfile_apart_from_the_jobs():
     ("0 2 * * 7", 7 * 1440), ("0 1,23 * * *", 22 * 60),
 ])
 def test_the_longest_gap_of_a_schedule(schedule, minutes):
-    from declare.cron import longest_gap_minutes
+    from mooring.declare.cron import longest_gap_minutes
 
     assert longest_gap_minutes(schedule) == minutes

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from declare.cron import cron_problem
-from checks.findings import Finding, Outcome, failed
+from mooring.declare.cron import cron_problem
+from mooring.checks.findings import Finding, Outcome, failed
 
 MACROS = "@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly"
 LARGER = ": a larger step runs only at the range's start"
@@ -133,7 +133,7 @@ def test_failed_keeps_only_failures_in_order():
 def test_every_schedule_debian_accepts_runs_by_cronsim_too(schedule):
     import datetime as dt
 
-    from declare.cron import next_runs
+    from mooring.declare.cron import next_runs
 
     after = dt.datetime(2026, 12, 5, 23, 0)
     runs = next_runs(schedule, after, 3)
@@ -143,7 +143,7 @@ def test_every_schedule_debian_accepts_runs_by_cronsim_too(schedule):
 def test_next_runs_follow_names_in_ranges_and_vixie_day_rules():
     import datetime as dt
 
-    from declare.cron import next_runs
+    from mooring.declare.cron import next_runs
 
     saturday = dt.datetime(2026, 12, 5, 23, 0)
     assert next_runs("30 4 * * mon-fri", saturday) == [dt.datetime(2026, 12, 7, 4, 30)]

@@ -9,10 +9,10 @@ import hashlib
 
 import pytest
 
-from checks import drift
-from checks.drift import DEPLOY_FIX, drift_findings
-from checks.findings import Kind, Outcome
-from checks.snapshot import EnvKey, EnvState, keyed_digest, snapshot_key
+from mooring.checks import drift
+from mooring.checks.drift import DEPLOY_FIX, drift_findings
+from mooring.checks.findings import Kind, Outcome
+from mooring.checks.snapshot import EnvKey, EnvState, keyed_digest, snapshot_key
 from tests.live_world import KEY, healthy_view, said, with_file, with_service, with_snapshot
 
 ENV = "/srv/mooring/solacore/.env"
@@ -53,7 +53,7 @@ def test_the_default_key_is_the_hosts_snapshot_key(view, monkeypatch):
     assert [(f.check, f.outcome.value, f.message) for f in found][0] == (
         "drift.values", "warning",
         "secret values are not compared: the host's snapshot key is not this controller's (another digest key?)")
-    from checks.snapshot import key_check_digest
+    from mooring.checks.snapshot import key_check_digest
 
     holding = with_snapshot(view, key_check=key_check_digest(real))
     monkeypatch.setattr(drift, "expected_config_digests", lambda stack, rendered, key: {})

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from declare.errors import ConfigError
-from declare.layers import Layer, _merge_into, display_path, layers_for, load_layer, merge, read_yaml, shim
+from mooring.declare.errors import ConfigError
+from mooring.declare.layers import Layer, _merge_into, display_path, layers_for, load_layer, merge, read_yaml, shim
 from tests.declared_world import make_world
 
 

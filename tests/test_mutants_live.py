@@ -9,14 +9,14 @@ import dataclasses
 
 import pytest
 
-from checks import live
-from checks.findings import Kind, Outcome
-from checks.live import (BACKUP_MAX_AGE_S, HostView, backup_cron, backup_metrics, backup_verify, backups_fresh,
+from mooring.checks import live
+from mooring.checks.findings import Kind, Outcome
+from mooring.checks.live import (BACKUP_MAX_AGE_S, HostView, backup_cron, backup_metrics, backup_verify, backups_fresh,
                          compose_file_as_declared, engine_sound, env_complete, env_file_private, file_problems,
                          read_only_sources, release_settled, run_live_rules, services_running, snapshot_read)
-from checks.snapshot import (BackupFile, BackupState, CronState, EngineState, EnvKey, EnvState, FileState,
+from mooring.checks.snapshot import (BackupFile, BackupState, CronState, EngineState, EnvKey, EnvState, FileState,
                              MetricsState, ReleasePointer)
-from declare.render import backup_metrics_path, cron_file_path, drill_metrics_path
+from mooring.declare.render import backup_metrics_path, cron_file_path, drill_metrics_path
 from tests.declared_world import model_for, set_path
 from tests.live_world import DAY, HOUR, NOW, healthy_view, said, with_file, with_service, with_snapshot
 

@@ -10,8 +10,8 @@ import dataclasses
 
 import pytest
 
-from declare.errors import ConfigError
-from declare.model import EnvVar, Mount, PortMapping, Probe, mount_source
+from mooring.declare.errors import ConfigError
+from mooring.declare.model import EnvVar, Mount, PortMapping, Probe, mount_source
 from tests.declared_world import model_for, set_path
 
 STACK_DIR = "/srv/mooring/solacore"
@@ -313,7 +313,7 @@ class FakeHost:
 
 
 def test_host_model_builds_the_model_of_a_strict_host(world):
-    from declare.model import host_model
+    from mooring.declare.model import host_model
 
     model = host_model(FakeHost("staging-1.example.invalid", ["staging"], {"ssh_strict_host_key_checking": "yes"}))
     assert (model.name, model.environment, model.groups) == ("staging-1.example.invalid", "staging", ("staging",))
@@ -325,7 +325,7 @@ def test_host_model_builds_the_model_of_a_strict_host(world):
     ({"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, "ssh_known_hosts_file": "k"}, False),
 ])
 def test_host_model_refuses_weak_host_key_checking(world, data, first_contact_ok):
-    from declare.model import host_key_problems, host_model
+    from mooring.declare.model import host_key_problems, host_model
 
     with pytest.raises(ConfigError) as info:
         host_model(FakeHost("staging-1.example.invalid", ["staging"], data), first_contact_ok)
@@ -334,14 +334,14 @@ def test_host_model_refuses_weak_host_key_checking(world, data, first_contact_ok
 
 
 def test_first_contact_passes_for_bootstrap_only(world):
-    from declare.model import host_model
+    from mooring.declare.model import host_model
 
     data = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, "ssh_known_hosts_file": "k"}
     assert host_model(FakeHost("staging-1.example.invalid", ["staging"], data), True).environment == "staging"
 
 
 def test_bootstrap_block_defaults_when_no_layer_declares_it(world):
-    from declare.model import _defaults
+    from mooring.declare.model import _defaults
 
     assert {k: v for k, v in _defaults("bootstrap").items() if k != "allow_no_keys"} == {
         "docker_source": "debian", "compose_v1": "remove", "timezone": "UTC", "deploy_user": "deploy",
@@ -351,8 +351,8 @@ def test_bootstrap_block_defaults_when_no_layer_declares_it(world):
 # --- host-key settings, exactly -------------------------------------------------------------------
 
 def test_host_key_problems_exactly():
-    from declare.model import HOST_KEY_FIX, host_key_problems
-    from declare.errors import ConfigProblem
+    from mooring.declare.model import HOST_KEY_FIX, host_key_problems
+    from mooring.declare.errors import ConfigProblem
 
     first = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True}
     assert host_key_problems("web-1", {**first, "ssh_known_hosts_file": "k"}) == [ConfigProblem(
@@ -386,7 +386,7 @@ def test_a_missing_key_file_is_named_as_declared(world):
 
 
 def test_a_binary_key_file_is_refused_without_its_bytes(world):
-    from declare.model import KEY_FIX
+    from mooring.declare.model import KEY_FIX
 
     binary = world.root / "key.pub"
     binary.write_bytes(b"ssh-ed25519 \xff\xfe\n")
@@ -410,7 +410,7 @@ def test_a_relative_key_file_is_read_from_the_project_root(world, monkeypatch):
 
 def test_host_model_uses_the_layers_pyinfra_loaded(world):
     """A shim's layer in host data (the same file this world holds) is used as loaded, not re-read."""
-    from declare.model import host_model
+    from mooring.declare.model import host_model
 
     loaded = world.read("staging.yml")
     set_path(loaded, "stack.releases_keep", 7)
@@ -424,7 +424,7 @@ def test_an_inventory_weakening_host_keys_is_refused_while_pyinfra_loads_it():
     from pyinfra.api import Inventory
     from pyinfra.context import ctx_inventory
 
-    from declare.model import check_inventory_host_keys, host_key_problems
+    from mooring.declare.model import check_inventory_host_keys, host_key_problems
 
     check_inventory_host_keys()  # outside pyinfra's inventory loading: nothing to check
     weak = {"ssh_strict_host_key_checking": "no"}
@@ -442,7 +442,7 @@ def test_an_inventory_weakening_host_keys_is_refused_while_pyinfra_loads_it():
 
 
 def test_key_file_contents_are_checked_line_by_line(world):
-    from declare.model import KEY_FIX, public_key_problem
+    from mooring.declare.model import KEY_FIX, public_key_problem
     from tests.declared_world import SANDBOX_PUBKEY
 
     keys = world.root / "keys.pub"
@@ -480,7 +480,7 @@ def test_a_key_file_problem_names_the_layer_that_declared_it(world):
 
 
 def test_host_model_refuses_first_contact_unless_asked(world):
-    from declare.model import host_model
+    from mooring.declare.model import host_model
 
     data = {"ssh_strict_host_key_checking": "accept-new", "mooring_first_contact": True, "ssh_known_hosts_file": "k"}
     with pytest.raises(ConfigError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from declare.errors import ConfigError
+from mooring.declare.errors import ConfigError
 from tests.declared_world import model_for
 
 
@@ -40,7 +40,7 @@ def bootstrap_problems(world, **bootstrap):
     data = world.read("sandbox.yml")
     data["bootstrap"] = bootstrap
     world.write("sandbox.yml", data)
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     with pytest.raises(ConfigError) as info:
         build_model("docker-1", ["sandbox"]).bootstrap
@@ -48,7 +48,7 @@ def bootstrap_problems(world, **bootstrap):
 
 
 def test_a_bad_authorized_key_names_its_line_and_the_format(world):
-    from declare.model import KEY_FIX
+    from mooring.declare.model import KEY_FIX
 
     [(path, message, fix)] = bootstrap_problems(world, authorized_keys=["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA x@y"])
     assert (path, fix) == ("bootstrap.authorized_keys.0", KEY_FIX) and message.startswith("the key ")

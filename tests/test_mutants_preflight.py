@@ -9,11 +9,11 @@ import logging
 
 import pytest
 
-from checks import preflight
-from checks.findings import Finding, Outcome
-from checks.preflight import (InventoryHost, assert_host_ready, check_host, group_findings, inventory_hosts,
+from mooring.checks import preflight
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.preflight import (InventoryHost, assert_host_ready, check_host, group_findings, inventory_hosts,
                               preflight_report, problem_findings, select_hosts, sort_findings)
-from declare.errors import ConfigError, ConfigProblem, MooringError
+from mooring.declare.errors import ConfigError, ConfigProblem, MooringError
 
 
 def write_inventory(tmp_path, text: str, name: str = "inv.py"):
@@ -204,10 +204,10 @@ def test_a_deploy_file_gets_the_model_of_a_ready_host_and_warnings_are_logged(wo
     warning = Finding("x.y", Outcome.WARNING, "docker-1", "stack.a", "be careful", "do this")
     real = preflight.check_model
     monkeypatch.setattr(preflight, "check_model", lambda model: [*real(model), warning])
-    with caplog.at_level(logging.WARNING, logger="checks.preflight"):
+    with caplog.at_level(logging.WARNING, logger="mooring.checks.preflight"):
         model = assert_host_ready(FakeHost("docker-1", ["sandbox"]))
     assert model.name == "docker-1" and model.stack.name == "solacore"
-    assert [r.getMessage() for r in caplog.records if r.name == "checks.preflight"] == [str(warning)]
+    assert [r.getMessage() for r in caplog.records if r.name == "mooring.checks.preflight"] == [str(warning)]
 
 
 def test_a_deploy_file_is_refused_with_every_failed_finding(world, monkeypatch):
@@ -231,7 +231,7 @@ def test_preflight_inventory_passes_limit_and_group_data_on(world, tmp_path):
 
 
 def test_no_secrets_lists_each_secret_checked_on_a_stand_in(world):
-    from declare.secrets import stand_in_secrets
+    from mooring.declare.secrets import stand_in_secrets
 
     with stand_in_secrets():
         found = check_host("prod-1.example.invalid", ["production"])

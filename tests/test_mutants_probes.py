@@ -8,8 +8,8 @@ import dataclasses
 
 import pytest
 
-from checks.findings import Outcome
-from checks.probes import (CHECK_HEALTH, CHECK_SMOKE, Answer, ProbeResult, gate_specs, http_checks, probe_base,
+from mooring.checks.findings import Outcome
+from mooring.checks.probes import (CHECK_HEALTH, CHECK_SMOKE, Answer, ProbeResult, gate_specs, http_checks, probe_base,
                            pyinfra_runner)
 
 PROD = ("prod-1.example.invalid", ["production"])
@@ -18,7 +18,7 @@ HEALTHY = {"/internal/metrics": Answer(200, '{"httpErrorRate": 0.01}', 2), "/aut
 
 
 def production_stack(world, **smoke):
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     if smoke:
         data = world.read("production.yml")
@@ -91,7 +91,7 @@ def test_attempts_are_told_only_when_there_were_several(world):
 
 
 def test_said_of_a_result(world):
-    from checks.probes import _said
+    from mooring.checks.probes import _said
 
     result = ProbeResult("x", "u", ok=True, attempts=1, status=200, elapsed_ms=5)
     assert _said(result) == "200 in 5 ms"
@@ -163,7 +163,7 @@ def test_the_pyinfra_runner_passes_the_command_and_its_timeout():
 
 
 def test_fixed_routes_are_asked_with_the_check_timeout_and_judged_by_route(world):
-    from checks.probes import CHECK_ENDPOINTS, CHECK_TIMEOUT
+    from mooring.checks.probes import CHECK_ENDPOINTS, CHECK_TIMEOUT
 
     data = world.read("production.yml")
     data["stack"]["endpoints"]["dev"]["enabled"] = True  # dev on (listed first), ops off: ops is still asked
@@ -191,7 +191,7 @@ def test_fixed_routes_are_asked_with_the_check_timeout_and_judged_by_route(world
 
 
 def test_probes_from_the_host_run_through_the_given_command():
-    from checks.probes import HostFetch, make_fetch
+    from mooring.checks.probes import HostFetch, make_fetch
 
     calls = []
 
@@ -293,7 +293,7 @@ def test_everything_a_user_reads_when_nothing_answers(world):
 def test_an_open_family_names_its_whitelist_or_nobody(world):
     import dataclasses as dc
 
-    from checks.probes import _gate_on
+    from mooring.checks.probes import _gate_on
 
     gate = production_stack(world).endpoints["ops"]
     two = _gate_on(dc.replace(gate, whitelist=["10.0.0.0/8", "192.168.0.0/16"]), "h")
@@ -326,7 +326,7 @@ class FakeClock:
 
 
 def test_one_probe_with_its_defaults(monkeypatch):
-    from checks import probes
+    from mooring.checks import probes
 
     clock = FakeClock()
     monkeypatch.setattr(probes, "time", clock)
@@ -345,7 +345,7 @@ def test_one_probe_with_its_defaults(monkeypatch):
 
 
 def test_one_probe_with_every_key(monkeypatch):
-    from checks import probes
+    from mooring.checks import probes
 
     clock = FakeClock()
     monkeypatch.setattr(probes, "time", clock)
@@ -411,7 +411,7 @@ def test_skipped_checks_name_the_first_health_probes_error(world):
 
 
 def test_run_probe_asks_one_plan_probe_through_the_given_fetch():
-    from checks.probes import run_probe
+    from mooring.checks.probes import run_probe
 
     asked = []
     result = run_probe("http://h:80", {"name": "live", "path": "/live", "retries": 1},

@@ -9,10 +9,10 @@ import shutil
 
 import pytest
 
-from checks.findings import Outcome
-from checks.registry import run_rules
-from checks.rules import render
-from declare.render import render_stack
+from mooring.checks.findings import Outcome
+from mooring.checks.registry import run_rules
+from mooring.checks.rules import render
+from mooring.declare.render import render_stack
 from tests.declared_world import model_for
 
 
@@ -219,7 +219,7 @@ def test_render_rules_without_a_rendering_say_why_they_did_not_run(world):
 
 
 def test_a_rule_that_crashes_is_one_failed_finding_naming_where(world, monkeypatch):
-    from checks import registry
+    from mooring.checks import registry
 
     def crash(ctx, name):
         raise KeyError("boom")

@@ -14,10 +14,10 @@ import shutil
 
 import pytest
 
-from checks.findings import Finding, Outcome
-from checks.registry import run_rules
-from checks.preflight import check_model
-from declare.render import render_stack
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import run_rules
+from mooring.checks.preflight import check_model
+from mooring.declare.render import render_stack
 from tests.declared_world import model_for, set_path
 
 
@@ -177,12 +177,12 @@ def test_the_rendered_env_file_roundtrips(rendered_staging):
         (Outcome.PASSED, "", "ok")]
 
 
-# --- the registry (rules register while checks.rules is imported: test registration itself) ------
+# --- the registry (rules register while mooring.checks.rules is imported: test registration itself) ------
 
 @pytest.fixture
 def registry(monkeypatch):
     """A copy of the registry for this test (``rule`` looks RULES up when it registers)."""
-    import checks.registry as static
+    import mooring.checks.registry as static
 
     monkeypatch.setattr(static, "RULES", dict(static.RULES))
     return static
@@ -278,7 +278,7 @@ def test_a_system_path_mount_without_ownership_keys_is_left_alone(world):
     ("a\nb\nc", 1, "a (+2 more lines)"),
 ])
 def test_tool_output_is_shown_as_its_first_lines(output, count, shown):
-    from checks.rules.render import _first_lines
+    from mooring.checks.rules.render import _first_lines
 
     assert _first_lines(output, count) == shown
 
@@ -289,7 +289,7 @@ def test_tool_output_is_shown_as_its_first_lines(output, count, shown):
 
 @pytest.fixture
 def no_tool_cache(monkeypatch):
-    import checks.rules.render as static
+    import mooring.checks.rules.render as static
 
     monkeypatch.setattr(static, "_TOOL_CACHE", {})
     monkeypatch.setattr(static, "_COMPOSE_CACHE", {})
@@ -347,7 +347,7 @@ def test_compose_reads_the_env_file_not_the_callers_environment(no_tool_cache, r
 
 
 def test_three_lines_of_tool_output_by_default():
-    from checks.rules.render import _first_lines
+    from mooring.checks.rules.render import _first_lines
 
     assert _first_lines("a\nb\nc\nd") == "a | b | c (+1 more lines)"
 
@@ -355,7 +355,7 @@ def test_three_lines_of_tool_output_by_default():
 def test_a_compose_binary_that_cannot_run_is_no_binary(monkeypatch):
     import os
 
-    from checks.rules.common import _compose_binary
+    from mooring.checks.rules.common import _compose_binary
 
     assert _compose_binary() is not None
     monkeypatch.setattr(os, "access", lambda path, mode: False)

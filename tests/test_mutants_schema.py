@@ -11,8 +11,8 @@ import datetime
 
 import pytest
 
-from declare.schema import is_secret_path, layer_schema, normalize_merged, validate_layer
-from declare.errors import ConfigError
+from mooring.declare.schema import is_secret_path, layer_schema, normalize_merged, validate_layer
+from mooring.declare.errors import ConfigError
 
 CASES = [
     {'id': 'mount-relative',
@@ -296,7 +296,7 @@ def test_merged_problems_name_the_file_each_key_came_from():
 
 
 def test_building_the_layer_schema_leaves_the_merged_one_whole():
-    from declare.schema import merged_schema
+    from mooring.declare.schema import merged_schema
 
     layer_schema()
     stack = merged_schema()["stack"]["schema"]

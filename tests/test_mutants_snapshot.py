@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.snapshot import (BackupFile, BackupState, CronState, EngineState, EnvKey, EnvState, FileState,
+from mooring.checks.snapshot import (BackupFile, BackupState, CronState, EngineState, EnvKey, EnvState, FileState,
                              HostSnapshot, ImageState, MetricsState, ReleasePointer, ReleaseRecord, ServiceState,
                              normalize_ref, parse_snapshot, unescape)
 
@@ -277,7 +277,7 @@ def test_json_leaves_digests_out_unless_asked():
 
 
 def test_a_record_handler_takes_exactly_its_fields():
-    from checks.snapshot import _fields
+    from mooring.checks.snapshot import _fields
 
     handler = _fields(2)(lambda reader, a, b: (reader, a, b))
     assert handler("r", ["x", "y"]) == ("r", "x", "y")
@@ -285,8 +285,8 @@ def test_a_record_handler_takes_exactly_its_fields():
 
 
 def test_the_spec_knows_each_watched_path_and_no_other(world):
-    from checks.snapshot import snapshot_spec
-    from declare.render import render_stack
+    from mooring.checks.snapshot import snapshot_spec
+    from mooring.declare.render import render_stack
     from tests.declared_world import model_for
 
     model = model_for("sandbox")
@@ -297,7 +297,7 @@ def test_the_spec_knows_each_watched_path_and_no_other(world):
 
 
 def sandbox_rendered():
-    from declare.render import render_stack
+    from mooring.declare.render import render_stack
     from tests.declared_world import model_for
 
     model = model_for("sandbox")
@@ -309,8 +309,8 @@ def test_compose_hashes_run_in_a_private_folder_and_leave_nothing_behind(world, 
     import stat
     import subprocess
 
-    from checks import snapshot
-    from declare.compose import local_binary
+    from mooring.checks import snapshot
+    from mooring.declare.compose import local_binary
 
     stack, rendered = sandbox_rendered()
     compose, env = rendered.file(stack.compose_file).content, rendered.file(stack.env_file).content
@@ -338,8 +338,8 @@ def test_compose_hashes_run_in_a_private_folder_and_leave_nothing_behind(world, 
 
 
 def test_the_controllers_variables_never_change_the_hashes(world, monkeypatch):
-    from checks import snapshot
-    from declare.compose import local_binary
+    from mooring.checks import snapshot
+    from mooring.declare.compose import local_binary
 
     stack, rendered = sandbox_rendered()
     compose, env = rendered.file(stack.compose_file).content, rendered.file(stack.env_file).content
@@ -351,7 +351,7 @@ def test_the_controllers_variables_never_change_the_hashes(world, monkeypatch):
 
 
 def test_a_compose_that_fails_is_named_without_its_output(world):
-    from checks import snapshot
+    from mooring.checks import snapshot
 
     stack, rendered = sandbox_rendered()
     with pytest.raises(RuntimeError) as info:
@@ -369,8 +369,8 @@ def test_an_env_line_differs_only_when_both_digests_are_known():
 
 
 def test_the_spec_says_what_each_watched_path_is(world):
-    from checks.snapshot import PathSpec, snapshot_spec
-    from declare.render import render_stack
+    from mooring.checks.snapshot import PathSpec, snapshot_spec
+    from mooring.declare.render import render_stack
     from tests.declared_world import model_for
 
     data = world.read("all.yml")
@@ -387,7 +387,7 @@ def test_the_spec_says_what_each_watched_path_is(world):
 
 
 def test_a_host_without_snapshot_says_why_in_words_and_json():
-    from checks.snapshot import SnapshotError
+    from mooring.checks.snapshot import SnapshotError
 
     error = SnapshotError("docker-2", "unreachable", "ssh: connection refused")
     assert str(error) == "docker-2: unreachable: ssh: connection refused"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.findings import Outcome
-from checks.registry import load_rules, run_rules
+from mooring.checks.findings import Outcome
+from mooring.checks.registry import load_rules, run_rules
 from tests.declared_world import delete_path, model_for, set_path
 
 #: The rules that need no rendered files (the render rules have tests/test_rules_fire.py and

@@ -27,8 +27,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from checks.findings import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, Finding, Kind, Outcome, exit_code, worst
-from declare.secrets import quote_env_value
+from mooring.checks.findings import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, Finding, Kind, Outcome, exit_code, worst
+from mooring.declare.secrets import quote_env_value
 from mooring import output
 from mooring.output import add_output_arguments, emit, render, write_file
 from mooring.output.prometheus import escape_label
@@ -538,7 +538,7 @@ def test_validate_attaches_the_run_secrets_and_writes_no_canary(world, tmp_path,
 
 def test_secret_values_cover_a_secret_only_one_host_declares(world):
     """Hosts sharing groups are resolved once; a host with its own layer is resolved on its own."""
-    from checks.preflight import inventory_hosts
+    from mooring.checks.preflight import inventory_hosts
     from mooring.report import secret_values
 
     world.write("hosts/prod-2.example.invalid.yml", {"stack": {"env": {"EXTRA_TOKEN": {"secret": "EXTRA_TOKEN"}}}})
@@ -548,7 +548,7 @@ def test_secret_values_cover_a_secret_only_one_host_declares(world):
     assert {"Prod0Pg4Pass9Word7Long", "Stag9Jwt3Secret7Value4Y"} <= set(values)
 
 
-@pytest.mark.parametrize("name", ["checks.findings", "mooring.report", "mooring.output", "mooring.output.text",
+@pytest.mark.parametrize("name", ["mooring.checks.findings", "mooring.report", "mooring.output", "mooring.output.text",
                                   "mooring.output.jsondoc", "mooring.output.junit", "mooring.output.prometheus"])
 def test_docstring_examples_of_the_output_layer(name):
     import doctest
@@ -561,8 +561,8 @@ def test_docstring_examples_of_the_output_layer(name):
 # --- deploy through the layer ---------------------------------------------------------------------
 
 def deploy_cases():
-    from checks.probes import ProbeResult
-    from deploy.plan import ReleaseRef, StackPlan
+    from mooring.checks.probes import ProbeResult
+    from mooring.deploy.plan import ReleaseRef, StackPlan
     from mooring.deployer import DeployReport, HostOutcome, Result
 
     plan = StackPlan(stack="app", directory="/srv/app", release=ReleaseRef(3, "ab12"), new_release=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks.preflight import HOST_KEYS_CHECK, inventory_hosts, preflight_report
+from mooring.checks.preflight import HOST_KEYS_CHECK, inventory_hosts, preflight_report
 
 
 def write_inventory(world, text: str):

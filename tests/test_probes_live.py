@@ -23,10 +23,10 @@ from typing import Any, Sequence
 import httpx
 import pytest
 
-from checks.findings import Finding, Outcome
-from checks.probes import (CHECK_ENDPOINTS, CHECK_HEALTH, CHECK_METRICS, CHECK_REMOVED, CHECK_SMOKE, HostFetch,
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.probes import (CHECK_ENDPOINTS, CHECK_HEALTH, CHECK_METRICS, CHECK_REMOVED, CHECK_SMOKE, HostFetch,
                            controller_fetch, gate_specs, http_checks, probe_base, pyinfra_runner, run_gate)
-from declare.model import Stack, build_model
+from mooring.declare.model import Stack, build_model
 from tests.conftest import CANARIES, group_data_with, run_deploy_code, run_mooring, ssh
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
@@ -68,8 +68,8 @@ def connected_hosts(inventory: str, names: Sequence[str]) -> Iterator[dict[str, 
     from pyinfra.api import Config, Inventory, State
     from pyinfra.api.connect import connect_all, disconnect_all
 
-    from checks.preflight import inventory_hosts
-    from declare.model import HOST_KEY_SETTING, STRICT_HOST_KEYS
+    from mooring.checks.preflight import inventory_hosts
+    from mooring.declare.model import HOST_KEY_SETTING, STRICT_HOST_KEYS
 
     wanted = [h for h in inventory_hosts(inventory) if h.name in names]
     state = State(Inventory(([(h.name, {HOST_KEY_SETTING: STRICT_HOST_KEYS, **h.data}) for h in wanted], {})),
@@ -355,7 +355,7 @@ def test_the_gate_inside_a_pyinfra_run_asks_from_the_host(world, port_80_closed_
     run's own host object (host.run_shell_command), with the controller shut out."""
     code = '''
 from pyinfra.operations import python
-from checks.probes import HostFetch, pyinfra_runner, run_gate
+from mooring.checks.probes import HostFetch, pyinfra_runner, run_gate
 
 
 def gate(state, host):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from declare.paths import ROOT, find_project
+from mooring.declare.paths import ROOT, find_project
 
 MARK = "only_in_project_b"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from declare.render import render_stack
+from mooring.declare.render import render_stack
 from tests.declared_world import model_for
 
 NGINX = "/srv/mooring/solacore/nginx/conf.d/default.conf"
@@ -31,7 +31,7 @@ def test_an_override_builds_on_mooring_own_template(project):
 
 
 def test_an_override_replaces_the_template_and_the_rules_check_it(project):
-    from checks.preflight import check_host
+    from mooring.checks.preflight import check_host
     from tests.declared_world import HOSTS
 
     (project.root / "templates" / "nginx" / "default.conf.j2").write_text("server { listen {{ proxy.listen_port }}; }\n")

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from declare.render import MaskedFile
-from deploy.facts.releases import DeployLock, MaskedFiles, Release, Releases, ReleaseHistory, parse_dirname
-from deploy.operations.stack import archive_check, keep_set, restore_script
-from deploy.plan import ReleaseRef, StackPlan, Verdict
+from mooring.declare.render import MaskedFile
+from mooring.deploy.facts.releases import DeployLock, MaskedFiles, Release, Releases, ReleaseHistory, parse_dirname
+from mooring.deploy.operations.stack import archive_check, keep_set, restore_script
+from mooring.deploy.plan import ReleaseRef, StackPlan, Verdict
 
 
 def history(*names: str, current: str | None = None, pending: str | None = None) -> ReleaseHistory:
@@ -107,7 +107,7 @@ def test_restore_script_extracts_no_secret_archive_and_restarts_services_of_rest
 
 
 def test_leftovers_include_the_secret_archives_older_releases_kept():
-    from deploy.roles.stack import leftover_globs
+    from mooring.deploy.roles.stack import leftover_globs
 
     assert "/srv/s/releases/*/secret-files.tar.gz" in leftover_globs("/srv/s", ["/srv/s/.env"])
 
@@ -128,8 +128,8 @@ def test_masked_files_fact(lines, expected):
 def test_release_id_is_keyed(world, monkeypatch, tmp_path):
     """The release ID (world-readable on hosts) is an HMAC under the controller's key, not a plain
     hash of rendered files that hold secrets."""
-    from deploy.roles.stack import release_id
-    from declare.render import render_stack
+    from mooring.deploy.roles.stack import release_id
+    from mooring.declare.render import render_stack
     from tests.declared_world import model_for
 
     model = model_for("sandbox")
@@ -150,7 +150,7 @@ def test_release_id_is_keyed(world, monkeypatch, tmp_path):
 def test_write_record_redacts_every_secret(tmp_path, monkeypatch):
     """A secret that reached an error text or a probe body never reaches the record files."""
     from mooring.deployer import HostOutcome, Result, write_record
-    from checks.probes import ProbeResult
+    from mooring.checks.probes import ProbeResult
 
     monkeypatch.setenv("MOORING_STATE", str(tmp_path / "state"))
     secret = 'p@ss "word" $x \\ y'
@@ -169,8 +169,8 @@ def test_write_record_redacts_every_secret(tmp_path, monkeypatch):
 def test_pruning_keeps_the_migration_marker_of_an_id_that_recurs():
     """A, B, A: pruning the first A must not remove the marker the current A shares (found by
     CI: the next deploy ran the migrations again)."""
-    from deploy.facts.releases import Release, ReleaseHistory
-    from deploy.operations.stack import pruned_paths
+    from mooring.deploy.facts.releases import Release, ReleaseHistory
+    from mooring.deploy.operations.stack import pruned_paths
 
     history = ReleaseHistory([Release(6, "ee0c"), Release(7, "2187"), Release(13, "ee0c")], current="ee0c")
     paths = pruned_paths(history, {13}, Release(13, "ee0c"), "/s/releases")

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from checks.rules.common import _compose_binary
-from declare.model import build_model
-from declare.render import RenderError, compose_escape, render_stack, render_template
-from declare.secrets import format_dotenv, parse_dotenv, quote_env_value
+from mooring.checks.rules.common import _compose_binary
+from mooring.declare.model import build_model
+from mooring.declare.render import RenderError, compose_escape, render_stack, render_template
+from mooring.declare.secrets import format_dotenv, parse_dotenv, quote_env_value
 from tests.declared_world import HOSTS, SECRETS, model_for, set_path
 
 ENVIRONMENTS = sorted(HOSTS)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.plan import Op, ReleaseRef, RollbackResult, StackPlan, Verdict, read_host_plans, write_plan_in
+from mooring.deploy.plan import Op, ReleaseRef, RollbackResult, StackPlan, Verdict, read_host_plans, write_plan_in
 from mooring import deployer
 from mooring.deployer import DeployReport, Result, _judge, _settle, _verdict
 from mooring.runner import OpResult, RunResult

@@ -3,7 +3,7 @@ off, i.e. its body replaced by ``return []``, fails its test here).
 
 Declared-state rules get a bad layer; the render rules get the real rendered stack with one
 file spoiled the way a template or quoting bug would spoil it, then run through
-:func:`checks.registry.run_rules` with the real tools (``sh -n``, shellcheck, the shipped
+:func:`mooring.checks.registry.run_rules` with the real tools (``sh -n``, shellcheck, the shipped
 Compose v2 binary). A missing tool fails the test: a skipped proof is no proof.
 """
 
@@ -14,12 +14,12 @@ from dataclasses import replace
 
 import pytest
 
-from checks.findings import Finding, Outcome
-from checks.registry import run_rules
-from checks.rules.common import _compose_binary
-from checks.preflight import check_model
-from declare.render import RenderedStack, render_stack
-from declare.secrets import format_dotenv, parse_dotenv
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import run_rules
+from mooring.checks.rules.common import _compose_binary
+from mooring.checks.preflight import check_model
+from mooring.declare.render import RenderedStack, render_stack
+from mooring.declare.secrets import format_dotenv, parse_dotenv
 from tests.declared_world import model_for, set_path
 
 STACK_DIR = "/srv/mooring/solacore"

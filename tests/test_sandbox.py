@@ -18,9 +18,9 @@ from typing import Iterator
 import paramiko
 import pytest
 
-from deploy import local_docker as docker
+from mooring.deploy import local_docker as docker
 from mooring.sandbox import boxes as sandbox
-from declare.paths import ROOT
+from mooring.declare.paths import ROOT
 from mooring.sandbox.boxes import Box, SandboxState
 
 PYINFRA = Path(sys.executable).parent / "pyinfra"

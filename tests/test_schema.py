@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from declare.schema import BLOCKS, is_secret_path, normalize_merged, register_block, validate_layer
-from declare.layers import load_layer, merge, layers_for
-from declare.errors import ConfigError
-from declare.model import EnvVar, Mount, PortMapping, build_model
-from declare.secrets import (SecretRef, format_dotenv, parse_dotenv, quote_env_value, redact, resolve_secrets,
+from mooring.declare.schema import BLOCKS, is_secret_path, normalize_merged, register_block, validate_layer
+from mooring.declare.layers import load_layer, merge, layers_for
+from mooring.declare.errors import ConfigError
+from mooring.declare.model import EnvVar, Mount, PortMapping, build_model
+from mooring.declare.secrets import (SecretRef, format_dotenv, parse_dotenv, quote_env_value, redact, resolve_secrets,
                              secrets_file)
 from tests.declared_world import ROOT, SECRETS, make_world, set_path
 
@@ -306,14 +306,14 @@ def test_env_values_are_hidden_in_schema_messages_whatever_the_key():
                                  "DB_PASSWD", "API_TOKEN", "PRIVATE_PEM"])
 def test_secret_like_keys(key):
     """B14: one predicate for the schema and the static rules."""
-    from declare.secrets import looks_secret
+    from mooring.declare.secrets import looks_secret
 
     assert looks_secret(key) and is_secret_path(f"stack.env.{key}")
 
 
 @pytest.mark.parametrize("key", ["POSTGRES_DB", "REDIS_URL", "KEYBOARD_LAYOUT", "PORT"])
 def test_not_secret_like_keys(key):
-    from declare.secrets import looks_secret
+    from mooring.declare.secrets import looks_secret
 
     assert not looks_secret(key)
 
@@ -346,7 +346,7 @@ def test_non_utf8_key_file_is_a_config_error(world):
 
 def test_yaml_1_1_scalars_keep_their_text(world):
     """B5: ZIP 0123, AT 12:30, COUNTRY NO, HEX 0x1F stay the strings written (YAML 1.2 core)."""
-    from declare.layers import read_yaml
+    from mooring.declare.layers import read_yaml
 
     sample = world.root / "sample.yml"
     sample.write_text("stack:\n  env:\n    ZIP: 0123\n    AT: 12:30\n    COUNTRY: NO\n    HEX: 0x1F\n    FLAG: yes\n"

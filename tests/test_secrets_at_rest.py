@@ -17,9 +17,9 @@ import sys
 
 import pytest
 
-from declare.errors import ConfigError
-from declare.render import MASK_MARK, MaskedFile, SecretMaskError, mask_secrets, unmask_secrets
-from declare.secrets import DIGEST_KEY_HEX_LENGTH, SecretRef, digest_key, digest_key_path, resolve_secrets, secrets_file
+from mooring.declare.errors import ConfigError
+from mooring.declare.render import MASK_MARK, MaskedFile, SecretMaskError, mask_secrets, unmask_secrets
+from mooring.declare.secrets import DIGEST_KEY_HEX_LENGTH, SecretRef, digest_key, digest_key_path, resolve_secrets, secrets_file
 from tests.conftest import CANARIES, CANARY_DB, CANARY_JWT
 from tests.declared_world import ROOT, run_validate
 
@@ -78,7 +78,7 @@ def test_digest_key_readable_by_others_is_refused(state):
 
 def test_digest_key_killed_writer_leaves_no_key(state):
     """A writer killed before the rename leaves no digest.key at all (the next run makes a whole one)."""
-    code = ("import os, signal, declare.secrets as s\n"
+    code = ("import os, signal, mooring.declare.secrets as s\n"
             "real = os.link\n"
             "def killed(*args, **kwargs):\n"
             "    os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -130,7 +130,7 @@ ROTATED_JWT = "r0tated 'JWT' \"v\" $x \\y kvyp"  # another shape than the canary
 
 def sandbox_files(monkeypatch, jwt: str):
     """(rendered stack, masked secret files, stack) of the sandbox's first host with ``jwt``."""
-    from declare.render import masked_files, render_stack
+    from mooring.declare.render import masked_files, render_stack
     from tests.declared_world import model_for
 
     monkeypatch.setenv("MOORING_SECRET_POSTGRES_PASSWORD", CANARY_DB)
@@ -141,7 +141,7 @@ def sandbox_files(monkeypatch, jwt: str):
 
 
 def test_masked_env_holds_no_secret_and_restores_byte_for_byte(world, monkeypatch):
-    from declare.render import declared_secrets
+    from mooring.declare.render import declared_secrets
 
     rendered, masked, stack = sandbox_files(monkeypatch, CANARY_JWT)
     assert [m.path for m in masked] == [stack.env_file] and masked[0].dotenv and masked[0].mode == "0600"
@@ -157,7 +157,7 @@ def test_masked_env_holds_no_secret_and_restores_byte_for_byte(world, monkeypatc
 def test_masked_env_restored_with_rotated_secrets_is_what_mooring_renders_for_them(world, monkeypatch):
     """A rollback writes the kept release's .env with the secrets declared now: exactly the file a
     deploy of that release's config with today's secrets writes (so the next deploy changes nothing)."""
-    from declare.render import declared_secrets
+    from mooring.declare.render import declared_secrets
 
     _, old_masked, _ = sandbox_files(monkeypatch, CANARY_JWT)
     rendered, _, stack = sandbox_files(monkeypatch, ROTATED_JWT)
@@ -238,7 +238,7 @@ def test_masked_file_round_trips_through_json():
 def test_a_team_shares_one_digest_key_through_the_environment(state, tmp_path, monkeypatch):
     """A second operator (another state folder) with the team's key in MOORING_DIGEST_KEY gets the
     same keyed digests as the first: their deploys agree on which env values changed."""
-    from checks.snapshot import keyed_digest
+    from mooring.checks.snapshot import keyed_digest
 
     first = digest_key()
     monkeypatch.setenv("MOORING_STATE", str(tmp_path / "second-operator"))

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from checks.snapshot import HostSnapshot, ImageState, ServiceState
+from mooring.checks.snapshot import HostSnapshot, ImageState, ServiceState
 from tests.conftest import group_data_with, run_mooring, ssh
 from tests.declared_world import HOSTS, model_for
 
@@ -123,8 +123,8 @@ def test_a_release_whose_service_crash_loops_is_rolled_back(bootstrapped, boxes,
 
 
 def test_a_one_shot_job_that_finished_passes_and_one_that_failed_does_not(world, monkeypatch):
-    from checks.live import HostView, services_running
-    from declare.render import render_stack
+    from mooring.checks.live import HostView, services_running
+    from mooring.declare.render import render_stack
 
     data = world.read("sandbox.yml")
     data["stack"]["services"]["seed"] = {"image": "mooring/api:1.0.0", "image_source": "ship", "restart": "no",

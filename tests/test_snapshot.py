@@ -24,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.snapshot import (HostSnapshot, PathSpec, SnapshotSpec, expected_config_digests, expected_env_digests,
+from mooring.checks.snapshot import (HostSnapshot, PathSpec, SnapshotSpec, expected_config_digests, expected_env_digests,
                              expected_file_digests, key_check_digest, keyed_digest, parse_snapshot, snapshot_key,
                              snapshot_script, snapshot_spec, unescape)
 from tests.conftest import CANARIES, CANARY_JWT, ROOT, SECRET_ENV, ssh
@@ -50,7 +50,7 @@ def canary_world(world, monkeypatch):
 
 def sandbox():
     """(model, rendered stack, spec) of the sandbox's first host in the active world."""
-    from declare.render import render_stack
+    from mooring.declare.render import render_stack
     from tests.declared_world import model_for
 
     model = model_for("sandbox")
@@ -152,9 +152,9 @@ def test_spec_is_hashable_and_round_trips_through_json(canary_world):
 
 
 def test_a_name_the_report_cannot_carry_is_refused_naming_where_it_comes_from(canary_world):
-    from declare.errors import ConfigError
-    from declare.model import build_model
-    from declare.render import render_stack
+    from mooring.declare.errors import ConfigError
+    from mooring.declare.model import build_model
+    from mooring.declare.render import render_stack
 
     model = build_model("docker\t1", ["sandbox"])  # the schema checks declared paths; a host name is the inventory's
     with pytest.raises(ConfigError) as raised:
@@ -394,7 +394,7 @@ def test_compose_hashes_a_stack_rendered_alike_once(canary_world, monkeypatch):
     each still with its own keyed digests; a different rendering asks Compose again."""
     import dataclasses
 
-    from checks import snapshot
+    from mooring.checks import snapshot
 
     model, rendered, _ = sandbox()
     calls = []
@@ -412,14 +412,14 @@ def test_compose_hashes_a_stack_rendered_alike_once(canary_world, monkeypatch):
 
 
 def test_the_fact_runs_the_script_and_parses_it(local):
-    from deploy.facts.snapshot import StackSnapshot
+    from mooring.deploy.facts.snapshot import StackSnapshot
 
     spec = local["spec"]
     fact = StackSnapshot()
     assert fact.command(spec=spec) == snapshot_script(spec) == fact.command(spec=json.dumps(spec.to_json()))
     lines = run_script(spec).stdout.splitlines()
     assert fact.process(lines) == parse_snapshot("\n".join(lines))
-    assert StackSnapshot.default() is None and StackSnapshot.name == "deploy.facts.snapshot.StackSnapshot"
+    assert StackSnapshot.default() is None and StackSnapshot.name == "mooring.deploy.facts.snapshot.StackSnapshot"
 
 
 # --- real boxes -------------------------------------------------------------------------------------
@@ -450,8 +450,8 @@ def gather(*limit: str) -> tuple[dict[str, HostSnapshot | dict], dict, subproces
 
 
 def declared(name: str):
-    from declare.model import build_model
-    from declare.render import render_stack
+    from mooring.declare.model import build_model
+    from mooring.declare.render import render_stack
 
     model = build_model(name, ["sandbox", "docker_boxes"])
     return model, render_stack(model)
@@ -469,7 +469,7 @@ def deployed(bootstrapped, boxes):
 @pytest.mark.boxes
 @pytest.mark.slow
 def test_snapshot_after_a_deploy_matches_the_rendered_state(deployed):
-    from deploy.local_docker import image_id
+    from mooring.deploy.local_docker import image_id
 
     hosts, commands, out = gather()
     assert set(hosts) == {box.name for box in deployed.boxes}
@@ -572,7 +572,7 @@ def test_engine_down_is_data_not_a_failed_snapshot(deployed):
 @pytest.mark.boxes
 @pytest.mark.slow
 def test_a_stopped_box_is_an_error_naming_it_and_the_other_is_returned(deployed):
-    from deploy import local_docker as docker
+    from mooring.deploy import local_docker as docker
 
     one, two = deployed.boxes
     try:
@@ -635,8 +635,8 @@ def wait_for(box, command: str, timeout: float = 120) -> None:
 def test_docstring_examples_run(world, monkeypatch):
     import doctest
 
-    import checks.snapshot
+    import mooring.checks.snapshot
 
     monkeypatch.delenv("MOORING_GROUP_DATA")
-    result = doctest.testmod(checks.snapshot, optionflags=doctest.ELLIPSIS, report=True)
+    result = doctest.testmod(mooring.checks.snapshot, optionflags=doctest.ELLIPSIS, report=True)
     assert result.failed == 0 and result.attempted >= 10, result

@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from deploy import local_docker as docker
+from mooring.deploy import local_docker as docker
 from mooring.sandbox.images import BASE_IMAGE, INPUTS_LABEL
-from declare.paths import EXAMPLES
+from mooring.declare.paths import EXAMPLES
 from mooring.sandbox.stack_images import SERVICE_IMAGES, api_tag, ensure_stack_images
 
 RUN = uuid.uuid4().hex[:8]

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-import checks.registry as registry
-from checks.rules import common
-from checks.rules import render as render_rules
-from declare.cron import cron_problem
-from checks.findings import Outcome
-from checks.registry import RULES, get_rule, registered_rules, rule, run_rules
-from checks.rules.common import is_dev_default
-from checks.preflight import check_model
-from declare.render import render_stack
+import mooring.checks.registry as registry
+from mooring.checks.rules import common
+from mooring.checks.rules import render as render_rules
+from mooring.declare.cron import cron_problem
+from mooring.checks.findings import Outcome
+from mooring.checks.registry import RULES, get_rule, registered_rules, rule, run_rules
+from mooring.checks.rules.common import is_dev_default
+from mooring.checks.preflight import check_model
+from mooring.declare.render import render_stack
 from tests.declared_world import HOSTS, model_for, set_path
 
 REGISTERED = [
@@ -319,11 +319,11 @@ def test_an_escaped_dollar_before_a_reference_still_uses_the_key():
 def test_the_backup_and_drill_schedules_say_when_they_run_next_in_the_host_zone(world):
     import datetime as dt
 
-    from checks.rules.backups import next_run_text
+    from mooring.checks.rules.backups import next_run_text
 
     edit(world, "staging.yml", stack__backups__schedule="30 3 * * mon-fri", stack__backups__verify_schedule="0 5 * * sun",
          bootstrap__timezone="Europe/Berlin")
-    from checks.preflight import check_host
+    from mooring.checks.preflight import check_host
 
     findings = [f for f in check_host(HOSTS["staging"][0], ["staging"]) if f.check == "backups.schedule"]
     assert [(f.outcome, f.path) for f in findings] == [(Outcome.PASSED, "stack.backups.schedule"),

@@ -8,10 +8,10 @@ import dataclasses
 import json
 import time
 
-from checks.findings import Outcome
-from checks.live import HostView
-from checks.snapshot import BackupFile, BackupState, ReleasePointer, ReleaseRecord, ServiceState, parse_snapshot
-from checks.status import release_history, status_details, status_findings
+from mooring.checks.findings import Outcome
+from mooring.checks.live import HostView
+from mooring.checks.snapshot import BackupFile, BackupState, ReleasePointer, ReleaseRecord, ServiceState, parse_snapshot
+from mooring.checks.status import release_history, status_details, status_findings
 from tests.test_snapshot import canary_world, local, moved, run_script  # noqa: F401 - fixtures
 
 RELEASES = "/srv/mooring/solacore/releases"

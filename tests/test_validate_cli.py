@@ -21,10 +21,10 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from checks.findings import Outcome
+from mooring.checks.findings import Outcome
 from mooring.cli import main
 from mooring.commands.validate import format_text
-from checks.preflight import preflight_report
+from mooring.checks.preflight import preflight_report
 from tests.declared_world import HOSTS, ROOT, delete_path, make_world, run_validate, set_path
 
 CORPUS = Path(__file__).parent / "bad_inputs"
@@ -290,7 +290,7 @@ def test_unknown_limit_is_invalid(world):
 DEPLOY_CHECK = '''from pyinfra import host
 from pyinfra.operations import server
 
-from checks.preflight import assert_host_ready
+from mooring.checks.preflight import assert_host_ready
 
 model = assert_host_ready(host)
 server.shell(name="after the pre-flight", commands=["true"])

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from checks.findings import Outcome
-from declare.schema import validate_layer
-from declare.layers import MAX_DEPTH, Layer, merge, read_yaml
-from declare.errors import ConfigError
-from checks.preflight import preflight_report
+from mooring.checks.findings import Outcome
+from mooring.declare.schema import validate_layer
+from mooring.declare.layers import MAX_DEPTH, Layer, merge, read_yaml
+from mooring.declare.errors import ConfigError
+from mooring.checks.preflight import preflight_report
 from tests.declared_world import make_world
 
 MERGED_HEALTHCHECKS = """\

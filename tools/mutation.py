@@ -2,7 +2,7 @@
 """Mutation testing of the host-free core (checks/, declare/model.py, declare/layers.py) with mutmut 3.
 
     .venv/bin/python tools/mutation.py --fast 'checks.*' 'declare.*'   # the documented run
-    .venv/bin/python tools/mutation.py 'declare.cron.*'      # only these mutants (fnmatch on mutant names)
+    .venv/bin/python tools/mutation.py 'mooring.declare.cron.*'      # only these mutants (fnmatch on mutant names)
     .venv/bin/python tools/mutation.py --report --diffs     # the table again, and every survivor's diff
 
 The checkout is never mutated: the committed tree (``git archive HEAD``; ``--source worktree``
@@ -53,8 +53,8 @@ FAST_DESELECT = ["tests/test_validate_cli.py", "tests/test_cli.py", "tests/test_
 #: mutmut switches a mutant on after the import, so no test can ever see these mutants. They are
 #: counted apart ("import-time"), not in the score; the schema they build is pinned by
 #: tests/test_mutants_schema.py (every default, message and fix) instead.
-IMPORT_TIME = ("declare.schema.x__probe__", "declare.schema.x__gate__", "declare.schema.x__string_list__",
-               "declare.schema.x_register_block__")
+IMPORT_TIME = ("mooring.declare.schema.x__probe__", "mooring.declare.schema.x__gate__", "mooring.declare.schema.x__string_list__",
+               "mooring.declare.schema.x_register_block__")
 
 #: Written into the copy: a pyinfra run the tests start from a foreign working directory (with
 #: PYTHONPATH=<copy>/mutants) imports mutated modules, whose trampolines read mutmut's config
@@ -250,108 +250,108 @@ def load_results(workdir: Path) -> dict[str, dict[str, int | None]]:
 #: move, these stop matching and the survivors show up again to be read again. docs/mutation.md
 #: lists them with the same reasons.
 EXPLAINED: dict[str, tuple[set[int], str]] = {
-    "declare.schema.x__type_name": ({5, 6, 7, 8, 9, 26, 27, 30, 31},
+    "mooring.declare.schema.x__type_name": ({5, 6, 7, 8, 9, 26, 27, 30, 31},
                                    "the list/float entries equal their fallback (the type's own name); NoneType is never "
                                    "reached (cerberus reports null with the nullable rule first)"),
-    "declare.schema.x__meta_fix": ({9, 11, 13, 23}, "callers write `meta_fix or ...` (None and '' alike); the schema node is "
+    "mooring.declare.schema.x__meta_fix": ({9, 11, 13, 23}, "callers write `meta_fix or ...` (None and '' alike); the schema node is "
                                                    "always a mapping, and no schema has an upper-case FIX"),
-    "declare.schema.x__schema_node": ({2}, "cerberus' schema paths never pass through a non-mapping node"),
-    "declare.schema.x__unknown_key_fix": ({8, 12, 16, 24, 25, 26}, "n=1/n=2/default cutoff 0.6 give the same first match; "
+    "mooring.declare.schema.x__schema_node": ({2}, "cerberus' schema paths never pass through a non-mapping node"),
+    "mooring.declare.schema.x__unknown_key_fix": ({8, 12, 16, 24, 25, 26}, "n=1/n=2/default cutoff 0.6 give the same first match; "
                                                                    "an unknown key always has a document path and a mapping node"),
-    "declare.schema.x__strip": ({16, 17}, "keysrules carry neither required nor default"),
-    "declare.schema.x__fix": ({7, 10, 14, 15, 16, 54, 56, 57, 58},
+    "mooring.declare.schema.x__strip": ({16, 17}, "keysrules carry neither required nor default"),
+    "mooring.declare.schema.x__fix": ({7, 10, 14, 15, 16, 54, 56, 57, 58},
                              "every check_with problem carries a fix (problem() requires one); the list-typed rules "
                              "(ports, env values) all have a meta fix"),
-    "declare.schema.x__message": (set(range(73, 99)) - {75, 77, 78, 79, 80, 81},
+    "mooring.declare.schema.x__message": (set(range(73, 99)) - {75, 77, 78, 79, 80, 81},
                                  "dead code: no schema uses maxlength; cerberus reports check_with errors with the "
                                  "custom code, handled first, so the check_with branch and the fallback never run"),
-    "declare.schema.x__leaf_errors": ({2}, "a cerberus group error always has child errors"),
-    "declare.schema.x_is_secret_path": ({5, 8}, "rsplit without or with a larger maxsplit keeps the same last part"),
-    "declare.schema.x_merged_schema": ({2}, "no caller changes the returned schema, so a shallow copy behaves alike"),
-    "checks.rules.common.x__env_path": ({2}, "the one caller skips keys missing from stack.env"),
-    "checks.rules.production.x__is_loopback": ({3, 4}, "urlsplit().hostname never keeps IPv6 brackets"),
-    "checks.rules.render.x__shell_jobs": ({7, 15, 16, 27, 39, 40}, "neither sh -n nor shellcheck (-s sh) reads the file suffix"),
-    "checks.registry.x_rule": ({23}, "the `or ''` fallback runs only when the conditional already returns ''"),
-    "checks.rules.render.x_warm_tool_cache": ({1, 39}, "the pool's thread count is not observable"),
-    "checks.rules.render.x__run_on_text": ({3, 15, 16, 20, 21, 24}, "delete=None is falsy like False; the timeout and stdin of "
+    "mooring.declare.schema.x__leaf_errors": ({2}, "a cerberus group error always has child errors"),
+    "mooring.declare.schema.x_is_secret_path": ({5, 8}, "rsplit without or with a larger maxsplit keeps the same last part"),
+    "mooring.declare.schema.x_merged_schema": ({2}, "no caller changes the returned schema, so a shallow copy behaves alike"),
+    "mooring.checks.rules.common.x__env_path": ({2}, "the one caller skips keys missing from stack.env"),
+    "mooring.checks.rules.production.x__is_loopback": ({3, 4}, "urlsplit().hostname never keeps IPv6 brackets"),
+    "mooring.checks.rules.render.x__shell_jobs": ({7, 15, 16, 27, 39, 40}, "neither sh -n nor shellcheck (-s sh) reads the file suffix"),
+    "mooring.checks.registry.x_rule": ({23}, "the `or ''` fallback runs only when the conditional already returns ''"),
+    "mooring.checks.rules.render.x_warm_tool_cache": ({1, 39}, "the pool's thread count is not observable"),
+    "mooring.checks.rules.render.x__run_on_text": ({3, 15, 16, 20, 21, 24}, "delete=None is falsy like False; the timeout and stdin of "
                                                               "a checker that ends at once"),
-    "checks.rules.render.x__run_compose_config": (
+    "mooring.checks.rules.render.x__run_compose_config": (
         {1, 2, 3, 7, 9, 10, 14, 16, 17, 19, 21, 23, 30, 33, 36, 39, 43, 46, 47, 49, 51, 52, 53, 54, 55, 56, 57, 58, 59, 64,
          66, 70, 71, 72, 89, 95, 96, 97, 102, 103, 104},
         "temporary folder prefix; file names passed explicitly (-f, --env-file); UTF-8 spelled otherwise or the UTF-8 "
         "locale default; 0o600 == 385; timeout/stdin of a run that ends at once; PATH/HOME/DOCKER_CONFIG of a binary "
         "started by absolute path; config '' vs None both mean no config; compose never prints unparsable JSON"),
-    "checks.rules.consistency.x__flag_value": ({15, 16, 18, 26}, "split/rsplit/maxsplit differ only for a value holding '=' (no "
+    "mooring.checks.rules.consistency.x__flag_value": ({15, 16, 18, 26}, "split/rsplit/maxsplit differ only for a value holding '=' (no "
                                                       "database or user name does); a word starting with -d/-U never "
                                                       "starts with --"),
-    "checks.rules.consistency.x__words": ({1, 13, 14, 15, 16, 17, 19, 20}, "shlex-splitting a CMD list gives the same words; keeping "
+    "mooring.checks.rules.consistency.x__words": ({1, 13, 14, 15, 16, 17, 19, 20}, "shlex-splitting a CMD list gives the same words; keeping "
                                                             "or dropping the CMD/executable word leaves no flag behind; "
                                                             "the schema's minlength 1 keeps test from being empty"),
-    "checks.rules.services.x__dependency_cycle": ({19, 20}, "a finished node's state is only tested with `in` and `== 1`, so "
+    "mooring.checks.rules.services.x__dependency_cycle": ({19, 20}, "a finished node's state is only tested with `in` and `== 1`, so "
                                                     "any value but 1 marks it done alike"),
-    "checks.rules.common.x__url_parts": ({11, 14}, "callers read the reason only when the parts are None"),
-    "checks.rules.mounts.x__system_reason": ({9, 11}, "no two SYSTEM_TREES nest, so a source is inside one tree at most: max by "
+    "mooring.checks.rules.common.x__url_parts": ({11, 14}, "callers read the reason only when the parts are None"),
+    "mooring.checks.rules.mounts.x__system_reason": ({9, 11}, "no two SYSTEM_TREES nest, so a source is inside one tree at most: max by "
                                             "text or by length picks the same one"),
-    "checks.rules.common.x__uses": ({32, 33}, "COMPOSE_REF_RE's (?<!\\$) lookbehind already skips an escaped $${KEY}, so "
+    "mooring.checks.rules.common.x__uses": ({32, 33}, "COMPOSE_REF_RE's (?<!\\$) lookbehind already skips an escaped $${KEY}, so "
                                         "removing or replacing $${ first finds the same keys"),
-    "checks.rules.consistency.x__same": ({3, 13, 16}, "a part without *** that is secret compares the same either way; urlsplit of "
+    "mooring.checks.rules.consistency.x__same": ({3, 13, 16}, "a part without *** that is secret compares the same either way; urlsplit of "
                                            "the real URL cannot fail once the masked one parsed; no user or password "
                                            "starts with /"),
-    "checks.live.x_compose_file_as_declared": ({11}, "'UTF-8' and 'utf-8' name the same codec"),
-    "checks.drift.x__file": ({44, 70}, "'UTF-8' and 'utf-8' name the same codec"),
-    "checks.probes.x__fixed_checks": ({2, 8, 9, 17, 7, 23, 46, 53, 54, 55},
+    "mooring.checks.live.x_compose_file_as_declared": ({11}, "'UTF-8' and 'utf-8' name the same codec"),
+    "mooring.checks.drift.x__file": ({44, 70}, "'UTF-8' and 'utf-8' name the same codec"),
+    "mooring.checks.probes.x__fixed_checks": ({2, 8, 9, 17, 7, 23, 46, 53, 54, 55},
                                       "the name of a fixed route's request is never shown (its judge names the route); "
                                       "Ask's default timeout is CHECK_TIMEOUT (5.0)"),
-    "checks.snapshot.x__compose_config_hashes": (
+    "mooring.checks.snapshot.x__compose_config_hashes": (
         {1, 2, 3, 9, 10, 15, 16, 18, 20, 22, 32, 35, 38, 42, 48, 50, 51, 52, 53, 54, 63, 65, 69, 71, 89, 93, 96, 97, 99},
         "temporary folder prefix; file names passed explicitly (-f, --env-file); UTF-8 spelled otherwise or the UTF-8 "
         "locale default; 0o600 == 385; PATH of a binary started by absolute path; timeout/stdin of a run that ends at "
         "once; a 'service hash' line splits alike on ' ', on whitespace, from either end"),
-    "checks.snapshot.xǁSnapshotErrorǁto_json": ({1}, "an error holds no digest: to_json ignores its digests argument"),
-    "checks.snapshot.x_expected_file_digests": ({5}, "'UTF-8' and 'utf-8' name the same codec"),
-    "checks.live.x_backup_metrics": ({109, 110, 119}, "a last success at 0 or 1 s after 1970 is stale and shown as "
+    "mooring.checks.snapshot.xǁSnapshotErrorǁto_json": ({1}, "an error holds no digest: to_json ignores its digests argument"),
+    "mooring.checks.snapshot.x_expected_file_digests": ({5}, "'UTF-8' and 'utf-8' name the same codec"),
+    "mooring.checks.live.x_backup_metrics": ({109, 110, 119}, "a last success at 0 or 1 s after 1970 is stale and shown as "
                                                         "never alike on any real clock"),
-    "checks.probes.x__client": ({3}, "follow_redirects=None is falsy like False: redirects are not followed either way"),
-    "checks.preflight.x__covering_group": ({17}, "a group without a layer ranks after one with a layer whether that "
+    "mooring.checks.probes.x__client": ({3}, "follow_redirects=None is falsy like False: redirects are not followed either way"),
+    "mooring.checks.preflight.x__covering_group": ({17}, "a group without a layer ranks after one with a layer whether that "
                                                  "rank is 1 or 2"),
-    "checks.preflight.x__exec_inventory": ({19}, "the code's file name shows only in a traceback, never in the message "
+    "mooring.checks.preflight.x__exec_inventory": ({19}, "the code's file name shows only in a traceback, never in the message "
                                                  "(type, text, or the SyntaxError's line)"),
-    "checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
+    "mooring.checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
                                                   "text (no arguments: its % is not formatted)"),
-    "declare.model.x__compose_port": ({7}, "'' and 'XXXX' are both not digits: an unpublished port either way"),
-    "checks.rules.consistency.x__compose_env": ({31}, "the shifted arguments land in multiline (() is falsy like False), "
+    "mooring.declare.model.x__compose_port": ({7}, "'' and 'XXXX' are both not digits: an unpublished port either way"),
+    "mooring.checks.rules.consistency.x__compose_env": ({31}, "the shifted arguments land in multiline (() is falsy like False), "
                                                      "references and declared, which the DATABASE_URL checks never read "
                                                      "for a compose variable (key, value, secret, path, masked only)"),
-    "checks.registry.x__run_one": ({11}, "a raised exception always has a traceback, so `where` is never empty"),
-    "checks.rules.env.x_env_line_breaks": ({34}, "\\x0B and \\x0b are the same regex escape"),
-    "checks.rules.secrets.x_secrets_url_safe": ({3}, "a URL that is not secret references no secret and a direct secret "
+    "mooring.checks.registry.x__run_one": ({11}, "a raised exception always has a traceback, so `where` is never empty"),
+    "mooring.checks.rules.env.x_env_line_breaks": ({34}, "\\x0B and \\x0b are the same regex escape"),
+    "mooring.checks.rules.secrets.x_secrets_url_safe": ({3}, "a URL that is not secret references no secret and a direct secret "
                                                      "declares no URL: the rule finds nothing in either, skipped or not"),
-    "checks.rules.render.x__scripts_pass": ({12}, "neither sh -n nor shellcheck (-s sh) reads the file suffix"),
-    "checks.probes.x__specific": ({5}, "'' is returned as itself whether or not it is listed"),
-    "checks.probes.x__metrics_judge": ({1}, "the judge's default `skipped` is read only when called with no result, "
+    "mooring.checks.rules.render.x__scripts_pass": ({12}, "neither sh -n nor shellcheck (-s sh) reads the file suffix"),
+    "mooring.checks.probes.x__specific": ({5}, "'' is returned as itself whether or not it is listed"),
+    "mooring.checks.probes.x__metrics_judge": ({1}, "the judge's default `skipped` is read only when called with no result, "
                                             "and http_checks then always passes one"),
-    "checks.probes.x__status_judge": ({1}, "the judge's default `skipped` is read only when called with no result, "
+    "mooring.checks.probes.x__status_judge": ({1}, "the judge's default `skipped` is read only when called with no result, "
                                            "and http_checks then always passes one"),
-    "checks.probes.x__probe_judge": ({8, 45, 74},
+    "mooring.checks.probes.x__probe_judge": ({8, 45, 74},
                                      "the default `skipped` is read only with no result, and http_checks then passes "
                                      "one; a result without status has an empty body (_record), so `or body` adds "
                                      "nothing; _probe_fix never reads its probe argument"),
-    "checks.snapshot.x_expected_config_digests": ({9}, "another separator in the cache key keys the same stacks apart"),
-    "checks.snapshot.x__v1": ({10}, "lstrip('XXvXX') strips the same from a version (no version starts with X)"),
-    "declare.model.xǁ_Unreachableǁ__init__": ({1}, "the exception's own text is never shown: its one caller reads "
+    "mooring.checks.snapshot.x_expected_config_digests": ({9}, "another separator in the cache key keys the same stacks apart"),
+    "mooring.checks.snapshot.x__v1": ({10}, "lstrip('XXvXX') strips the same from a version (no version starts with X)"),
+    "mooring.declare.model.xǁ_Unreachableǁ__init__": ({1}, "the exception's own text is never shown: its one caller reads "
                                                   "exc.key, exc.message and exc.fix"),
-    "declare.model.x__read_key_file": ({11, 17, 19}, "ROOT / an absolute path is that path; encoding None is the UTF-8 "
+    "mooring.declare.model.x__read_key_file": ({11, 17, 19}, "ROOT / an absolute path is that path; encoding None is the UTF-8 "
                                                      "locale default, 'UTF-8' is 'utf-8'"),
-    "declare.layers.x__not_text_key": ({13, 14, 46, 56, 57},
+    "mooring.declare.layers.x__not_text_key": ({13, 14, 46, 56, 57},
                                        "a scalar node's value is always text; PyYAML's resolve() reads the second "
                                        "implicit flag only for path resolvers (the loader has none); a plain scalar read "
                                        "as a number, boolean or null holds no quote to double"),
-    "declare.layers.x__short_tag": ({2}, "only yaml.org tags have constructors in the safe loader: any other tag fails "
+    "mooring.declare.layers.x__short_tag": ({2}, "only yaml.org tags have constructors in the safe loader: any other tag fails "
                                          "earlier with PyYAML's own error, so none reaches a message"),
-    "declare.layers.x__type_word": ({2, 3, 4, 51, 46, 47, 48, 49},
+    "mooring.declare.layers.x__type_word": ({2, 3, 4, 51, 46, 47, 48, 49},
                                     "a key the safe loader builds is always of a listed type (the fallback is never "
                                     "used) and never a tuple (no !!python/tuple constructor)"),
-    "declare.layers.x__unreadable": ({5, 6, 7, 29, 30, 31, 32},
+    "mooring.declare.layers.x__unreadable": ({5, 6, 7, 29, 30, 31, 32},
                                      "the text is read only for !!int, which a collection never reaches (PyYAML's "
                                      "construct_scalar refuses it first); the !!bool entry is unreachable while "
                                      "_construct_bool never fails (docs/mutation.md, real problem 7: the xfail test "
@@ -456,7 +456,7 @@ def report(workdir: Path, markdown: Path | None, show_diffs: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("patterns", nargs="*", help="mutant names or fnmatch patterns, e.g. 'declare.cron.*'")
+    parser.add_argument("patterns", nargs="*", help="mutant names or fnmatch patterns, e.g. 'mooring.declare.cron.*'")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="the throw-away copy (default %(default)s)")
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutmut workers (default 1)")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results (delete the copy first)")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 
 
-from checks.findings import Finding, Outcome
-from checks.registry import RuleContext, rule
-from checks.rules.common import _truthy, receive_fix
-from declare.model import Stack
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import RuleContext, rule
+from mooring.checks.rules.common import _truthy, receive_fix
+from mooring.declare.model import Stack
 
 
 @rule("migration.declared")

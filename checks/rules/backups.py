@@ -7,8 +7,8 @@ import posixpath
 import re
 import zoneinfo
 
-from checks.findings import Finding, Outcome
-from checks.registry import RuleContext, rule
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import RuleContext, rule
 
 
 @rule("backups.databases")
@@ -61,7 +61,7 @@ def backups_directory(ctx: RuleContext, name: str) -> list[Finding]:
 def backups_schedule(ctx: RuleContext, name: str) -> list[Finding]:
     """When the backup job (and the restore drill, when scheduled) runs next, in the host's time
     zone: a PASSED statement, so the report shows it (the schema refused invalid schedules)."""
-    from declare.cron import next_runs
+    from mooring.declare.cron import next_runs
 
     backups = ctx.stack.backups
     if not backups.enabled:
@@ -80,7 +80,7 @@ def next_run_text(schedule: str, what: str, timezone: str, now: dt.datetime | No
     >>> next_run_text("0 2 * * mon-fri", "backup", "UTC", dt.datetime(2026, 12, 5, 23, 0, tzinfo=dt.timezone.utc))
     'backup 0 2 * * mon-fri: next run 2026-12-07 02:00 UTC'
     """
-    from declare.cron import next_runs
+    from mooring.declare.cron import next_runs
 
     try:
         zone: dt.tzinfo = zoneinfo.ZoneInfo(timezone)

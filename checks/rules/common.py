@@ -6,8 +6,8 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from declare.interpolation import UNESCAPED_REFERENCE_RE, Reference, reference
-from declare.model import EnvVar, Service, Stack
+from mooring.declare.interpolation import UNESCAPED_REFERENCE_RE, Reference, reference
+from mooring.declare.model import EnvVar, Service, Stack
 
 
 #: Values that are never acceptable as a production secret (compared case-insensitively,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 from urllib.parse import urlsplit
 
-from checks.findings import Finding, Outcome
-from checks.registry import RuleContext, rule
-from checks.rules.common import _service_path, _url_parts, receive_fix, receives
-from declare.model import MASK, EnvVar, Service, Stack
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import RuleContext, rule
+from mooring.checks.rules.common import _service_path, _url_parts, receive_fix, receives
+from mooring.declare.model import MASK, EnvVar, Service, Stack
 
 
 @rule("consistency.database_url")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from checks.findings import Finding, Outcome
-from checks.registry import RuleContext, rule
-from checks.rules.common import _declared_in_env, _uses, compose_references, service_references
-from declare.compose import KEPT_VARIABLES
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import RuleContext, rule
+from mooring.checks.rules.common import _declared_in_env, _uses, compose_references, service_references
+from mooring.declare.compose import KEPT_VARIABLES
 
 
 @rule("env.complete")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import posixpath
 
-from checks.findings import Finding, Outcome
-from checks.registry import RuleContext, rule
-from declare.model import HostModel, Service, Stack
-from declare.paths import TEMPLATES
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import RuleContext, rule
+from mooring.declare.model import HostModel, Service, Stack
+from mooring.declare.paths import TEMPLATES
 
 
 @rule("mounts.read_only_sources")

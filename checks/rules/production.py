@@ -5,11 +5,11 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from checks.findings import Finding, Outcome
-from checks.registry import PRODUCTION, RuleContext, rule
-from checks.rules.app import _cors_settings
-from checks.rules.common import MIN_SECRET_LENGTH, _service_path, _truthy, is_dev_default
-from declare.secrets import env_var_name, secrets_file
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import PRODUCTION, RuleContext, rule
+from mooring.checks.rules.app import _cors_settings
+from mooring.checks.rules.common import MIN_SECRET_LENGTH, _service_path, _truthy, is_dev_default
+from mooring.declare.secrets import env_var_name, secrets_file
 
 
 @rule("production.secrets")
@@ -40,7 +40,7 @@ def production_no_generated_secrets(ctx: RuleContext, name: str) -> list[Finding
     """Secrets are generated only in the sandbox (elsewhere: a warning; production: refused).
 
     In production the model refuses ``secrets_generate_missing`` before any secret is read
-    (``declare.model.build_stack``: generation would write the secrets file), so this rule
+    (``mooring.declare.model.build_stack``: generation would write the secrets file), so this rule
     reports the other shared environments (staging, ...): secrets made up on one controller
     differ from another controller's, and nobody holds a copy. Its FAILED branch stays as a
     second line should the model ever let production through.

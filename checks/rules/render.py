@@ -11,15 +11,15 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from checks.findings import Finding, Outcome
-from checks.registry import RuleContext, rule
-from checks.rules.common import _compose_binary, _env_path
-from declare.compose import CHECKER_TIMEOUT_ENV, checker_timeout
-from declare.model import Stack
-from declare.secrets import redact
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import RuleContext, rule
+from mooring.checks.rules.common import _compose_binary, _env_path
+from mooring.declare.compose import CHECKER_TIMEOUT_ENV, checker_timeout
+from mooring.declare.model import Stack
+from mooring.declare.secrets import redact
 
 if TYPE_CHECKING:
-    from declare.render import RenderedStack
+    from mooring.declare.render import RenderedStack
 
 
 _TOOL_CACHE: dict[tuple[str, str], tuple[int, str]] = {}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from checks.findings import Finding, Outcome
-from checks.registry import RuleContext, rule
-from checks.rules.common import (URL_SAFE_RE, _declared_in_env, _service_path, _url_parts, receive_fix,
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import RuleContext, rule
+from mooring.checks.rules.common import (URL_SAFE_RE, _declared_in_env, _service_path, _url_parts, receive_fix,
                                  service_references)
-from declare.model import MASK
-from declare.secrets import env_var_name, looks_secret, secrets_file
+from mooring.declare.model import MASK
+from mooring.declare.secrets import env_var_name, looks_secret, secrets_file
 
 
 def _file_path(key: str, value: str) -> bool:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from checks.findings import Finding, Outcome
-from checks.registry import RuleContext, rule
-from checks.rules.common import RESERVED_HOST_PORTS, _service_path
-from declare.dumps import ENGINES
-from declare.model import Stack
+from mooring.checks.findings import Finding, Outcome
+from mooring.checks.registry import RuleContext, rule
+from mooring.checks.rules.common import RESERVED_HOST_PORTS, _service_path
+from mooring.declare.dumps import ENGINES
+from mooring.declare.model import Stack
 
 
 @rule("ports.unique")

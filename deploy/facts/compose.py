@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from pyinfra.api import FactBase
 
-from deploy.facts.util import key_values
+from mooring.deploy.facts.util import key_values
 
-from declare.compose import PLUGIN_PATH
+from mooring.declare.compose import PLUGIN_PATH
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Optional, TypedDict
 
 from pyinfra.api import FactBase
 
-from deploy.facts.util import key_values
+from mooring.deploy.facts.util import key_values
 
 
 class Versions(TypedDict):

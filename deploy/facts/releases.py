@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 
-from declare.render import MaskedFile
+from mooring.declare.render import MaskedFile
 
-#: A release's secret files, masked (``declare.render.MaskedFile`` as JSON): no secret value in it.
+#: A release's secret files, masked (``mooring.declare.render.MaskedFile`` as JSON): no secret value in it.
 MASKED_FILES = "masked-files.json"
 
 
@@ -194,7 +194,7 @@ class JsonFile(FactBase[dict]):
 class MaskedFiles(FactBase[tuple]):
     """
     Returns the masked secret files a release keeps (``releases/NNNN-<id>/masked-files.json``)
-    as a tuple of ``declare.render.MaskedFile``, or None when the release keeps none (staged by
+    as a tuple of ``mooring.declare.render.MaskedFile``, or None when the release keeps none (staged by
     a mooring that kept ``secret-files.tar.gz``) or the file is unreadable. Nothing secret is read.
 
     .. code:: python

@@ -6,7 +6,7 @@ from typing import Any
 
 from pyinfra.api import FactBase
 
-from checks.snapshot import HostSnapshot, SnapshotSpec, parse_snapshot, snapshot_script, snapshot_spec
+from mooring.checks.snapshot import HostSnapshot, SnapshotSpec, parse_snapshot, snapshot_script, snapshot_spec
 
 
 class StackSnapshot(FactBase[HostSnapshot]):
@@ -16,14 +16,14 @@ class StackSnapshot(FactBase[HostSnapshot]):
     containers, engine and Compose versions, Compose v1, backups, release pointers. One remote
     command; None when the command itself failed (no shell, sudo refused, connection lost).
 
-    ``spec`` is a :class:`checks.snapshot.SnapshotSpec` (hashable; pyinfra logs it by name) or
-    its JSON (``pyinfra INVENTORY fact deploy.facts.snapshot.StackSnapshot spec='{...}'``);
+    ``spec`` is a :class:`mooring.checks.snapshot.SnapshotSpec` (hashable; pyinfra logs it by name) or
+    its JSON (``pyinfra INVENTORY fact mooring.deploy.facts.snapshot.StackSnapshot spec='{...}'``);
     without it the spec is built from the current host's declared state. Reading the .env and
     the snapshot key needs root: the inventories set ``_sudo: True`` for non-root users.
 
     .. code:: python
 
-        from checks.snapshot import snapshot_spec
+        from mooring.checks.snapshot import snapshot_spec
         snapshot = host.get_fact(StackSnapshot, spec=snapshot_spec(model, render_stack(model)))
         snapshot.service("api").health  # "healthy"
     """
@@ -47,8 +47,8 @@ def _spec(spec: SnapshotSpec | dict[str, Any] | str | None) -> SnapshotSpec:
         return SnapshotSpec.from_json(spec)
     from pyinfra import host
 
-    from declare.model import host_model
-    from declare.render import render_stack
+    from mooring.declare.model import host_model
+    from mooring.declare.render import render_stack
 
     model = host_model(host)
     return snapshot_spec(model, render_stack(model))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 
-from declare.compose import CLEAN_ENV_PREFIX
+from mooring.declare.compose import CLEAN_ENV_PREFIX
 
 # Tab-separated so that an empty label keeps its column. `index .State "Health"`, not
 # .State.Health: containers without a healthcheck have no such key (a template error).
@@ -21,7 +21,7 @@ CONTAINER_FORMAT = "\t".join([
 
 def compose_cmd(directory: str, project: str) -> str:
     """The ``docker compose`` prefix for a stack directory (its compose.yml and .env), run with
-    a clean environment (:data:`declare.compose.CLEAN_ENV_PREFIX`)."""
+    a clean environment (:data:`mooring.declare.compose.CLEAN_ENV_PREFIX`)."""
     d = shlex.quote(directory)
     return (f"{CLEAN_ENV_PREFIX} docker compose --project-name {shlex.quote(project)} --project-directory {d} "
             f"-f {d}/compose.yml --env-file {d}/.env")

@@ -6,8 +6,8 @@ from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.operations import files
 
-from deploy.facts.compose import ComposeInstall
-from declare.compose import PLUGIN_PATH, check_local_version, local_binary, local_sha256
+from mooring.deploy.facts.compose import ComposeInstall
+from mooring.declare.compose import PLUGIN_PATH, check_local_version, local_binary, local_sha256
 
 V1_POLICIES = ("remove", "refuse")
 

@@ -6,7 +6,7 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.operations import files
 
-from deploy.facts.stack import ImageIds
+from mooring.deploy.facts.stack import ImageIds
 
 UPLOAD_DIR = "/var/tmp/mooring-images"
 

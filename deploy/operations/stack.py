@@ -27,11 +27,11 @@ from pyinfra import host, logger
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import Sha256File
 
-from declare.render import MaskedFile, SecretMaskError
-from deploy.facts.releases import MASKED_FILES, JsonFile, MaskedFiles, Release, Releases, ReleaseHistory
-from deploy.facts.stack import ComposeProject, compose_cmd
-from deploy.operations.compose import fail_host
-from deploy.operations.files import atomic_put
+from mooring.declare.render import MaskedFile, SecretMaskError
+from mooring.deploy.facts.releases import MASKED_FILES, JsonFile, MaskedFiles, Release, Releases, ReleaseHistory
+from mooring.deploy.facts.stack import ComposeProject, compose_cmd
+from mooring.deploy.operations.compose import fail_host
+from mooring.deploy.operations.files import atomic_put
 
 
 def compose_up(directory: str, project: str) -> list[str]:
@@ -125,7 +125,7 @@ def release_staged(directory: str, number: int, release_id: str, paths: list[str
     + directory: the stack directory
     + number/release_id: the release this run saves (its number is fixed by the run's plan)
     + paths: rendered files without secrets (compose file, configs, scripts): ``files.tar.gz``
-    + masked: the rendered files holding secrets (``.env``), masked (``declare.render.masked_files``):
+    + masked: the rendered files holding secrets (``.env``), masked (``mooring.declare.render.masked_files``):
       ``masked-files.json``; no secret value is kept
     + images: image ref → image ID on the host (rollback re-tags these)
     + env_digests: .env key → keyed digest of its value (never the value)
@@ -307,7 +307,7 @@ def rolled_back(directory: str, project: str, number: int, run: str, failed_numb
       upload, disk full): files and tags are restored, no container is restarted
     + mounts: file path → services mounting it; those are restarted when the file is restored
     + make_current: write ``current`` (an on-demand rollback to an older release)
-    + secrets: secret name → value declared now (``declare.render.declared_secrets``). A
+    + secrets: secret name → value declared now (``mooring.declare.render.declared_secrets``). A
       placeholder naming a secret that is no longer declared fails the host before anything
       is written.
     + force: restore a release marked failed (an operator vouching for it); its ``-failed``

@@ -10,11 +10,11 @@ from pyinfra.api import QuoteString, StringCommand, deploy
 from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
 from pyinfra.operations import python
 
-from declare.model import Stack
-from declare.render import backup_script_path, drill_script_path, restore_script_path
-from deploy.operations import lock
-from deploy.operations.compose import fail_host_op
-from deploy.plan import BackupRestore, BackupRun, BackupVerify, Op, lock_owner, run_id, write_host_plan
+from mooring.declare.model import Stack
+from mooring.declare.render import backup_script_path, drill_script_path, restore_script_path
+from mooring.deploy.operations import lock
+from mooring.deploy.operations.compose import fail_host_op
+from mooring.deploy.plan import BackupRestore, BackupRun, BackupVerify, Op, lock_owner, run_id, write_host_plan
 
 #: How long one run of the job may take on a host (a large database dumps for a while).
 JOB_TIMEOUT = 3 * 3600
@@ -26,7 +26,7 @@ EXIT_MARK = "mooring-backup-exit="
 @deploy("Backups")
 def run_now(stack: Stack) -> None:
     """Run the stack's installed backup job on the host now, once, and leave what it wrote
-    (a :class:`deploy.plan.BackupRun`) for the ``mooring backup run`` command."""
+    (a :class:`mooring.deploy.plan.BackupRun`) for the ``mooring backup run`` command."""
     if not (stack.backups.enabled and stack.backups.service):
         write_host_plan(host.name, "backup", BackupRun(stack.name))
         host.noop(f"stack {stack.name} declares no backup job")
@@ -37,7 +37,7 @@ def run_now(stack: Stack) -> None:
 @deploy("Restore drill")
 def verify_now(stack: Stack, file: str = "") -> None:
     """Run the stack's restore drill on the host now: the newest dump of each database (or
-    ``file``) restored into a throwaway server; leaves a :class:`deploy.plan.BackupVerify`."""
+    ``file``) restored into a throwaway server; leaves a :class:`mooring.deploy.plan.BackupVerify`."""
     if not (stack.backups.enabled and stack.backups.service):
         write_host_plan(host.name, "verify", BackupVerify(stack.name))
         host.noop(f"stack {stack.name} declares no backup job")
@@ -117,12 +117,12 @@ def restore_now(stack: Stack, file: str) -> None:
     """Restore ``file`` into the stack's live database now, under the deploy lock: first a fresh
     dump of every database (what was there before is kept; no dump, no restore), then
     restore.sh in one transaction, recorded in ``<stack dir>/.mooring/restores.log``. Leaves a
-    :class:`deploy.plan.BackupRestore`."""
+    :class:`mooring.deploy.plan.BackupRestore`."""
     if not (stack.backups.enabled and stack.backups.service):
         write_host_plan(host.name, "restore", BackupRestore(stack.name, file))
         host.noop(f"stack {stack.name} declares no backup job")
         return
-    from deploy.roles.stack import take_lock
+    from mooring.deploy.roles.stack import take_lock
 
     refused = take_lock(stack, [])
     if refused:

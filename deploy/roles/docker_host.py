@@ -16,10 +16,10 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations.util import any_changed
 from pyinfra.operations import apt, files, python, server
 
-from deploy.operations import compose
-from deploy.operations.files import validated_put
-from declare.errors import ConfigError, ConfigProblem
-from declare.model import Bootstrap
+from mooring.deploy.operations import compose
+from mooring.deploy.operations.files import validated_put
+from mooring.declare.errors import ConfigError, ConfigProblem
+from mooring.declare.model import Bootstrap
 
 BASE_PACKAGES = ["ca-certificates", "cron", "sudo", "tzdata", "openssh-server", "gzip"]
 DOCKER_APT_KEY = "https://download.docker.com/linux/debian/gpg"

@@ -13,19 +13,19 @@ from pyinfra.api import deploy
 from pyinfra.operations import files, python, server
 from pyinfra.operations.util import any_changed
 
-from deploy.facts.docker import EngineVersions
-from deploy.facts.releases import DeployLock, JsonFile, Release, Releases
-from deploy.facts.stack import compose_cmd
-from deploy.operations import images, lock, stack
-from deploy.facts.compose import ComposeInstall
-from deploy.operations.compose import fail_host_op, v1_absent, v1_refusal
-from deploy.operations.files import atomic_put, secret_put, temp_globs
-from declare.errors import MooringRunError
-from declare.model import HostModel, Stack
-from declare.render import RenderedStack, masked_files, render_stack
-from deploy.plan import (Op, ReleaseRef, StackPlan, describe_holder, holder_gone, lock_owner, run_dir,
+from mooring.deploy.facts.docker import EngineVersions
+from mooring.deploy.facts.releases import DeployLock, JsonFile, Release, Releases
+from mooring.deploy.facts.stack import compose_cmd
+from mooring.deploy.operations import images, lock, stack
+from mooring.deploy.facts.compose import ComposeInstall
+from mooring.deploy.operations.compose import fail_host_op, v1_absent, v1_refusal
+from mooring.deploy.operations.files import atomic_put, secret_put, temp_globs
+from mooring.declare.errors import MooringRunError
+from mooring.declare.model import HostModel, Stack
+from mooring.declare.render import RenderedStack, masked_files, render_stack
+from mooring.deploy.plan import (Op, ReleaseRef, StackPlan, describe_holder, holder_gone, lock_owner, run_dir,
                              run_id)
-from declare.secrets import digest_key
+from mooring.declare.secrets import digest_key
 
 
 def release_id(rendered: RenderedStack, image_ids: dict[str, str], stack_model: Stack) -> str:
@@ -52,7 +52,7 @@ _SHIPPED_LOCK = threading.Lock()  # pyinfra prepares hosts in parallel greenlets
 def shipped_image(ref: str) -> tuple[str, str]:
     """(image ID, archive path) of an image shipped from the controller. Every host of a run shares
     one archive."""
-    from deploy.local_docker import DockerError, archive
+    from mooring.deploy.local_docker import DockerError, archive
 
     with _SHIPPED_LOCK:
         if ref not in _SHIPPED:
@@ -109,8 +109,8 @@ def leftover_globs(directory: str, paths: list[str]) -> list[str]:
 
 
 def snapshot_key_path(stack_model: Stack) -> str:
-    """Where the host keeps the stack's snapshot key (``checks.snapshot.snapshot_key``)."""
-    from checks.snapshot import KEY_FILE
+    """Where the host keeps the stack's snapshot key (``mooring.checks.snapshot.snapshot_key``)."""
+    from mooring.checks.snapshot import KEY_FILE
 
     return f"{stack_model.dir}/{KEY_FILE}"
 
@@ -253,7 +253,7 @@ def _snapshot_key(run, stack_model: Stack) -> None:
     """The key the host's snapshots are digested with: root, 0600, in the stack's own ``.mooring``
     folder (made 0700 when the lock was taken). Derived from the controller's digest key, so the
     same on every run: a second converge leaves it alone."""
-    from checks.snapshot import snapshot_key
+    from mooring.checks.snapshot import snapshot_key
 
     run(secret_put, f"Secret file {snapshot_key_path(stack_model)}", content=snapshot_key(host.name, stack_model.dir),
         dest=snapshot_key_path(stack_model), mode="600", user="root", group="root", run=run_id())
@@ -280,7 +280,7 @@ def _finish_plain_run(plan: StackPlan, stack_model: Stack, changing: list) -> No
 
 def _plain_gate(state, host, plan: StackPlan) -> bool:
     """The health gate as a pyinfra callback: False (the host fails, nothing promoted) on failure."""
-    from checks.probes import run_gate
+    from mooring.checks.probes import run_gate
 
     results = run_gate(plan.http_base, list(plan.health))
     for result in results:

@@ -43,7 +43,7 @@ def confirm_production(inventory, limit: list[str] | None, yes: bool, action: st
     type ``action`` on a terminal, or ``--yes``. Reads the inventory only (no host is contacted)."""
     import sys
 
-    from checks.preflight import inventory_hosts, select_hosts
+    from mooring.checks.preflight import inventory_hosts, select_hosts
 
     if yes:
         return ""

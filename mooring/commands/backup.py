@@ -25,7 +25,7 @@ import argparse
 import time
 import uuid
 
-from checks.findings import Finding, Kind, Outcome
+from mooring.checks.findings import Finding, Kind, Outcome
 from mooring.commands import add_target_arguments
 from mooring.output import add_output_arguments, emit
 
@@ -68,14 +68,14 @@ def run(args: argparse.Namespace) -> int:
 
 def run_report(inventory: str, limit: list[str] | None):
     """Pre-flight, then the job on every host at once; one finding per declared database."""
-    from deploy.plan import BackupRun
+    from mooring.deploy.plan import BackupRun
 
     return _on_every_host("run", inventory, limit, "backup_run", ("backup", BackupRun), job_findings)
 
 
 def verify_report(inventory: str, limit: list[str] | None, file: str = ""):
     """Pre-flight, then the restore drill on every host at once; one finding per dump drilled."""
-    from deploy.plan import BACKUP_FILE_ENV, BackupVerify
+    from mooring.deploy.plan import BACKUP_FILE_ENV, BackupVerify
 
     return _on_every_host("verify", inventory, limit, "backup_verify", ("verify", BackupVerify), verify_findings,
                           {BACKUP_FILE_ENV: file} if file else {})
@@ -84,7 +84,7 @@ def verify_report(inventory: str, limit: list[str] | None, file: str = ""):
 def restore_report(inventory: str, limit: list[str] | None, file: str, confirm):
     """Pre-flight, ``confirm(hosts)`` (a refusal touches no host), then the guarded restore of
     ``file`` on every host at once: a fresh dump first, restore.sh under the deploy lock."""
-    from deploy.plan import BACKUP_FILE_ENV, BackupRestore
+    from mooring.deploy.plan import BACKUP_FILE_ENV, BackupRestore
 
     return _on_every_host("restore", inventory, limit, "backup_restore", ("restore", BackupRestore), restore_findings,
                           {BACKUP_FILE_ENV: file}, confirm)
@@ -95,10 +95,10 @@ def _on_every_host(action: str, inventory: str, limit: list[str] | None, deploy_
     """Pre-flight (a failure touches no host), then ``deploy/<deploy_name>.py`` on every host at
     once; each host leaves a ``plan`` (its kind and type), which ``judge(host, plan)`` turns into
     (findings, note, details). ``confirm(hosts)`` may refuse first (why, or "" to go on)."""
-    from checks.findings import failed
-    from checks.preflight import preflight_report
-    from deploy.plan import RUN_DIR_ENV, RUN_ID_ENV, read_host_plans
-    from deploy.roles.backups import JOB_TIMEOUT
+    from mooring.checks.findings import failed
+    from mooring.checks.preflight import preflight_report
+    from mooring.deploy.plan import RUN_DIR_ENV, RUN_ID_ENV, read_host_plans
+    from mooring.deploy.roles.backups import JOB_TIMEOUT
     from mooring.deployer import new_run_dir
     from mooring.report import HostResult, Report, secret_values, utc_now
     from mooring.runner import deploy_path, inventory_path, run_deploy
@@ -143,12 +143,12 @@ def _on_every_host(action: str, inventory: str, limit: list[str] | None, deploy_
 def job_findings(host: str, plan) -> tuple[list[Finding], str, dict]:
     """One finding per declared database of one host's job run, the host's note and details.
 
-    >>> from deploy.plan import BackupRun
+    >>> from mooring.deploy.plan import BackupRun
     >>> done = BackupRun("app", ("app",), (("app", "/b/app__app_20261203T020000Z.sql.gz", 2048),), 0, 1.5)
     >>> [(f.outcome.value, f.resource, f.message) for f in job_findings("h", done)[0]]
     [('passed', 'backup:app', '/b/app__app_20261203T020000Z.sql.gz: 2048 bytes, verified (gzip stream, closing line)')]
     """
-    from deploy.roles.backups import BUSY
+    from mooring.deploy.roles.backups import BUSY
 
     if plan.exit_code is None:
         return [Finding("backup.run", Outcome.SKIPPED, host, host=host, kind=Kind.DEPLOY,
@@ -177,14 +177,14 @@ def job_findings(host: str, plan) -> tuple[list[Finding], str, dict]:
 def verify_findings(host: str, plan) -> tuple[list[Finding], str, dict]:
     """One finding per dump one host's drill restored (or could not), the note and details.
 
-    >>> from deploy.plan import BackupVerify
+    >>> from mooring.deploy.plan import BackupVerify
     >>> done = BackupVerify("app", (("app", "/b/app__app_20261203T020000Z.sql.gz", "ok", "2 tables, 5 rows restored, as in the dump"),),
     ...                     (("app", "public.t", "5", "5"), ("app", "public.u", "0", "0")), 0, 3.0)
     >>> found, note, _ = verify_findings("h", done)
     >>> note, found[0].outcome.value, found[0].message
     ('1 of 1 dump restored whole in 3.0 s', 'passed', '/b/app__app_20261203T020000Z.sql.gz: 2 tables, 5 rows restored, as in the dump')
     """
-    from deploy.roles.backups import BUSY
+    from mooring.deploy.roles.backups import BUSY
 
     def finding(outcome: Outcome, resource: str, message: str, fix: str = "") -> Finding:
         return Finding("backup.verify", outcome, host, host=host, kind=Kind.DEPLOY, resource=resource,
@@ -215,7 +215,7 @@ def verify_findings(host: str, plan) -> tuple[list[Finding], str, dict]:
 def restore_findings(host: str, plan) -> tuple[list[Finding], str, dict]:
     """One finding for one host's restore: restored, refused (lock), or failed and why.
 
-    >>> from deploy.plan import BackupRestore
+    >>> from mooring.deploy.plan import BackupRestore
     >>> done = BackupRestore("app", "/b/app__app_20261203T020000Z.sql.gz", ("/b/app__app_20261203T030000Z.sql.gz",), 0, 0, 4.0)
     >>> found, note, _ = restore_findings("h", done)
     >>> found[0].outcome.value, note
@@ -272,7 +272,7 @@ def _said(plan, word: str) -> str:
 
 
 def _job_reason(plan) -> str:
-    from deploy.roles.backups import BUSY
+    from mooring.deploy.roles.backups import BUSY
 
     if plan.exit_code == BUSY:
         return "another backup is running on the host (its lock is held)"
@@ -282,7 +282,7 @@ def _job_reason(plan) -> str:
 
 
 def _job_fix(plan) -> str:
-    from deploy.roles.backups import BUSY
+    from mooring.deploy.roles.backups import BUSY
 
     if plan.exit_code == BUSY:
         return "wait for it to end, then run again"
@@ -313,9 +313,9 @@ def list_report(inventory: str, limit: list[str] | None):
 
 
 def listing_findings(host: str, backups, now: int) -> tuple[list[Finding], str, dict]:
-    """The dumps of one host's backup folder (a ``checks.snapshot.BackupState``), newest first.
+    """The dumps of one host's backup folder (a ``mooring.checks.snapshot.BackupState``), newest first.
 
-    >>> from checks.snapshot import BackupFile, BackupState
+    >>> from mooring.checks.snapshot import BackupFile, BackupState
     >>> state = BackupState("listed", (BackupFile("app__app_20261203T020000Z.sql.gz", "f", 4096, 1000),))
     >>> found, note, _ = listing_findings("h", state, 1000 + 7200)
     >>> note, found[0].message

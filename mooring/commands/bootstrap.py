@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring bootstrap``; returns the exit code."""
-    from checks.preflight import inventory_hosts, select_hosts
+    from mooring.checks.preflight import inventory_hosts, select_hosts
     from mooring.hostkeys import first_contact
     from mooring.report import run_report, utc_now
     from mooring.runner import deploy_path, inventory_path, run_deploy

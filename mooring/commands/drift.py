@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-from checks.findings import EXIT_DRIFT
+from mooring.checks.findings import EXIT_DRIFT
 from mooring.commands import add_target_arguments
 from mooring.output import add_output_arguments, emit
 

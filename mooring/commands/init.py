@@ -13,8 +13,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from declare.errors import MooringError
-from declare.paths import ROOT
+from mooring.declare.errors import MooringError
+from mooring.declare.paths import ROOT
 
 NAME = "init"
 HELP = "scaffold a mooring project (group_data/, inventories/, .gitignore, README) in DIR (default: here)"

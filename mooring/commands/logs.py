@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring logs``; returns the exit code."""
-    from checks.preflight import inventory_hosts, select_hosts
+    from mooring.checks.preflight import inventory_hosts, select_hosts
     from mooring.report import secret_forms
     from mooring.runner import inventory_path
 
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 def _stacks(hosts, service: str) -> tuple[dict[tuple[str, str], list[str]], list[str]] | str:
     """((stack dir, project) → the hosts running it, the stacks' secret values to mask); or why
     ``service`` cannot be read."""
-    from declare.model import build_model
+    from mooring.declare.model import build_model
 
     stacks: dict[tuple[str, str], list[str]] = {}
     secrets: set[str] = set()
@@ -71,8 +71,8 @@ def _stacks(hosts, service: str) -> tuple[dict[tuple[str, str], list[str]], list
 def _print_new(inventory: str, stacks: dict[tuple[str, str], list[str]], service: str, since: str, tail: int,
                seen: dict[str, str], forms: list[str]) -> int:
     """Print each host's lines newer than the last one printed for it; 1 when a host could not be read."""
-    from declare.errors import MooringError
-    from declare.secrets import redact
+    from mooring.declare.errors import MooringError
+    from mooring.declare.secrets import redact
     from mooring.runner import run_fact
 
     code = 0
@@ -82,7 +82,7 @@ def _print_new(inventory: str, stacks: dict[tuple[str, str], list[str]], service
         if newest or since:
             args.append(f"since={newest or since}")
         try:
-            lines = run_fact(inventory, "deploy.facts.stack.ComposeLogs", *args, limit=names)
+            lines = run_fact(inventory, "mooring.deploy.facts.stack.ComposeLogs", *args, limit=names)
         except MooringError as exc:
             print(f"mooring logs: {redact(str(exc), forms)}", file=sys.stderr)
             return 1

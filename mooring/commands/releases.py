@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _history(view):
-    from checks.findings import Outcome
-    from checks.status import release_history, release_line
+    from mooring.checks.findings import Outcome
+    from mooring.checks.status import release_history, release_line
 
     history = release_history(view.snapshot.release)
     findings = [view.finding("releases.release", Outcome.WARNING if entry["failed"] else Outcome.PASSED,

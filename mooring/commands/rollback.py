@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring rollback``; returns the exit code."""
-    from declare.errors import ConfigError
+    from mooring.declare.errors import ConfigError
     from mooring.deployer import format_report, rollback
     from mooring.output.progress import Progress
     from mooring.runner import inventory_path

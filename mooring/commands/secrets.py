@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring secrets ACTION``; returns the exit code."""
-    from declare import sealed
+    from mooring.declare import sealed
 
     if args.action == "keygen":
         print(f"public key (add it to {sealed.SEALED_DIR}/{sealed.RECIPIENTS}): {sealed.generate_identity()}")
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 def _set(environment: str, name: str) -> int:
     import re
 
-    from declare import sealed
+    from mooring.declare import sealed
 
     if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
         print(f"mooring secrets: {name!r} is no secret name (capitals, digits and _)", file=sys.stderr)
@@ -83,8 +83,8 @@ def _set(environment: str, name: str) -> int:
 
 def _edit(environment: str, values: dict[str, str]) -> int:
     """$EDITOR on a 0600 copy in /dev/shm (memory, never a disk), sealed again afterwards, removed."""
-    from declare import sealed
-    from declare.secrets import parse_dotenv, quote_env_value
+    from mooring.declare import sealed
+    from mooring.declare.secrets import parse_dotenv, quote_env_value
 
     if not os.path.isdir("/dev/shm"):
         print("mooring secrets: no /dev/shm to edit in memory: use mooring secrets set", file=sys.stderr)

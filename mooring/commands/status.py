@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring status``; returns the exit code."""
-    from checks.status import status_reading
+    from mooring.checks.status import status_reading
     from mooring.inspection import inspect_hosts
 
     report = inspect_hosts(args.inventory, args.limit, NAME, reading=status_reading).report

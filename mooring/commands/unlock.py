@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``mooring unlock``; returns the exit code (1 when a host could not be reached)."""
     from mooring.deployer import new_run_dir
     from mooring.runner import deploy_path, inventory_path, run_deploy
-    from deploy.plan import RUN_DIR_ENV
+    from mooring.deploy.plan import RUN_DIR_ENV
 
     run_dir = new_run_dir()
     result = run_deploy(inventory_path(args.inventory), deploy_path("unlock"), limit=args.limit,
@@ -44,7 +44,7 @@ def _holder(lines: list[str]) -> str:
     """The lock's owner record, described in one line."""
     import json
 
-    from deploy.plan import describe_holder
+    from mooring.deploy.plan import describe_holder
 
     try:
         owner = json.loads("\n".join(lines))

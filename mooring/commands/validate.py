@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-from checks.findings import Finding, Outcome, exit_code
+from mooring.checks.findings import Finding, Outcome, exit_code
 from mooring.output import add_output_arguments, emit, render
 from mooring.report import HostResult, Report, secret_values, utc_now
 
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the pre-flight and report through the output layer; returns 0 (valid) or 1 (invalid)."""
-    from declare.secrets import stand_in_secrets
+    from mooring.declare.secrets import stand_in_secrets
 
     if getattr(args, "no_secrets", False):
         with stand_in_secrets():
@@ -57,9 +57,9 @@ def validate_report(inventory_arg: str, limit: list[str] | None = None, group_da
     >>> validate_report("inventories/nope.py").findings[0].message
     'inventory inventories/nope.py does not exist'
     """
-    from checks.preflight import preflight_report
-    from declare.errors import MooringError
-    from declare.paths import NotAProject
+    from mooring.checks.preflight import preflight_report
+    from mooring.declare.errors import MooringError
+    from mooring.declare.paths import NotAProject
     from mooring.runner import inventory_path
 
     started = utc_now()

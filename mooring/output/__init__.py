@@ -5,7 +5,7 @@ registered strictly in :data:`FORMATS`: text for people, JSON (versioned schema,
 docs/report-schema.json), JUnit XML for CI, Prometheus textfile for node_exporter. Every
 format redacts the run's secret values, in every encoded form, before anything is written.
 A command adds the flags with :func:`add_output_arguments` and prints with :func:`emit`; the
-exit code comes from the report (:func:`checks.findings.exit_code`), never from a format.
+exit code comes from the report (:func:`mooring.checks.findings.exit_code`), never from a format.
 
     from mooring.output import add_output_arguments, emit
     add_output_arguments(parser, "check")        # --json FILE|-, --junit FILE, --prometheus FILE, -q, --all
@@ -72,7 +72,7 @@ for _module in (text, jsondoc, junit, prometheus):
 def render(report: Report, name: str, **options) -> str:
     """The report in format ``name`` (``text``, ``json``, ``junit``, ``prometheus``).
 
-    >>> from checks.findings import Finding
+    >>> from mooring.checks.findings import Finding
     >>> render(Report("check", [Finding("cron.present", "passed", "docker-1")]), "text", quiet=True)
     ''
     """

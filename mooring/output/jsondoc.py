@@ -11,7 +11,7 @@ def render(report: Report) -> str:
     """The report as indented JSON with a final newline, every secret redacted.
 
     >>> import json
-    >>> from checks.findings import Finding
+    >>> from mooring.checks.findings import Finding
     >>> json.loads(render(Report("validate", [Finding("env.required", "passed", "docker-1")])))["exit_code"]
     0
     """

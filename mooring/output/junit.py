@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from checks.findings import Finding, Outcome
-from declare.secrets import redact
+from mooring.checks.findings import Finding, Outcome
+from mooring.declare.secrets import redact
 from mooring.report import Report, Scope, utc_text
 from mooring.output.text import finding_line
 
@@ -26,7 +26,7 @@ HOST_CASE = "host reachable"
 def render(report: Report) -> str:
     """The report as a JUnit XML document (UTF-8 declaration, final newline), secrets redacted.
 
-    >>> from checks.findings import Finding
+    >>> from mooring.checks.findings import Finding
     >>> from mooring.report import HostResult
     >>> xml = render(Report("check", [Finding("env.required", "failed", "docker-1", host="docker-1")], [HostResult("docker-1")]))
     >>> ET.fromstring(xml).find("testsuite").attrib["failures"]

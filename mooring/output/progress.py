@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
-from declare.secrets import redact
+from mooring.declare.secrets import redact
 
 #: pyinfra's log line when an operation starts (PYINFRA_PROGRESS=off keeps these).
 _STARTING = re.compile(r"^--> Starting operation: (?P<name>.+?)\s*$")

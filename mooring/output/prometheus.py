@@ -18,8 +18,8 @@ written to a temporary name and renamed into place (see :func:`mooring.output.wr
 
 from __future__ import annotations
 
-from checks.findings import SEVERITY, Outcome, worst
-from declare.secrets import redact
+from mooring.checks.findings import SEVERITY, Outcome, worst
+from mooring.declare.secrets import redact
 from mooring.report import Report, Summary
 
 NAME = "prometheus"
@@ -37,7 +37,7 @@ METRICS = {
 def render(report: Report) -> str:
     """The report as exposition-format text (``# HELP``/``# TYPE`` then samples), secrets redacted.
 
-    >>> from checks.findings import Finding
+    >>> from mooring.checks.findings import Finding
     >>> from mooring.report import HostResult
     >>> text = render(Report("check", [Finding("env.required", "failed", "docker-1", host="docker-1",
     ...                                        resource="env:POSTGRES_DB")], [HostResult("docker-1")]))

@@ -13,8 +13,8 @@ nothing when the run passed and only what did not pass otherwise.
 
 from __future__ import annotations
 
-from checks.findings import SEVERITY, Finding, Kind, Outcome
-from declare.secrets import redact
+from mooring.checks.findings import SEVERITY, Finding, Kind, Outcome
+from mooring.declare.secrets import redact
 from mooring.report import GROUP_PREFIX, Report, Scope, Summary, sort_worst_first
 
 NAME = "text"
@@ -32,7 +32,7 @@ CHECKING = frozenset({"validate", "check", "drift"})
 def render(report: Report, *, show_passed: bool = False, quiet: bool = False) -> str:
     """The whole text report, every secret redacted; "" when ``quiet`` and the run passed.
 
-    >>> from checks.findings import Finding
+    >>> from mooring.checks.findings import Finding
     >>> from mooring.report import HostResult
     >>> print(render(Report("check", [Finding("env.required", "failed", "docker-1", host="docker-1",
     ...       kind="live", resource="env:POSTGRES_DB", message="key missing from .env", fix="deploy again"),

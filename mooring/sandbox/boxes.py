@@ -35,10 +35,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-from deploy import local_docker as docker
-from declare.errors import MooringError
+from mooring.deploy import local_docker as docker
+from mooring.declare.errors import MooringError
 from mooring.sandbox.images import ensure_image
-from declare.paths import IMAGES, project_root, state_dir
+from mooring.declare.paths import IMAGES, project_root, state_dir
 
 log = logging.getLogger(__name__)
 

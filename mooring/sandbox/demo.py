@@ -21,7 +21,7 @@ def done(started: float) -> None:
 
 def main() -> int:
     """Run the whole demo; returns the exit code (0 when every step passed)."""
-    from checks.status import status_reading
+    from mooring.checks.status import status_reading
     from mooring.commands.backup import run_report as backup_run, verify_report as backup_verify
     from mooring.commands.validate import validate_report
     from mooring.deployer import deploy
@@ -43,7 +43,7 @@ def main() -> int:
     print(render(booted, "text"), end="")
     if not booted.ok:
         return 1
-    for host, versions in sorted(run_fact(inventory, "deploy.facts.docker.EngineVersions").items()):
+    for host, versions in sorted(run_fact(inventory, "mooring.deploy.facts.docker.EngineVersions").items()):
         print(f"  {host}: docker engine {versions['engine']}, compose {versions['compose']}")
     done(started)
 

@@ -16,8 +16,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from deploy import local_docker as docker
-from declare.paths import state_dir
+from mooring.deploy import local_docker as docker
+from mooring.declare.paths import state_dir
 
 log = logging.getLogger(__name__)
 

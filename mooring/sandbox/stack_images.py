@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from mooring.sandbox.images import ensure_base_image, ensure_image
-from declare.paths import EXAMPLES, IMAGES
+from mooring.declare.paths import EXAMPLES, IMAGES
 
 log = logging.getLogger(__name__)
 
