@@ -1,6 +1,7 @@
 """``mooring init [DIR]``: scaffold a team's ops repo -- the project mooring finds from the
 working directory: ``group_data/`` (the reference stack, commented, as a starting point, with
-its pyinfra shims), ``inventories/`` (sandbox, staging and production examples), a
+its pyinfra shims), ``inventories/`` (sandbox, staging and production examples), ``deploy/``
+(thin pyinfra deploy files that run mooring's own, for plain ``pyinfra INVENTORY deploy/stack.py``), a
 ``.gitignore`` keeping ``.mooring/`` (keys, secrets, box state) out of git, and a README.
 
 Never overwrites: a folder that already holds any of these files is refused, naming them.
@@ -17,13 +18,32 @@ from mooring.declare.errors import MooringError
 from mooring.declare.paths import ROOT
 
 NAME = "init"
-HELP = "scaffold a mooring project (group_data/, inventories/, .gitignore, README) in DIR (default: here)"
+HELP = "scaffold a mooring project (group_data/, inventories/, deploy/, .gitignore, README) in DIR (default: here)"
 
 #: What a project starts with: mooring's own declared state and inventories, as examples.
 SCAFFOLD = ("group_data/all.yml", "group_data/all.py", "group_data/staging.yml", "group_data/staging.py",
             "group_data/production.yml", "group_data/production.py", "group_data/sandbox.yml",
             "group_data/sandbox.py", "inventories/staging.py", "inventories/production.py", "inventories/sandbox.py")
 GITIGNORE = ".mooring/\n__pycache__/\n"
+#: The project's own deploy files: each runs one of mooring's (``mooring.deploy.deploy_file``), so
+#: plain pyinfra works from the project as ``mooring deploy`` does (without its gate and rollback).
+DEPLOY_FILE = '''"""{what} (mooring's ``deploy/{name}.py``), for plain pyinfra from this project:
+
+    pyinfra inventories/staging.py deploy/{name}.py      # or: mooring {command} staging
+"""
+
+from pyinfra import local
+
+from mooring.deploy import deploy_file
+
+local.include(deploy_file("{name}"))
+'''
+DEPLOY_FILES = {
+    "deploy/stack.py": DEPLOY_FILE.format(what="Converge the declared stack on the inventory's docker hosts",
+                                          name="stack", command="deploy"),
+    "deploy/bootstrap.py": DEPLOY_FILE.format(what="Make bare Debian boxes ready docker hosts", name="bootstrap",
+                                              command="bootstrap"),
+}
 README = """# Ops repo (mooring)
 
 The declared state of our stack: `group_data/*.yml` (merged all < group < host), the hosts in
@@ -34,6 +54,7 @@ untracked `.mooring/secrets/<environment>.env` (mode 0600).
     mooring deploy staging          # converge, health gate, rollback on failure
     mooring check production        # is each deployment sound? (exit 0 pass, 1 fail)
     mooring drift production        # 0 clean, 2 drift, 1 error (for a schedule)
+    pyinfra inventories/staging.py deploy/stack.py   # the same converge, plain pyinfra (no gate/rollback)
 
 Try it on local boxes first: `mooring sandbox up`, then `mooring bootstrap sandbox` and
 `mooring deploy sandbox`.
@@ -48,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def scaffold(directory: Path) -> list[Path]:
     """Write the project's files into ``directory``; refuse (``MooringError``, nothing written)
     when any of them exists already. Returns the files written."""
-    files = {**{name: ROOT / name for name in SCAFFOLD}, ".gitignore": GITIGNORE, "README.md": README}
+    files = {**{name: ROOT / name for name in SCAFFOLD}, **DEPLOY_FILES, ".gitignore": GITIGNORE, "README.md": README}
     present = sorted(name for name in files if (directory / name).exists())
     if present:
         raise MooringError(f"{directory} already holds {', '.join(present)}: mooring init never overwrites "
@@ -70,6 +91,6 @@ def run(args: argparse.Namespace) -> int:
     directory = Path(args.directory).resolve()
     written = scaffold(directory)
     print(f"created a mooring project in {directory}: {len(written)} files "
-          "(group_data/, inventories/, .gitignore, README.md)")
+          "(group_data/, inventories/, deploy/, .gitignore, README.md)")
     print(f"next: cd {directory} && mooring validate staging (secrets: MOORING_SECRET_<NAME> or .mooring/secrets/)")
     return 0
