@@ -25,7 +25,7 @@ $(VENV)/.installed: setup.cfg setup.py
 	touch $@
 
 mutation: setup  ## mutation testing of the host-free core (docs/mutation.md)
-	$(PY) tools/mutation.py --fast 'checks.*' 'declare.*'
+	$(PY) tools/mutation.py --fast 'mooring.checks.*' 'mooring.declare.*'
 
 clean-sandbox: setup
 	$(PY) -m mooring sandbox down

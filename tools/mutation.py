@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Mutation testing of the host-free core (checks/, declare/model.py, declare/layers.py) with mutmut 3.
 
-    .venv/bin/python tools/mutation.py --fast 'checks.*' 'declare.*'   # the documented run
+    .venv/bin/python tools/mutation.py --fast 'mooring.checks.*' 'mooring.declare.*'   # the documented run
     .venv/bin/python tools/mutation.py 'mooring.declare.cron.*'      # only these mutants (fnmatch on mutant names)
     .venv/bin/python tools/mutation.py --report --diffs     # the table again, and every survivor's diff
 
 The checkout is never mutated: the committed tree (``git archive HEAD``; ``--source worktree``
 for uncommitted work) is copied to ``--workdir`` (default ``/tmp/mooring-mutation``) and mutmut
-runs there with ``tools/mutation.cfg`` appended to the copy's setup.cfg. Later runs keep the
+runs there with ``tools/mutation.cfg`` appended to the copy's setup.cfg. The copy is laid out as
+the wheel installs mooring (``mooring/checks/...``): mutmut names mutants after file paths. Later runs keep the
 copy's ``mutants/`` folder: a pattern names only the mutants not killed yet (``--recheck`` for
 all, ``--fresh`` to start over). Only host-free tests run (``-m "not boxes"``): no docker, no SSH.
 One worker by default (``--max-children``). ``--fast`` leaves out the slow CLI corpus (a lower
@@ -34,9 +35,14 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = Path(__file__).resolve().parent / "mutation.cfg"
 DEFAULT_WORKDIR = Path(os.environ.get("MOORING_MUTATION_DIR", "/tmp/mooring-mutation"))
 #: The modules under mutation, in report order (glob patterns, as ``only_mutate`` in tools/mutation.cfg).
-MODULES = ["checks/findings.py", "checks/registry.py", "checks/rules/*.py", "checks/live.py", "checks/drift.py",
-           "checks/probes.py", "checks/snapshot.py", "checks/preflight.py", "declare/model.py", "declare/render.py",
-           "declare/cron.py", "declare/schema.py", "declare/layers.py"]
+MODULES = ["mooring/checks/findings.py", "mooring/checks/registry.py", "mooring/checks/rules/*.py",
+           "mooring/checks/live.py", "mooring/checks/drift.py", "mooring/checks/probes.py", "mooring/checks/snapshot.py",
+           "mooring/checks/preflight.py", "mooring/declare/model.py", "mooring/declare/render.py",
+           "mooring/declare/cron.py", "mooring/declare/schema.py", "mooring/declare/layers.py"]
+#: The layers the repository keeps at its top and the wheel installs under mooring/ (setup.py).
+LAYERS = ("checks", "declare", "deploy")
+#: mooring's own files, package data of the wheel (``mooring.declare.paths.ROOT`` is their parent).
+DATA = ("templates", "images", "examples", "group_data", "inventories")
 SKIP = shutil.ignore_patterns(".git", ".venv", ".mooring", "mutants", "*.egg-info", "__pycache__", ".pytest_cache",
                               ".mutmut-cache")
 
@@ -148,6 +154,39 @@ def export_tree(source: str, target: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
 
 
+def to_installed_layout(tree: Path) -> None:
+    """Lay ``tree`` out as the wheel installs mooring: the layers and mooring's files under
+    ``mooring/``. mutmut names a mutant after its file's path and switches it on only in the
+    module of that name, so ``checks/live.py`` must be ``mooring/checks/live.py`` to match the
+    functions' module, ``mooring.checks.live``. The top keeps plain copies for the tests that
+    read files there (sources by path, the reference group data)."""
+    for folder in (*LAYERS, *DATA):
+        shutil.copytree(tree / folder, tree / "mooring" / folder, symlinks=True)
+
+
+def migrate_results(workdir: Path) -> None:
+    """Carry a copy's results over from the repository layout (``mutants/checks/...``, mutants
+    named ``checks.live.*``) to the installed one (``mutants/mooring/checks/...``,
+    ``mooring.checks.live.*``). mutmut regenerates the moved modules and keeps each result whose
+    function is unchanged (the hash per function stays in the meta file)."""
+    mutants = workdir / "mutants"
+    for layer in LAYERS:
+        old = mutants / layer
+        if not old.is_dir() or old.is_symlink():
+            continue
+        for meta in sorted(old.rglob("*.py.meta")):
+            data = json.loads(meta.read_text())
+            for key, value in list(data.items()):
+                if key.endswith("_by_key") and isinstance(value, dict):
+                    data[key] = {f"mooring.{name}": result for name, result in value.items()}
+            target = mutants / "mooring" / meta.relative_to(mutants)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(data))
+        shutil.rmtree(old)
+        print(f"mutation results moved to the installed layout: mutants/mooring/{layer}/", flush=True)
+    (mutants / "mutmut-stats.json").unlink(missing_ok=True)  # test → function names of the old layout
+
+
 def sync_copy(workdir: Path, fresh: bool, source: str, deselect: list[str]) -> None:
     """Bring ``workdir`` to the project files of ``source``, keeping ``workdir/mutants`` (mutmut's
     cache) unless ``fresh``. Unchanged files keep their mtime, so mutmut re-mutates only what changed."""
@@ -157,9 +196,12 @@ def sync_copy(workdir: Path, fresh: bool, source: str, deselect: list[str]) -> N
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    if (workdir / "mutants" / "checks").is_dir():
+        migrate_results(workdir)
     with tempfile.TemporaryDirectory(prefix="mooring-mutation-src-") as tmp:
         src = Path(tmp)
         export_tree(source, src)
+        to_installed_layout(src)
         setup_cfg = src / "setup.cfg"
         config = CONFIG.read_text()
         extra = "".join(f"    --deselect\n    {node}\n" for node in deselect)
