@@ -356,17 +356,23 @@ class Ask:
     statuses: tuple[int, ...] = ()
 
 
-def poll(asks: Sequence[Ask], fetch: Fetch | None = None) -> list[ProbeResult]:
+#: Told of each attempt as it ends (the result so far): live progress of a gate.
+OnAttempt = Callable[[ProbeResult], None]
+
+
+def poll(asks: Sequence[Ask], fetch: Fetch | None = None, on_attempt: OnAttempt | None = None) -> list[ProbeResult]:
     """GET every probe until it passes or its ``retries`` run out, ``interval`` seconds apart;
     the probes due at the same time go to ``fetch`` as one batch (one command on a host).
+    ``on_attempt`` hears of every attempt as it ends.
 
     >>> [r.ok for r in poll([Ask("x", "u")], lambda url, timeout: Answer(200, "ok", 3))]
     [True]
     """
-    return _poll(asks, fetch or controller_fetch)[0]
+    return _poll(asks, fetch or controller_fetch, on_attempt)[0]
 
 
-def _poll(asks: Sequence[Ask], fetch: Fetch) -> tuple[list[ProbeResult], list[Answer | None]]:
+def _poll(asks: Sequence[Ask], fetch: Fetch,
+          on_attempt: OnAttempt | None = None) -> tuple[list[ProbeResult], list[Answer | None]]:
     """:func:`poll`, plus each probe's last whole answer (its body beyond the excerpt)."""
     results = [ProbeResult(a.name, a.url, ok=False, attempts=0) for a in asks]
     answers: list[Answer | None] = [None] * len(asks)
@@ -381,6 +387,8 @@ def _poll(asks: Sequence[Ask], fetch: Fetch) -> tuple[list[ProbeResult], list[An
         for i, answer in zip(batch, fetch_all(fetch, [(asks[i].url, asks[i].timeout) for i in batch])):
             answers[i] = answer
             _record(results[i], asks[i], answer)
+            if on_attempt is not None:
+                on_attempt(results[i])
             if results[i].ok or results[i].attempts >= max(asks[i].retries, 1):
                 pending.discard(i)
             else:
@@ -501,7 +509,8 @@ def gate_specs(probes: Sequence[Probe], http_port: int | None) -> tuple[dict[str
                   "address": "" if p.port in (None, http_port) else _specific(p.host_ip)} for p in probes)
 
 
-def run_gate(http_base: str, probes: list[dict[str, Any]], fetch: Fetch | None = None) -> list[ProbeResult]:
+def run_gate(http_base: str, probes: list[dict[str, Any]], fetch: Fetch | None = None,
+             on_attempt: OnAttempt | None = None) -> list[ProbeResult]:
     """Poll every probe of one host (plan format from deploy/stack.py) until each passes or its
     retries run out; the results in the probes' order.
 
@@ -511,11 +520,12 @@ def run_gate(http_base: str, probes: list[dict[str, Any]], fetch: Fetch | None =
 
     + http_base: the stack's HTTP port from where ``fetch`` runs (:func:`probe_base`)
     + fetch: :func:`controller_fetch` (None) or a :class:`HostFetch` for ``probes_from: host``
+    + on_attempt: hears of every attempt as it ends (live progress)
 
     >>> run_gate("http://127.0.0.1:9", [])
     []
     """
-    return poll([_ask(http_base, spec) for spec in probes], fetch)
+    return poll([_ask(http_base, spec) for spec in probes], fetch, on_attempt)
 
 
 def run_probe(http_base: str, spec: dict[str, Any], fetch: Fetch | None = None) -> ProbeResult:

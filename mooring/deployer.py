@@ -117,7 +117,9 @@ def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600
         return report
     progress, secrets = report.progress, report.secrets
     progress.phase("images on the controller")
-    build_reference_images(preflight.hosts)
+    shipped = build_reference_images(preflight.hosts)
+    if progress.enabled:
+        progress.shipping(archive_sizes(shipped))
     run_dir, env = _new_run(report, "mooring deploy")
     progress.phase(f"converging {', '.join(h.name for h in preflight.hosts)}")
     try:
@@ -125,11 +127,12 @@ def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600
                                   on_log_line=progress.pyinfra_line)
     except RunInterrupted as exc:
         report.apply, report.interrupted = exc.partial, exc.reason
+    progress.operation_done()
     plans = read_host_plans(run_dir, "stack", StackPlan)
     progress.phase("health gate")
     for host in sorted(set(report.apply.hosts) | set(plans)):
         try:
-            report.hosts.append(_judge(host, report.apply, plans.get(host), secrets, report.interrupted))
+            report.hosts.append(_judge(host, report.apply, plans.get(host), secrets, report.interrupted, progress))
         except KeyboardInterrupt:
             report.interrupted = "interrupted (Ctrl-C)"
             report.hosts.append(_judge(host, report.apply, plans.get(host), secrets, report.interrupted))
@@ -172,7 +175,7 @@ def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous
     done = read_host_plans(run_dir, "rollback", RollbackResult)
     progress.phase("health gate")
     for host in sorted(set(report.apply.hosts) | set(done)):
-        report.hosts.append(_restored(host, report.apply, done.get(host), secrets, report.interrupted))
+        report.hosts.append(_restored(host, report.apply, done.get(host), secrets, report.interrupted, progress))
     gated = [h for h in report.hosts if h.outcome is Result.DEPLOYED]
     if gated and not report.interrupted:
         _services_gate(inventory, report, {h.name: list(h.groups) for h in preflight.hosts})
@@ -215,7 +218,7 @@ def _new_run(report: DeployReport, command: str) -> tuple[Path, dict[str, str]]:
 
 
 def _restored(host: str, apply: RunResult, done: RollbackResult | None, secrets: list[str],
-              interrupted: str) -> HostOutcome:
+              interrupted: str, progress: Progress | None = None) -> HostOutcome:
     """One host's on-demand rollback: failed (with pyinfra's reason), or restored and HTTP-gated
     (``DEPLOYED`` until the services gate confirms it)."""
     outcome = HostOutcome(host, Result.FAILED)
@@ -227,7 +230,8 @@ def _restored(host: str, apply: RunResult, done: RollbackResult | None, secrets:
                                                "finished (see `mooring -v rollback`)"), secrets)
         return outcome
     outcome.rolled_back_to = done.target
-    outcome.rollback_gate = [_redacted(p, secrets) for p in run_gate(done.http_base, list(done.health))]
+    outcome.rollback_gate = [_redacted(p, secrets) for p in
+                             run_gate(done.http_base, list(done.health), on_attempt=_attempts(progress, host))]
     if all(p.ok for p in outcome.rollback_gate):
         outcome.outcome = Result.DEPLOYED
     else:
@@ -278,7 +282,7 @@ def _settle(inventory: str, report: DeployReport, env: dict[str, str], limit: li
             rollback, report.interrupted = exc.partial, report.interrupted or exc.reason
         done = read_host_plans(run_dir, "rollback", RollbackResult)
         for outcome in to_roll_back:
-            _rolled_back(outcome, rollback, done.get(outcome.host), secrets)
+            _rolled_back(outcome, rollback, done.get(outcome.host), secrets, report.progress)
 
     for outcome in locked:
         if outcome.plan.new_release and outcome.staged:
@@ -297,7 +301,8 @@ def _settle(inventory: str, report: DeployReport, env: dict[str, str], limit: li
                 outcome.error = redact(f"gate passed, but promoting the release failed: {reasons[0]}", secrets)
 
 
-def _rolled_back(outcome: HostOutcome, rollback: RunResult, done: RollbackResult | None, secrets: list[str]) -> None:
+def _rolled_back(outcome: HostOutcome, rollback: RunResult, done: RollbackResult | None, secrets: list[str],
+                 progress: Progress | None = None) -> None:
     """Fold the rollback run's result for one host into its outcome (and probe it again)."""
     if outcome.host in rollback.failed_hosts or done is None:
         reasons = rollback.errors_for(outcome.host) or ["see `mooring -v deploy`"]
@@ -309,8 +314,8 @@ def _rolled_back(outcome: HostOutcome, rollback: RunResult, done: RollbackResult
     outcome.release_failed = done.failed_release is not None and outcome.staged
     if done.target is not None:
         outcome.outcome, outcome.rolled_back_to = Result.ROLLED_BACK, done.target
-        outcome.rollback_gate = [_redacted(p, secrets) for p in
-                                 run_gate(outcome.plan.http_base, list(outcome.plan.health))]
+        outcome.rollback_gate = [_redacted(p, secrets) for p in run_gate(
+            outcome.plan.http_base, list(outcome.plan.health), on_attempt=_attempts(progress, outcome.host))]
 
 
 def _verdict(outcome: HostOutcome, apply: RunResult) -> Verdict:
@@ -337,10 +342,11 @@ def _touched_containers(host: str, apply: RunResult, plan: StackPlan) -> bool:
     return False
 
 
-def build_reference_images(hosts) -> None:
+def build_reference_images(hosts) -> list[str]:
     """Build what the hosts' stacks ship before the deploy archives it: the ``build:`` services
     of a team's compose files (``docker compose build``), and the sandbox's reference images
-    (``mooring/api:*`` and the like); other images must already be on the controller."""
+    (``mooring/api:*`` and the like); other images must already be on the controller. Returns
+    the refs the stacks ship."""
     from mooring.declare import compose_files
     from mooring.declare.model import build_model
     from mooring.sandbox.stack_images import ensure_refs
@@ -357,6 +363,26 @@ def build_reference_images(hosts) -> None:
             compose_files.build(stack.compose.source, stack.name, stack.env_values(), list(stack.compose.built),
                                 stack.secret_values())
     ensure_refs(sorted(refs))
+    return sorted(refs)
+
+
+def archive_sizes(refs: list[str]) -> dict[str, int]:
+    """ref → bytes of the archive the deploy uploads for it (made now, once: the run reuses it);
+    an image the controller lacks is left out here and named by the run."""
+    from mooring.deploy.local_docker import DockerError, archive
+
+    sizes = {}
+    for ref in refs:
+        try:
+            sizes[ref] = archive(ref)[1].stat().st_size
+        except DockerError:
+            continue
+    return sizes
+
+
+def _attempts(progress: Progress | None, host: str):
+    """The gate's attempt listener for ``host``'s probes: progress lines, or None."""
+    return (lambda result: progress.gate_attempt(host, result)) if progress and progress.enabled else None
 
 
 def secret_values(hosts) -> list[str]:
@@ -372,7 +398,7 @@ def secret_values(hosts) -> list[str]:
 
 
 def _judge(host: str, apply: RunResult, plan: StackPlan | None, secrets: list[str],
-           interrupted: str = "") -> HostOutcome:
+           interrupted: str = "", progress: Progress | None = None) -> HostOutcome:
     outcome = HostOutcome(host, Result.UNCHANGED, changes=apply.changes_for(host, plan.ops if plan else None),
                           plan=plan)
     if plan is not None:
@@ -387,7 +413,8 @@ def _judge(host: str, apply: RunResult, plan: StackPlan | None, secrets: list[st
         outcome.error = redact(reasons[0], secrets) if reasons else (
             "pyinfra stopped before this host finished (see `mooring -v deploy`)")
         return outcome
-    outcome.gate = [_redacted(p, secrets) for p in run_gate(plan.http_base, list(plan.health))]
+    outcome.gate = [_redacted(p, secrets) for p in
+                    run_gate(plan.http_base, list(plan.health), on_attempt=_attempts(progress, host))]
     if not all(p.ok for p in outcome.gate):
         outcome.outcome = Result.FAILED
         outcome.error = "health gate failed: " + ", ".join(p.name for p in outcome.gate if not p.ok)
@@ -417,8 +444,10 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
     models = {name: build_model(name, groups[name]) for name in waiting}
     rendered = {name: render_stack(model) for name, model in models.items()}
     deadline, why, settled, failed = time.monotonic() + SERVICES_GATE_S, {}, {}, {}
+    looks = 0
     while waiting:
         snapshots = _snapshots(inventory, sorted(waiting))
+        looks, looked = looks + 1, sorted(waiting)
         for name in list(waiting):
             if name not in snapshots:
                 why[name] = "no snapshot of the host"
@@ -437,6 +466,9 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
                 del waiting[name]
             else:  # good once: a second look confirms it
                 why[name], settled[name] = "healthy at one look, not yet confirmed by a second", restarts
+        for name in looked:  # the gate's attempts, as they come
+            passed = name not in waiting and name not in failed
+            report.progress.phase(f"  {name}: look {looks}: {'every service running and healthy' if passed else why[name]}")
         if not waiting or time.monotonic() > deadline:
             break
         time.sleep(SERVICES_POLL_S)

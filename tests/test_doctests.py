@@ -36,9 +36,16 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _in_package(path: Path, top: Path) -> bool:
+    """Whether ``path`` is a module of the package at ``top``: every folder on the way holds an
+    ``__init__.py`` (an installed mooring keeps data folders, such as examples/, beside its code)."""
+    return all((folder / "__init__.py").is_file() for folder in [path.parent, *path.parent.parents]
+               if folder.is_relative_to(top))
+
+
 def _sources(package: str) -> dict[str, str]:
     """Module name -> source text, for ``package`` and every module below it (read, never imported)."""
-    files = sorted(path for path in (ROOT / package).rglob("*.py") if "__pycache__" not in path.parts)
+    files = sorted(path for path in (ROOT / package).rglob("*.py") if _in_package(path, ROOT / package))
     return {_module_name(path): path.read_text(encoding="utf-8") for path in files}
 
 

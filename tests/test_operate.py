@@ -55,7 +55,7 @@ def test_logs_mask_secrets_and_follow_prints_each_new_line_once(box, tmp_path):
     assert CANARY_JWT not in printed + errors and "Traceback" not in errors
 
 
-def run_on_a_terminal(*args: str) -> tuple[int, str, str]:
+def run_on_a_terminal(*args: str, group_data=None) -> tuple[int, str, str]:
     """``mooring ARGS`` with stderr on a pseudo-terminal (stdout piped): (exit code, stdout, terminal text)."""
     import os
     import pty
@@ -63,6 +63,8 @@ def run_on_a_terminal(*args: str) -> tuple[int, str, str]:
 
     env = {key: value for key, value in os.environ.items() if key != "MOORING_PROGRESS"}
     env.update(SECRET_ENV)
+    if group_data is not None:
+        env["MOORING_GROUP_DATA"] = str(group_data)
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "mooring", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=slave, stdin=subprocess.DEVNULL)
@@ -85,15 +87,33 @@ def run_on_a_terminal(*args: str) -> tuple[int, str, str]:
     return proc.wait(timeout=60), stdout, seen.decode(errors="replace")
 
 
-def test_deploy_shows_live_progress_on_a_terminal_and_none_when_piped(box):
+#: A service whose image the box does not have yet: the deploy ships it (and gates the new service).
+SHIPPED = """\
+  services:
+    sleeper:
+      image: mooring/api:1.1.0-broken
+      image_source: ship
+      command: [sh, -c, "while true; do sleep 5; done"]
+"""
+
+
+def test_deploy_shows_live_progress_on_a_terminal_and_none_when_piped(box, tmp_path):
     import re
 
-    code, stdout, terminal = run_on_a_terminal("deploy", "sandbox", "--limit", box.name)
+    from tests.conftest import ssh
+
+    ssh(box, "docker rmi mooring/api:1.1.0-broken >/dev/null 2>&1; true")
+    data = overrides(tmp_path, box, SHIPPED)
+    code, stdout, terminal = run_on_a_terminal("deploy", "sandbox", "--limit", box.name, group_data=data)
     assert code == 0, stdout + terminal[-3000:]
     phases = [re.sub(r"^\[\s*[\d.]+s\] ", "", line) for line in terminal.splitlines() if re.match(r"^\[\s*[\d.]+s\] ", line)]
     assert phases[:3] == ["pre-flight", "images on the controller", f"converging {box.name}"], phases
     assert "  Stack | Deploy lock" in phases or any(p.startswith("  Stack | ") for p in phases), phases
     assert "health gate" in phases and phases[-1] == "promoting, recording, unlocking", phases
+    shipped = [p for p in phases if p.startswith("  Stack | Image mooring/api:1.1.0-broken (shipped): ")]
+    assert len(shipped) == 1 and re.search(rf": [\d.]+ MB to {box.name} in [\d.]+ s \([\d.]+ MB/s\)$", shipped[0]), phases
+    assert f"  Stack | Image mooring/redis:7 (shipped): already on {box.name}" in phases, phases
+    assert f"  {box.name}: look 2: every service running and healthy" in phases, phases
     assert f"{box.name}: " in stdout and "[" not in stdout.split("\n")[0]  # the report stays on stdout, alone
     assert not [c for c in CANARIES if c in terminal + stdout]
 
