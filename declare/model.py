@@ -178,10 +178,12 @@ class EnvVar:
 
 @dataclass(frozen=True)
 class Migration:
-    """The schema migration: ``docker compose run --rm <service> <command...>``."""
+    """The schema migration: ``docker compose run --rm <service> <command...>``; ``down`` undoes
+    one release's migrations (run only when a rollback asks for it)."""
 
     service: str
     command: list[str]
+    down: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -641,7 +643,7 @@ def build_stack(data: dict[str, Any], environment: str, bootstrap: Bootstrap, me
         raise ConfigError(problems)
     return Stack(
         name=name, dir=stack_dir, environment=environment, services=services, env=env,
-        migration=Migration(data["migration"]["service"], list(data["migration"]["command"])) if data.get("migration") else None,
+        migration=_migration(data["migration"]) if data.get("migration") else None,
         health=probes["health"], smoke=probes["smoke"],
         endpoints=endpoints, cors=cors,
         backups=_backups(data["backups"], name, bootstrap, services, env),
@@ -821,6 +823,12 @@ def _written_args(written: dict[str, Any]) -> dict[str, list[str]]:
     texts = {"command": written.get("command"), "healthcheck.test": (written.get("healthcheck") or {}).get("test")}
     return {where: [value] if isinstance(value, str) else [str(arg) for arg in value]
             for where, value in texts.items() if value}
+
+
+def _migration(data: dict[str, Any]) -> Migration:
+    """The declared ``stack.migration`` (validated: ``service`` and ``command`` are set)."""
+    down = data.get("down")
+    return Migration(data["service"], list(data["command"]), list(down) if down else None)
 
 
 def _compose_port(port: dict[str, Any]) -> PortMapping | None:

@@ -431,6 +431,10 @@ register_block("stack", {
                 "service": {"type": "string", "required": True, "regex": SERVICE_NAME_RE},
                 "command": {"type": "list", "required": True, "minlength": 1, "schema": {"type": "string", "empty": False},
                             "meta": {"fix": "the migration's arguments, e.g. [alembic, upgrade, head]"}},
+                "down": {"type": "list", "nullable": True, "default": None, "minlength": 1,
+                         "schema": {"type": "string", "empty": False},
+                         "meta": {"fix": "the command that undoes one release's migrations, run in that release's "
+                                         "image only by `mooring rollback --migrate-down`, e.g. [alembic, downgrade, '-1']"}},
             },
         },
         "proxy": {

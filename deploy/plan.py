@@ -187,7 +187,7 @@ class RollbackResult(_Plan):
     target: int | None = None
     failed_release: int | None = None
     failed_release_kept: bool = False  # the failed release's folder was on the host (it was staged)
-    warning: str = ""  # what an on-demand rollback leaves as it was (migrations)
+    warning: str = ""  # what an on-demand rollback leaves as it was (migrations), or undid (down-migration)
     http_base: str = ""  # where an on-demand rollback's gate probes (as StackPlan.http_base)
     health: tuple[dict, ...] = ()
 

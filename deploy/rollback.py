@@ -7,7 +7,9 @@ files are its masked copies filled with the secrets declared now (the release ke
 
 On demand, ``--data mooring_rollback_to=N`` (or ``previous``: the newest good release before the
 current one) names the release to restore and makes it current; ``--data mooring_rollback_force=1``
-allows a release marked failed. ``mooring rollback`` runs it so,
+allows a release marked failed; ``--data mooring_rollback_migrate_down=1`` first runs the declared
+``stack.migration.down`` of the current release, in its image, when that release ran migrations.
+``mooring rollback`` runs it so,
 under the stack's deploy lock, then gates and records it like a deploy; by hand:
 
     pyinfra inventories/sandbox.py deploy/rollback.py --limit docker-1 --data mooring_rollback_to=3
@@ -16,7 +18,7 @@ under the stack's deploy lock, then gates and records it like a deploy; by hand:
 from pyinfra import host
 from pyinfra.facts.files import File
 
-from mooring.deploy.facts.releases import ReleaseHistory, Releases
+from mooring.deploy.facts.releases import Release, ReleaseHistory, Releases
 from mooring.deploy.operations import stack
 from mooring.deploy.operations.compose import fail_host_op
 from mooring.deploy.roles.stack import http_base_for, probe_specs, take_lock
@@ -35,16 +37,31 @@ def on_demand_target(wanted: object, history: ReleaseHistory) -> tuple[int | Non
     return int(str(wanted)), ""
 
 
-def migration_warning(history: ReleaseHistory, directory: str, target: int) -> str:
-    """Why restoring ``target`` leaves the database as it is: the current release applied
-    migrations (its ``migrated-<id>`` marker), which a rollback of files and images does not undo."""
+def migrated_release(history: ReleaseHistory, directory: str, target: int) -> Release | None:
+    """The current release when it applied migrations (its ``migrated-<id>`` marker) that
+    restoring ``target`` would roll back past, else None."""
     current, restored = history.current_release(), history.by_number(target)
     if current is None or restored is None or current.release_id == restored.release_id:
-        return ""
-    if not host.get_fact(File, path=f"{directory}/releases/migrated-{current.release_id}"):
-        return ""
-    return (f"release {current.number} ran its database migrations; rolling back to release {target} does not "
-            "undo what they changed (run your down-migration, or restore a backup, if the older code needs it)")
+        return None
+    return current if host.get_fact(File, path=f"{directory}/releases/migrated-{current.release_id}") else None
+
+
+def _restorable(history: ReleaseHistory, target: int, force: bool) -> bool:
+    """Whether ``stack.rolled_back`` will restore ``target`` (kept; not failed, or forced): only
+    then may a down-migration run before it."""
+    release = history.by_number(target)
+    return release is not None and (force or not release.failed)
+
+
+def migration_warning(migrated: Release, target: int, down: list[str] | None) -> str:
+    """What rolling back past ``migrated`` does to the database: its declared down-migration
+    ran (``down``), or nothing undid what its migrations changed."""
+    if down:
+        return (f"release {migrated.number} ran its database migrations; its down-migration ran before release "
+                f"{target} was put back: {' '.join(down)}")
+    return (f"release {migrated.number} ran its database migrations; rolling back to release {target} does not "
+            "undo what they changed (declare stack.migration.down and add --migrate-down, or restore a backup, "
+            "if the older code needs it)")
 
 
 model = host_model(host)
@@ -62,8 +79,20 @@ if model.stack is not None:
         target, refused = on_demand_target(wanted, history)
         if target is not None and run_dir() is not None:  # mooring rollback: under the deploy lock
             refused = take_lock(model.stack, [item.path for item in rendered.files]) or ""
-        if target is not None and not refused:
-            warning = migration_warning(history, model.stack.dir, target)
+        force = str(host.data.get("mooring_rollback_force")) == "1"
+        restorable = target is not None and not refused and _restorable(history, target, force)
+        migrated = migrated_release(history, model.stack.dir, target) if restorable else None
+        asked = str(host.data.get("mooring_rollback_migrate_down")) == "1"
+        down = model.stack.migration.down if asked and model.stack.migration else None
+        if asked and not down and not refused:
+            refused = ("--migrate-down: stack.migration.down is not declared for this host (declare the command "
+                       "that undoes a release's migrations, e.g. down: [alembic, downgrade, '-1'])")
+        if migrated is not None and not refused:
+            warning = migration_warning(migrated, target, down)
+            if down:
+                stack.migrated_down(name=f"Down-migration of release {migrated.number}", directory=model.stack.dir,
+                                    project=model.stack.name, service=model.stack.migration.service, command=down,
+                                    release_id=migrated.release_id)
 
     if refused:
         target = None

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mooring.checks.findings import Outcome, failed
+from mooring.checks.findings import Finding, Kind, Outcome, failed
 from mooring.deploy.facts.releases import Release
 from mooring.checks.probes import ProbeResult, run_gate
 from mooring.declare.paths import ROOT, state_dir
@@ -146,20 +146,23 @@ def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600
 
 
 def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous", force: bool = False,
-             timeout: float = 3600, progress: Progress | None = None) -> DeployReport:
+             timeout: float = 3600, progress: Progress | None = None, migrate_down: bool = False) -> DeployReport:
     """Roll hosts back on demand to release ``to`` (a number, or ``previous``: the newest good
     release before the current one), through the same path as a deploy's rollback: pre-flight,
     the deploy lock, the restore (only what differs restarts), the health gate (HTTP probes,
     then every service running and healthy), a record on the host and under ``.mooring/``, unlock.
 
     A release marked failed is refused unless ``force``; a current release that applied
-    migrations is restored with a warning (its schema stays). Nothing is touched when pre-flight
-    fails.
+    migrations is restored with a warning (its schema stays), or, with ``migrate_down``, after its
+    declared down-migration ran (``stack.migration.down``; a host without one is refused before
+    anything is touched). Nothing is touched when pre-flight fails.
 
     >>> rollback("inventories/sandbox.py", ["docker-1"], to="3").ok  # doctest: +SKIP
     True
     """
     report, preflight = _preflight(inventory, limit, progress)
+    if migrate_down and not failed(report.findings):
+        report.findings += _down_migrations_missing(preflight.hosts)
     if failed(report.findings):
         return report
     progress, secrets = report.progress, report.secrets
@@ -168,7 +171,8 @@ def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous
     try:
         report.apply = run_deploy(inventory, deploy_path("rollback"), limit=limit, env=env, timeout=timeout,
                                   extra=["--data", f"mooring_rollback_to={to}",
-                                         "--data", f"mooring_rollback_force={int(force)}"],
+                                         "--data", f"mooring_rollback_force={int(force)}",
+                                         "--data", f"mooring_rollback_migrate_down={int(migrate_down)}"],
                                   on_log_line=progress.pyinfra_line)
     except RunInterrupted as exc:
         report.apply, report.interrupted = exc.partial, exc.reason
@@ -215,6 +219,25 @@ def _new_run(report: DeployReport, command: str) -> tuple[Path, dict[str, str]]:
     report.run_dir = run_dir = new_run_dir()
     return run_dir, {RUN_DIR_ENV: str(run_dir), RUN_ID_ENV: uuid.uuid4().hex[:12], RUN_PID_ENV: str(os.getpid()),
                      COMMAND_ENV: command}
+
+
+def _down_migrations_missing(hosts) -> list[Finding]:
+    """A failed finding for each host whose stack declares no ``stack.migration.down`` (asked for
+    by ``--migrate-down``): refused before any host is touched."""
+    from mooring.declare.layers import display_path, group_data_dir
+    from mooring.declare.model import build_model
+
+    missing = []
+    for host in hosts:
+        stack = build_model(host.name, host.groups).stack
+        if stack is not None and not (stack.migration and stack.migration.down):
+            missing.append(Finding("rollback.migrate_down", Outcome.FAILED, host.name, host=host.name,
+                                   kind=Kind.DEPLOY, path="stack.migration.down",
+                                   message="--migrate-down asks for the down-migration, but none is declared",
+                                   fix="declare the command that undoes one release's migrations, e.g. "
+                                       "stack.migration.down: [alembic, downgrade, '-1'], or roll back without "
+                                       "--migrate-down", file=display_path(group_data_dir() / "all.yml")))
+    return missing
 
 
 def _restored(host: str, apply: RunResult, done: RollbackResult | None, secrets: list[str],

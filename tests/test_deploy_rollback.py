@@ -277,3 +277,56 @@ def test_a_rollback_to_a_release_naming_an_undeclared_secret_fails_and_writes_no
     assert not [n for n in names if n.endswith("-failed")], names
     assert ssh(box, f"ls -d {STACK}/.mooring/lock {STACK}/.mooring/restore.* 2>/dev/null").stdout == ""
     assert b"xtraTOKENvalue" not in releases_content(box), f"a secret is kept under {RELEASES}"
+
+
+def _migrate(box, *args: str) -> str:
+    """``python3 -m app migrate ARGS`` in the running api container (the stack's own settings)."""
+    [api] = box_bytes(box, "docker ps -q --filter label=com.docker.compose.project=solacore "
+                           "--filter label=com.docker.compose.service=api").decode().split()
+    return box_bytes(box, f"docker exec {api} python3 -m app migrate {' '.join(args)}").decode()
+
+
+def test_rollback_migrate_down_undoes_the_current_release_s_migrations_first_and_twice_changes_nothing(box, tmp_path):
+    """B runs the stack's migrations (its marker); ``rollback --migrate-down`` runs the declared
+    ``stack.migration.down`` in B's image before A is back (the newest migration undone, B's
+    marker gone so that B migrates again if redeployed); again, with A current, nothing is undone
+    and nothing restarts."""
+    a = current(box)
+    try:
+        out = mooring("deploy", "sandbox", "--limit", box.name,
+                      group_data=overrides(tmp_path / "b", box, "  env:\n    APP_VERSION: 1.0.0-md-b\n"))
+        assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+        b = current(box)
+        b_marker = f"{RELEASES}/migrated-{b.split('-', 1)[1]}"
+        assert ssh(box, f"test -f {b_marker}").returncode == 0 and "0 pending" in _migrate(box, "--status")
+
+        out = mooring("rollback", "sandbox", "--limit", box.name, "--migrate-down", "--json", "-")
+        assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+        [host] = json.loads(out.stdout)["hosts"]
+        assert host["outcome"] == "rolled_back" and host["rolled_back_to"] == int(a[:4]), host
+        assert [w for w in host["warnings"] if f"release {int(b[:4])} ran its database migrations; its down-migration "
+                f"ran before release {int(a[:4])} was put back: python3 -m app migrate --down" in w], host["warnings"]
+        assert current(box) == a and healthy(box)
+        status = _migrate(box, "--status")
+        assert "1 pending" in status and "pending 0002_users_created_at_index" in status, status
+        assert ssh(box, f"test -e {b_marker}").returncode != 0, "B's marker stayed: a redeploy of B would not migrate"
+        assert_consistent(box)
+
+        before = containers(box)
+        again = mooring("rollback", "sandbox", "--limit", box.name, "--to", a[:4].lstrip("0"), "--migrate-down")
+        assert again.returncode == 0, again.stdout + again.stderr[-3000:]
+        assert containers(box) == before and "1 pending" in _migrate(box, "--status")
+        assert "down-migration" not in again.stdout
+    finally:  # the schema as the declared release expects it, whatever happened above
+        _migrate(box)
+
+
+def test_rollback_migrate_down_without_a_declared_down_is_refused_before_any_host(box, tmp_path):
+    data = overrides(tmp_path, box, "  migration:\n    service: api\n    command: [python3, -m, app, migrate]\n"
+                                    "    down: null\n")
+    before = current(box), containers(box)
+    out = mooring("rollback", "sandbox", "--limit", box.name, "--migrate-down", group_data=data)
+    assert out.returncode == 1
+    line = next(line for line in out.stdout.splitlines() if "rollback.migrate_down" in line)
+    assert "stack.migration.down" in line and "none is declared" in line, out.stdout
+    assert (current(box), containers(box)) == before

@@ -88,6 +88,34 @@ def migrated(directory: str, project: str, service: str, command: list[str], rel
     yield StringCommand(*run, "&&", "date", "-u", "+%FT%TZ", ">", QuoteString(marker))
 
 
+@operation()
+def migrated_down(directory: str, project: str, service: str, command: list[str], release_id: str):
+    """
+    Undo the migrations of release ``release_id`` (the current one, before a rollback puts an
+    older one back): its down-migration command in its own image, then its migration marker
+    removed, so that a later deploy of that release runs its migrations again. A release that
+    ran no migrations (no marker) has nothing to undo.
+
+    + service: the service whose image runs it (the current release's compose file)
+    + command: the declared ``stack.migration.down``, e.g. ``["alembic", "downgrade", "-1"]``
+    + release_id: the release whose migrations are undone
+
+    **Example:**
+
+    .. code:: python
+
+        stack.migrated_down(name="Down-migration", directory="/srv/mooring/solacore", project="solacore",
+                            service="api", command=["alembic", "downgrade", "-1"], release_id="0f3a...")
+    """
+    marker = f"{directory}/releases/migrated-{release_id}"
+    if not host.get_fact(Sha256File, path=marker):
+        host.noop(f"release {release_id} ran no migrations: nothing to undo")
+        return
+    run = [compose_cmd(directory, project), "run", "--rm", "-T", QuoteString(service),
+           *(QuoteString(part) for part in command)]
+    yield StringCommand(*run, "&&", "rm", "-f", QuoteString(marker))
+
+
 def keep_set(history: ReleaseHistory, new_number: int, keep: int) -> set[int]:
     """Release numbers to keep when ``new_number`` becomes current: the new one, the one it
     replaces (the rollback target; the newest good one when there is no current one), and the

@@ -14,6 +14,7 @@ EPILOG = """examples:
   mooring releases production                          # which releases are kept
   mooring rollback staging --limit docker-1            # the newest good release before the current one
   mooring rollback production --to 12 --yes            # release 12 (production asks, or needs --yes)
+  mooring rollback staging --migrate-down              # undo the current release's migrations first
 
 exit codes:
   0  every host was rolled back and passed its health gate
@@ -30,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the current one); a release marked failed is refused")
     parser.add_argument("--force", action="store_true",
                         help="restore a release marked failed (its mark is removed): you know why it failed")
+    parser.add_argument("--migrate-down", action="store_true",
+                        help="first run the declared stack.migration.down of the current release (in its image) "
+                             "when it ran migrations; without it the schema stays as it is, with a warning")
     add_confirm_argument(parser)
     parser.add_argument("--json", metavar="FILE", help="also write the outcome as JSON ('-' for stdout)")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -50,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         print(f"mooring rollback: {refused}", file=sys.stderr)
         return 1
-    report = rollback(str(path), args.limit, to=args.to, force=args.force, progress=Progress())
+    report = rollback(str(path), args.limit, to=args.to, force=args.force, progress=Progress(),
+                      migrate_down=args.migrate_down)
     text_out = sys.stderr if args.json == "-" else sys.stdout
     print(format_report(report), file=text_out)
     if args.json:

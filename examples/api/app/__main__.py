@@ -3,6 +3,7 @@
     python3 -m app serve                      # HTTP on $HOST:$PORT (default 0.0.0.0:8000)
     python3 -m app migrate [--wait S] [--json] # apply pending migrations (idempotent)
     python3 -m app migrate --status            # list pending migrations, change nothing
+    python3 -m app migrate --down              # undo the newest applied migration
     python3 -m app healthcheck [--live]        # exit 0 when /api/v1/health/ready answers 200
 
 Exit codes: 0 success, 1 failure (database, network), 2 bad settings or usage.
@@ -90,12 +91,13 @@ def connect_with_retry(settings: config.Settings, wait: float) -> Any:
             time.sleep(1)
 
 
-def migrate(settings: config.Settings, *, wait: float, status_only: bool, as_json: bool) -> int:
-    """Apply (or with ``status_only`` just list) pending migrations; print what happened."""
+def migrate(settings: config.Settings, *, wait: float, status_only: bool, as_json: bool, down: bool = False) -> int:
+    """Apply (or with ``status_only`` just list, with ``down`` undo the newest) migrations; print what happened."""
     try:
         conn = connect_with_retry(settings, wait)
         try:
-            outcome = migrations.status(conn) if status_only else migrations.apply(conn)
+            outcome = (migrations.status(conn) if status_only else migrations.downgrade(conn) if down
+                       else migrations.apply(conn))
         finally:
             conn.close()
     except Exception as exc:
@@ -106,6 +108,9 @@ def migrate(settings: config.Settings, *, wait: float, status_only: bool, as_jso
     elif status_only:
         print(f"migrate: {len(outcome.pending)} pending" + "".join(f"\n  pending {v}" for v in outcome.pending)
               + f"\nmigrate: schema at {outcome.current or 'nothing'}")
+    elif down:
+        print(f"migrate: undid {outcome.applied[0]}; schema at {outcome.current or 'nothing'}" if outcome.applied
+              else "migrate: nothing to undo")
     else:
         for version in outcome.applied:
             print(f"migrate: applied {version}")
@@ -135,6 +140,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="serve HTTP on $HOST:$PORT")
     mig = commands.add_parser("migrate", help="apply pending database migrations")
     mig.add_argument("--status", action="store_true", help="only list pending migrations")
+    mig.add_argument("--down", action="store_true", help="undo the newest applied migration (a rollback's down-migration)")
     mig.add_argument("--json", action="store_true", help="print the outcome as JSON")
     mig.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                      help="keep retrying the database connection this long (default 0)")
@@ -155,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     setup_logging(settings.secrets())
     if args.command == "migrate":
-        return migrate(settings, wait=args.wait, status_only=args.status, as_json=args.json)
+        return migrate(settings, wait=args.wait, status_only=args.status, as_json=args.json, down=args.down)
     return serve(settings)
 
 

@@ -1,7 +1,8 @@
 """The example API's schema, applied in order and recorded in ``schema_migrations``.
 
 ``apply`` is idempotent and safe to run concurrently (a Postgres advisory lock serialises
-runners); each migration commits together with its ``schema_migrations`` row.
+runners); each migration commits together with its ``schema_migrations`` row. ``downgrade``
+undoes the newest applied one (as ``alembic downgrade -1`` does): a rollback's down-migration.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ LOCK_KEY = 7_402_310_001
 
 @dataclass(frozen=True)
 class Migration:
-    """One named schema change."""
+    """One named schema change, and the SQL that undoes it."""
 
     version: str
     sql: str
+    down: str
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -30,9 +32,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             email      TEXT NOT NULL UNIQUE,
             name       TEXT NOT NULL,
             created_at TIMESTAMPTZ NOT NULL DEFAULT now()
-        )"""),
+        )""", "DROP TABLE IF EXISTS users"),
     Migration("0002_users_created_at_index",
-              "CREATE INDEX IF NOT EXISTS users_created_at_idx ON users (created_at)"),
+              "CREATE INDEX IF NOT EXISTS users_created_at_idx ON users (created_at)",
+              "DROP INDEX IF EXISTS users_created_at_idx"),
 )
 
 
@@ -93,6 +96,31 @@ def apply(conn: Any) -> Outcome:
         finally:
             _unlock(conn, cur)
     return Outcome(applied, [], _latest(done))
+
+
+def downgrade(conn: Any) -> Outcome:
+    """Undo the newest applied migration on ``conn`` (its ``down`` SQL and its row, in one
+    transaction); ``applied`` names it, or is empty when nothing was applied."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        conn.commit()
+        try:
+            done = applied_versions(cur)
+            newest = _latest(done)
+            undone = []
+            if newest is not None:
+                migration = next(m for m in MIGRATIONS if m.version == newest)
+                cur.execute(migration.down)
+                cur.execute(f"DELETE FROM {MIGRATIONS_TABLE} WHERE version = %s", (newest,))
+                conn.commit()
+                undone.append(newest)
+                done.discard(newest)
+        except Exception:
+            conn.rollback()
+            raise
+        finally:
+            _unlock(conn, cur)
+    return Outcome(undone, [m.version for m in MIGRATIONS if m.version not in done], _latest(done))
 
 
 def _unlock(conn: Any, cur: Any) -> None:
