@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in load_commands().items():
         command = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
         module.add_arguments(command)
+        examples = getattr(module, "EXAMPLES", ())
+        if examples and "examples:" not in (command.epilog or ""):
+            command.formatter_class = argparse.RawDescriptionHelpFormatter
+            block = "examples:\n" + "\n".join(f"  {line}" for line in examples)
+            command.epilog = "\n\n".join(part for part in (block, command.epilog) if part)
         if "exit codes:" not in (command.epilog or ""):  # every --help lists what its exit codes mean
             command.formatter_class = argparse.RawDescriptionHelpFormatter
             command.epilog = "\n\n".join(part for part in (command.epilog, exit_codes_help(name)) if part)

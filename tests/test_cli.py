@@ -162,3 +162,27 @@ def test_every_command_help_lists_its_exit_codes(capsys):
     for name in load_commands():
         code, out, _err = run_main(capsys, name, "--help")
         assert code == 0 and "exit codes:\n  0  " in out, name
+
+
+def _examples(help_text: str) -> list[str]:
+    """The command lines of a ``--help``'s ``examples:`` block (comments dropped)."""
+    block = help_text.split("\nexamples:\n", 1)[1].split("\n\n", 1)[0]
+    lines = [line.strip().split("  #")[0].strip() for line in block.splitlines() if line.strip().startswith("mooring ")]
+    return [line.split(" > ")[0].split(" | ")[0] for line in lines]  # the shell's redirections and pipes left out
+
+
+@pytest.mark.parametrize("name", sorted(COMMAND_MODULES))
+def test_every_command_s_help_shows_examples_that_parse(name, capsys):
+    """Each ``--help`` has an ``examples:`` block; each example is a valid command line for this
+    parser (a renamed option would leave a broken example behind)."""
+    import shlex
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([name, "--help"])
+    text = capsys.readouterr().out
+    assert "\nexamples:\n" in text, text
+    examples = _examples(text)
+    assert [line for line in examples if shlex.split(line)[1] == name], examples
+    for line in examples:  # another command's example too (rollback's help starts with `mooring releases`)
+        args = build_parser().parse_args(shlex.split(line)[1:])
+        assert args.command == shlex.split(line)[1], line

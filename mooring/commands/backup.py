@@ -30,6 +30,13 @@ from mooring.commands import add_target_arguments
 from mooring.output import add_output_arguments, emit
 
 NAME = "backup"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring backup run staging',
+    'mooring backup list production',
+    'mooring backup verify production          # the restore drill, never the live database',
+    'mooring backup restore staging --file solacore__app__20261205T020000Z.sql.gz --yes',
+)
 HELP = ("run the backup job now (run), list each host's dumps (list), prove they restore (verify), restore one "
         "(restore); exit 0 ok, 1 failed")
 ACTIONS = ("run", "list", "verify", "restore")

@@ -16,6 +16,11 @@ from mooring.commands import add_target_arguments
 from mooring.output import add_output_arguments, emit
 
 NAME = "bootstrap"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring bootstrap sandbox',
+    'mooring bootstrap staging --limit api-1.staging.example.com --json -',
+)
 HELP = "turn bare Debian hosts into docker hosts: engine, Compose v2, deploy user, sshd hardening"
 EPILOG = """first contact with a new box:
   mooring bootstrap staging --user root --fingerprint api-1.staging.example.com=SHA256:...

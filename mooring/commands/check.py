@@ -9,6 +9,12 @@ from mooring.commands import add_target_arguments
 from mooring.output import add_output_arguments, emit
 
 NAME = "check"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring check production',
+    'mooring check staging --json check.json --junit check.xml',
+    'mooring check production --prometheus /var/lib/prometheus/node-exporter/mooring.prom -q',
+)
 HELP = "check each deployed host: env keys, services, engine, mounts, backups, HTTP probes (exit 0 pass, 1 fail)"
 
 

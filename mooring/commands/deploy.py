@@ -9,6 +9,12 @@ import sys
 from mooring.commands import add_confirm_argument, add_target_arguments, confirm_production, write_json
 
 NAME = "deploy"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring deploy sandbox',
+    'mooring deploy staging --limit api-1.staging.example.com --json deploy.json',
+    'mooring deploy production --yes --timeout 900   # CI: no terminal to confirm on',
+)
 HELP = "push the declared stack to docker hosts: pre-flight, converge, health gate, rollback, record"
 
 

@@ -18,6 +18,11 @@ from mooring.commands import add_target_arguments
 from mooring.output import add_output_arguments, emit
 
 NAME = "drift"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring drift production                  # 0 clean, 2 drift, 1 error',
+    "mooring drift production --on-drift 'logger -t mooring drift' -q",
+)
 HELP = "compare each host with the declared state; writes nothing (exit 0 none, 2 drift, 1 error)"
 
 

@@ -18,6 +18,11 @@ from mooring.declare.errors import MooringError
 from mooring.declare.paths import ROOT
 
 NAME = "init"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring init                            # here: the current folder becomes the ops repo',
+    'mooring init ../our-ops                 # then: cd ../our-ops && mooring validate staging',
+)
 HELP = "scaffold a mooring project (group_data/, inventories/, deploy/, .gitignore, README) in DIR (default: here)"
 
 #: What a project starts with: mooring's own declared state and inventories, as examples.

@@ -11,6 +11,11 @@ import time
 from mooring.commands import add_target_arguments
 
 NAME = "logs"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring logs production api --since 10m',
+    'mooring logs staging db --tail 50 -f',
+)
 HELP = "one service's logs from each host, secrets masked (-f follows; exit 0, 1 when a host could not be read)"
 FOLLOW_EVERY_S = 2.0
 

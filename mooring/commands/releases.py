@@ -9,6 +9,11 @@ from mooring.commands import add_target_arguments
 from mooring.output import add_output_arguments, emit
 
 NAME = "releases"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring releases production',
+    'mooring releases staging --json releases.json',
+)
 HELP = "each host's release history from the release records (exit 0, 1 unreachable)"
 
 

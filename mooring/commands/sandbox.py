@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 
 NAME = "sandbox"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring sandbox up --docker-boxes 2        # local boxes reached over 127.0.0.1',
+    'mooring sandbox status',
+    'mooring sandbox down                       # exactly what `up` created',
+)
 HELP = "start, inspect or remove the local sandbox of real SSH boxes (127.0.0.1 only)"
 
 

@@ -10,6 +10,11 @@ from mooring.commands import add_target_arguments
 from mooring.output import add_output_arguments, emit
 
 NAME = "status"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring status production',
+    'mooring status staging --limit api-1.staging.example.com --json -',
+)
 HELP = "what runs on each host: current release, last deploy, services, newest backup (exit 0, 1 unreachable)"
 
 

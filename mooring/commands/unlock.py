@@ -7,6 +7,10 @@ import argparse
 from mooring.commands import add_target_arguments
 
 NAME = "unlock"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring unlock staging --limit api-1.staging.example.com',
+)
 HELP = ("break the deploy lock of each host's stack (prints who held it); only for a run that is "
         "gone: a kill -9 on this controller is seen and broken by the next deploy on its own")
 

@@ -23,6 +23,12 @@ from mooring.output import add_output_arguments, emit, render
 from mooring.report import HostResult, Report, secret_values, utc_now
 
 NAME = "validate"
+#: Shown under ``examples:`` in ``--help`` (each one is parsed by tests/test_cli.py).
+EXAMPLES = (
+    'mooring validate staging                  # no host is contacted',
+    'mooring validate production --no-secrets --junit report.xml   # CI without production secrets',
+    'mooring validate sandbox --limit docker-1 --all',
+)
 HELP = "check the declared state of every host of INVENTORY (no connection): schema, secrets, rules, rendering"
 
 
