@@ -185,6 +185,12 @@ def migrate_results(workdir: Path) -> None:
         shutil.rmtree(old)
         print(f"mutation results moved to the installed layout: mutants/mooring/{layer}/", flush=True)
     (mutants / "mutmut-stats.json").unlink(missing_ok=True)  # test → function names of the old layout
+    sample = workdir / "sample.json"
+    if sample.exists():
+        drawn = json.loads(sample.read_text())
+        for key in ("names", "patterns"):
+            drawn[key] = [n if n.startswith("mooring.") else f"mooring.{n}" for n in drawn[key]]
+        sample.write_text(json.dumps(drawn, indent=1))
 
 
 def sync_copy(workdir: Path, fresh: bool, source: str, deselect: list[str]) -> None:
