@@ -360,8 +360,14 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.checks.live.x_backup_metrics": ({109, 110, 119}, "a last success at 0 or 1 s after 1970 is stale and shown as "
                                                         "never alike on any real clock"),
     "mooring.checks.probes.x__client": ({3}, "follow_redirects=None is falsy like False: redirects are not followed either way"),
-    "mooring.checks.preflight.x__covering_group": ({17}, "a group without a layer ranks after one with a layer whether that "
-                                                 "rank is 1 or 2"),
+    "mooring.checks.preflight.x__covering_group": ({17, 11}, "a group without a layer ranks after one with a layer "
+                                                 "whether that rank is 1 or 2; `named` is the first sort key and takes two "
+                                                 "values, 0 sorts before 1 as before 2"),
+    "mooring.checks.preflight.x_group_findings": ({33}, "every pre-flight finding sets only check/outcome/subject/path/"
+                                                "message/fix/file; all but subject are in the grouping key and subject is "
+                                                "replaced, so same[0] and same[1] group alike"),
+    "mooring.checks.preflight.x_host_key_findings": ({6, 10}, "`where` only fills ConfigProblem.file, which "
+                                                   "host_key_findings never reads (it names the inventory itself)"),
     "mooring.checks.preflight.x__exec_inventory": ({19}, "the code's file name shows only in a traceback, never in the message "
                                                  "(type, text, or the SyntaxError's line)"),
     "mooring.checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
