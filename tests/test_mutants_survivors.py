@@ -199,3 +199,18 @@ def test_a_password_with_a_slash_is_the_one_part_of_the_url_reported(world, shop
     assert url_findings(model_for("staging")) == [
         ("services.api.environment.DATABASE_URL", "DATABASE_URL: the password is not POSTGRES_PASSWORD",
          "use ${POSTGRES_PASSWORD} in the URL")]
+
+
+def test_an_empty_key_a_compose_service_requires_names_that_service(world, shop_project):
+    """``stack.compose.services.api.required_env: [TZ]`` with TZ declared empty (allow_empty): the
+    finding names the service that requires it, in its message and its fix (it once named the
+    key path's third part, ``services``)."""
+    use_shop(world, shop_project, {})
+    data = world.read("all.yml")
+    data["stack"]["compose"]["services"] = {"api": {"required_env": ["TZ"]}}
+    data["stack"]["env"]["TZ"] = {"value": "", "allow_empty": True}
+    world.write("all.yml", data)
+    found = [(f.path, f.message, f.fix) for f in check_model(model_for("staging"))
+             if f.check == "env.complete" and f.outcome is Outcome.FAILED]
+    assert found == [("stack.env.TZ", "TZ is empty (the declared value is empty) but api needs it",
+                      "give it a value: api demands it not empty (required_env, or ${TZ:?...})")]

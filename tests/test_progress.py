@@ -33,7 +33,7 @@ def test_an_image_shipment_shows_its_size_hosts_and_speed():
     progress.shipping({"mooring/api:1.0.0": 30_000_000})
     feed(progress, "--> Starting operation: Stack | Image mooring/api:1.0.0 (shipped)",
          "    [docker-2] \x1b[32mSuccess\x1b[0m", "    [docker-1] Success", "    [docker-3] No changes")
-    time.sleep(0.2)
+    time.sleep(1.0)  # long enough that the 0.1 s rounding of the time shown moves the speed by < 5 %
     feed(progress, "--> Starting operation: Stack | File /srv/mooring/solacore/compose.yml")
     shown = lines(out)
     assert shown[0] == "  Stack | Image mooring/api:1.0.0 (shipped)" and shown[-1].startswith("  Stack | File ")
@@ -41,7 +41,7 @@ def test_an_image_shipment_shows_its_size_hosts_and_speed():
                          r"(?P<s>[\d.]+) s \((?P<speed>[\d.]+) MB/s\)", shown[1])
     assert found, shown
     seconds, speed = float(found["s"]), float(found["speed"])
-    assert 0.2 <= seconds < 5 and speed == pytest.approx(60 / seconds, rel=0.1)  # two hosts received 30 MB each
+    assert 1.0 <= seconds < 10 and speed == pytest.approx(60 / seconds, rel=0.1)  # two hosts received 30 MB each
 
 
 def test_an_image_every_host_has_says_so_and_the_last_operation_is_closed_by_the_run():

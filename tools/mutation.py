@@ -373,9 +373,19 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
                                                   "text (no arguments: its % is not formatted)"),
     "mooring.declare.model.x__compose_port": ({7}, "'' and 'XXXX' are both not digits: an unpublished port either way"),
-    "mooring.checks.rules.consistency.x__compose_env": ({31}, "the shifted arguments land in multiline (() is falsy like False), "
+    "mooring.checks.rules.consistency.x__compose_env": ({31, 22, 23, 25, 30, 32, 33, 34, 36, 20},
+                                                     "the shifted arguments land in multiline (() is falsy like False), "
                                                      "references and declared, which the DATABASE_URL checks never read "
-                                                     "for a compose variable (key, value, secret, path, masked only)"),
+                                                     "for a compose variable (key, value, secret, path, masked only); "
+                                                     "secret_name/multiline/references/declared are never read there; "
+                                                     "20 (secret None): _same reads it only for a part without ***, "
+                                                     "which holds no secret (no input found; not a full proof)"),
+    "mooring.checks.live.x_backup_verify": ({59, 136}, "(gap or 0) vs (gap or 1) differ only when longest_gap_minutes "
+                                           "returns None or 0: never 0, and None is a schedule that never runs, which "
+                                           "the schema refuses; 0//60 and 1//60 are both 0"),
+    "mooring.checks.rules.env.x_env_complete": ({17}, "the service references add a key only for inputs like ${x$$}, "
+                                              "where the original's finding is a false alarm (the renderer writes it "
+                                              "as a literal): killing it would pin that false alarm"),
     "mooring.checks.registry.x__run_one": ({11}, "a raised exception always has a traceback, so `where` is never empty"),
     "mooring.checks.rules.env.x_env_line_breaks": ({34}, "\\x0B and \\x0b are the same regex escape"),
     "mooring.checks.rules.secrets.x_secrets_url_safe": ({3}, "a URL that is not secret references no secret and a direct secret "

@@ -30,7 +30,7 @@ def env_complete(ctx: RuleContext, name: str) -> list[Finding]:
     demanded |= {key for s in stack.services.values() for key in s.required_env}
     for key in sorted(uses):
         paths = list(dict.fromkeys(uses[key]))
-        services = ", ".join(sorted({p.split(".")[2] for p in paths if p.count(".") >= 2}))
+        services = ", ".join(_services_at(stack, paths))
         if key not in stack.env:
             example = {"REDIS_URL": "redis://redis:6379/0", "POSTGRES_DB": "readme_to_recover"}.get(key, "...")
             found.append(ctx.finding(name, Outcome.FAILED, paths[0],
@@ -47,6 +47,13 @@ def env_complete(ctx: RuleContext, name: str) -> list[Finding]:
                 fix = f"give it a value: {services} demands it not empty (required_env, or ${{{key}:?...}})"
             found.append(ctx.finding(name, Outcome.FAILED, var.path, f"{key} is empty ({source}) but {services} needs it", fix))
     return found
+
+
+def _services_at(stack, paths: list[str]) -> list[str]:
+    """The names of the services whose key paths are among ``paths`` (``stack.services.api.env``,
+    or a compose stack's ``stack.compose.services.api.required_env``)."""
+    return sorted({name for name, service in stack.services.items()
+                   for path in paths if path == service.path or path.startswith(f"{service.path}.")})
 
 
 @rule("env.line_breaks")
