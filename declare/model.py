@@ -769,18 +769,63 @@ def _check_variables(variables: dict[str, Variable], env: dict[str, EnvVar], src
 
 
 def _declaring_files(src: ComposeSource, services: dict[str, Any]) -> dict[str, str]:
-    """Service name → the first compose file (as declared) that writes it (for findings)."""
+    """Service name → the first compose file that writes it (for findings): one of the declared
+    files (as declared), or a file one of them ``include:``s (relative to the project)."""
+    found: dict[str, str] = {}
+    seen: set[Path] = set()
+    for path, declared in zip(src.files, src.declared):
+        for key, where in _written_services(path, declared, seen):
+            found.setdefault(key, where)
+    return found
+
+
+def _written_services(path: Path, shown: str, seen: set[Path]) -> list[tuple[str, str]]:
+    """(service, file shown) for each service ``path`` writes, those of the files it
+    ``include:``s first (Compose merges them before the including file's own)."""
+    import os
+
     import yaml
 
-    found: dict[str, str] = {}
-    for path, declared in zip(src.files, src.declared):
-        try:
-            written = (yaml.safe_load(path.read_text()) or {}).get("services") or {}
-        except (yaml.YAMLError, AttributeError):
-            continue
-        for key in written:
-            found.setdefault(str(key), declared)
-    return found
+    if path.resolve() in seen:
+        return []
+    seen.add(path.resolve())
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_compose_loader()) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    if not isinstance(document, dict):
+        return []
+    written = []
+    for item in document.get("include") or []:
+        named = item.get("path") if isinstance(item, dict) else item
+        for included in [named] if isinstance(named, str) else (named or []):
+            # relative to the including file, shown as the including file is (relative to the project)
+            written += _written_services(path.parent / str(included),
+                                         os.path.normpath(os.path.join(os.path.dirname(shown), str(included))), seen)
+    services = document.get("services")
+    written += [(str(key), shown) for key in (services if isinstance(services, dict) else {})]
+    return written
+
+
+def _compose_tag(loader: Any, suffix: str, node: Any) -> Any:
+    """Compose's own YAML tags (``!reset``, ``!override``) read as the value they tag."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_scalar(node)
+
+
+def _compose_loader() -> type:
+    import yaml
+
+    class ComposeLoader(yaml.SafeLoader):
+        """The safe loader, plus Compose's ``!reset`` and ``!override``."""
+
+    ComposeLoader.add_multi_constructor("!", _compose_tag)
+    return ComposeLoader
 
 
 def _compose_service(name: str, svc: dict[str, Any], extra: dict[str, Any], mounts: dict[str, Any],

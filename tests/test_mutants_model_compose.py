@@ -107,9 +107,23 @@ def test_a_build_service_without_an_image_is_refused_in_the_compose_file_that_wr
     assert refusal() == [("shop/jobs.yml", "services.job.image", BUILD_MESSAGE.format("job"), BUILD_FIX.format("job"))]
 
 
-def test_a_build_service_of_an_included_file_is_refused_in_the_first_compose_file(world, shop):
-    """``job`` comes from a file the third one ``include:``s, which mooring does not read: the
-    refusal names the first compose file, never no file."""
-    (shop / "included.yml").write_text(yaml.safe_dump({"services": {"job": {"build": "./worker"}}}))
-    use_files(world, shop, {"jobs.yml": {"include": ["included.yml"]}})
-    assert refusal() == [(SHOP_FILES[0], "services.job.image", BUILD_MESSAGE.format("job"), BUILD_FIX.format("job"))]
+def test_a_build_service_of_an_included_file_is_refused_in_the_included_file(world, shop):
+    """``job`` comes from a file the third one ``include:``s: the refusal names that file, the one
+    the team edits (as the including file is shown: relative to the project)."""
+    (shop / "jobs").mkdir()
+    (shop / "jobs" / "included.yml").write_text(yaml.safe_dump({"services": {"job": {"build": "./worker"}}}))
+    use_files(world, shop, {"jobs.yml": {"include": [{"path": "jobs/included.yml"}]}})
+    assert refusal() == [("shop/jobs/included.yml", "services.job.image", BUILD_MESSAGE.format("job"),
+                          BUILD_FIX.format("job"))]
+
+
+def test_a_service_written_under_compose_s_own_tags_is_refused_in_its_file(world, shop):
+    """A file using Compose's ``!reset``/``!override`` tags is still read for where a service is
+    written (a plain safe YAML load fails on them, and the refusal named the first file)."""
+    (shop / "jobs.yml").write_text("services:\n  job:\n    build: ./worker\n    ports: !reset []\n"
+                                   "    environment: !override {A: b}\n")
+    use_files(world, shop, {})
+    data = world.read("all.yml")
+    data["stack"]["compose"]["files"].append("shop/jobs.yml")
+    world.write("all.yml", data)
+    assert refusal() == [("shop/jobs.yml", "services.job.image", BUILD_MESSAGE.format("job"), BUILD_FIX.format("job"))]
