@@ -372,6 +372,9 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                  "(type, text, or the SyntaxError's line)"),
     "mooring.checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
                                                   "text (no arguments: its % is not formatted)"),
+    "mooring.declare.model.x__compose_secret_files": ({26}, "the fallback path is built only for a secret without "
+                                                      "file:, and the loop then skips to the next secret before "
+                                                      "using it"),
     "mooring.declare.model.x__compose_port": ({7}, "'' and 'XXXX' are both not digits: an unpublished port either way"),
     "mooring.checks.rules.consistency.x__compose_env": ({31, 22, 23, 25, 30, 32, 33, 34, 36, 20},
                                                      "the shifted arguments land in multiline (() is falsy like False), "
