@@ -232,7 +232,10 @@ def inventory_hosts(inventory_path: str) -> list[InventoryHost]:
     groups: dict[str, list[str]] = {}
     data: dict[str, dict[str, Any]] = {}
     for key, value in namespace.items():
-        names = _group_hosts(key, value)
+        try:
+            names = _group_hosts(key, value)
+        except ValueError as exc:
+            raise MooringError(f"inventory {inventory_path}: {exc}") from None
         if names is not None:
             groups[key] = names
             for name, host_data in _host_data(value).items():
@@ -249,7 +252,7 @@ def _host_data(value: Any) -> dict[str, dict[str, Any]]:
     """Host name → the data an inventory group gives it: the group's own data (``([names], {data})``)
     under each host's own (``(name, {data})``)."""
     group_data: dict[str, Any] = {}
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], list) and isinstance(value[1], dict):
+    if isinstance(value, tuple):
         value, group_data = value
     found = {}
     for item in value:
@@ -287,21 +290,28 @@ def _exec_inventory(path: Path) -> dict[str, Any]:
 
 
 def _group_hosts(key: str, value: Any) -> list[str] | None:
-    if key.startswith("_"):
+    """The host names of inventory group ``key``, read as pyinfra reads them: a list of hosts, or
+    a ``(hosts, data)`` tuple; each host a name or ``(name, data)``. None when ``key`` is no group
+    (pyinfra skips it too); ValueError for a group pyinfra would misread or refuse."""
+    if key.startswith("_") or not isinstance(value, (list, tuple)):
         return None
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], list) and isinstance(value[1], dict):
+    if isinstance(value, tuple):  # pyinfra: always (hosts, data)
+        if len(value) != 2 or not isinstance(value[0], (list, tuple)) or not isinstance(value[1], dict):
+            raise ValueError(f"group {key} is a tuple, which pyinfra reads as (hosts, data): write a list, "
+                             f"{key} = [\"host-1\", ...], or ([\"host-1\", ...], {{...data}})")
         value = value[0]
-    if not isinstance(value, (list, tuple)) or not value:
-        return None
     names = []
     for item in value:
         if isinstance(item, str):
             names.append(item)
-        elif isinstance(item, tuple) and item and isinstance(item[0], str):
+        elif not isinstance(item, tuple):
+            return None  # pyinfra skips such a group (with a warning): it holds no hosts
+        elif len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], dict):
             names.append(item[0])
         else:
-            return None
-    return names
+            raise ValueError(f"group {key}: host entry {item!r} is neither a name nor (name, {{...data}}): "
+                             f"write \"host-1\" or (\"host-1\", {{\"ssh_port\": 22}})")
+    return names or None
 
 
 def select_hosts(hosts: list[InventoryHost], limit: list[str] | None) -> list[InventoryHost]:

@@ -31,14 +31,25 @@ def test_an_inventory_file_gives_hosts_groups_and_data(tmp_path):
         "numbers = [1, 2]",
         "text = 'w1'",
         "mixed = ['w1', 3]",
-        "pairs = [('w2',)]",
     ]), name="site.py")
     hosts = inventory_hosts(path)
     assert [(h.name, h.groups, h.data) for h in hosts] == [
         ("w1", ("web", "site"), {"ssh_port": 2222}),
-        ("w2", ("web", "db", "pairs", "site"), {"ssh_user": "ops"}),
+        ("w2", ("web", "db", "site"), {"ssh_user": "ops"}),
         ("d1", ("db", "site"), {"ssh_user": "ops"}),
     ]
+
+
+@pytest.mark.parametrize("group, why", [
+    ("pairs = [('w2',)]", "group pairs: host entry ('w2',) is neither a name nor (name, {...data})"),
+    ("pairs = [('w2', None)]", "group pairs: host entry ('w2', None) is neither a name nor (name, {...data})"),
+    ("web = ('w1', 'w2')", "group web is a tuple, which pyinfra reads as (hosts, data): write a list"),
+])
+def test_a_group_pyinfra_would_misread_is_refused_naming_the_file_and_the_fix(tmp_path, group, why):
+    path = write_inventory(tmp_path, group + "\n", name="site.py")
+    with pytest.raises(MooringError) as refused:
+        inventory_hosts(path)
+    assert str(refused.value).startswith(f"inventory {path}: {why}"), refused.value
 
 
 def test_an_all_group_lists_the_hosts_and_the_file_group_may_be_declared(tmp_path):
