@@ -368,7 +368,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                 "replaced, so same[0] and same[1] group alike"),
     "mooring.checks.preflight.x_host_key_findings": ({6, 10}, "`where` only fills ConfigProblem.file, which "
                                                    "host_key_findings never reads (it names the inventory itself)"),
-    "mooring.checks.preflight.x__exec_inventory": ({19}, "the code's file name shows only in a traceback, never in the message "
+    "mooring.checks.preflight.x__exec_inventory": ({19, 18}, "the code's file name shows only in a traceback, never in the message "
                                                  "(type, text, or the SyntaxError's line)"),
     "mooring.checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
                                                   "text (no arguments: its % is not formatted)"),
@@ -404,6 +404,8 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                      "one; a result without status has an empty body (_record), so `or body` adds "
                                      "nothing; _probe_fix never reads its probe argument"),
     "mooring.checks.snapshot.x_expected_config_digests": ({9}, "another separator in the cache key keys the same stacks apart"),
+    "mooring.checks.snapshot.x_snapshot_key": ({12}, "codec names are looked up case-insensitively: .encode('ASCII') is "
+                                              ".encode('ascii'), and a hexdigest is ASCII"),
     "mooring.checks.snapshot.x__v1": ({10}, "lstrip('XXvXX') strips the same from a version (no version starts with X)"),
     "mooring.declare.model.xǁ_Unreachableǁ__init__": ({1}, "the exception's own text is never shown: its one caller reads "
                                                   "exc.key, exc.message and exc.fix"),
