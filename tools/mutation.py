@@ -369,7 +369,8 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.checks.preflight.x_host_key_findings": ({6, 10}, "`where` only fills ConfigProblem.file, which "
                                                    "host_key_findings never reads (it names the inventory itself)"),
     "mooring.checks.preflight.x__exec_inventory": ({19, 18}, "the code's file name shows only in a traceback, never in the message "
-                                                 "(type, text, or the SyntaxError's line)"),
+                                                 "(type, text, or the SyntaxError's line); 18: 'UTF-8' and 'utf-8' "
+                                                 "name the same codec"),
     "mooring.checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
                                                   "text (no arguments: its % is not formatted)"),
     "mooring.declare.model.x__compose_secret_files": ({26}, "the fallback path is built only for a secret without "
