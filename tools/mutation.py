@@ -405,6 +405,11 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                      "one; a result without status has an empty body (_record), so `or body` adds "
                                      "nothing; _probe_fix never reads its probe argument"),
     "mooring.checks.snapshot.x_expected_config_digests": ({9}, "another separator in the cache key keys the same stacks apart"),
+    "mooring.checks.probes.x__unb64": ({16}, "'UTF-8' and 'utf-8' name the same codec"),
+    "mooring.checks.probes.x_parse_host_answers": ({20}, "answers is cut to [:count]: `<=` lets in only len == count, "
+                                                   "which then adds [Answer] * 0 == []"),
+    "mooring.checks.probes.x_probe_url": ({17}, "'' and 'XXXX' differ only for a base URL without a host "
+                                         "(http://:80), which probe_base never builds: both results are unusable"),
     "mooring.checks.snapshot.x_snapshot_key": ({12}, "codec names are looked up case-insensitively: .encode('ASCII') is "
                                               ".encode('ascii'), and a hexdigest is ASCII"),
     "mooring.checks.snapshot.x__v1": ({10}, "lstrip('XXvXX') strips the same from a version (no version starts with X)"),
