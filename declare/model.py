@@ -704,11 +704,19 @@ def _compose_project(data: dict[str, Any], name: str, stack_dir: str, env: dict[
 
 def _built(project: dict[str, Any], services: dict[str, Service], declared: dict[str, str], src: ComposeSource,
            merged: Merged) -> tuple[str, ...]:
-    """The ``build:`` services mooring builds on the controller (those shipped); each must name its image."""
+    """The ``build:`` services mooring builds on the controller (those shipped); each must name its
+    image, and a service without an image (a ``provider:`` service) is refused: mooring ships,
+    pins and checks images."""
     problems = [ConfigProblem(declared.get(key, src.declared[0]), f"services.{key}.image",
                               f"{key} has `build:` but no `image:`: the host would have nothing to run",
                               "name the image it builds, e.g. `image: registry.example.com/team/" + key + ":${TAG}`")
                 for key, svc in project.items() if svc.get("build") and not svc.get("image")]
+    problems += [ConfigProblem(declared.get(key, src.declared[0]), f"services.{key}.image",
+                               f"{key} has no `image:` (a `provider:` service?): mooring deploys, pins and checks "
+                               "images, and has none to give it",
+                               f"give {key} an image, or keep it out of the stack mooring deploys (a profile "
+                               "stack.compose.profiles does not list)")
+                 for key, svc in project.items() if not svc.get("build") and not svc.get("image")]
     if problems:
         raise ConfigError(problems)
     return tuple(key for key, svc in project.items() if svc.get("build") and services[key].image_source == "ship")

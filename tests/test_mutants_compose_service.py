@@ -16,7 +16,7 @@ import pytest
 from mooring.declare.model import Healthcheck, Metrics, Service
 from tests.declared_world import ROOT, World, model_for
 from tests.test_compose_files import SHOP
-from tests.test_mutants_model_compose import use_files
+from tests.test_mutants_model_compose import refusal, use_files
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 CACHE_IMAGE = f"registry.example.com:5000/team/redis@{DIGEST}"
@@ -90,11 +90,16 @@ def test_a_switched_off_healthcheck_is_none(world: World, project: Path) -> None
     assert services["off"] == plain("off", "shop/off:1", written={"healthcheck.test": ["NONE"]})
 
 
-def test_a_service_without_an_image_names_none(world: World, project: Path) -> None:
-    """A Compose ``provider:`` service runs no image of its own: its image is empty, not made up."""
+def test_a_service_without_an_image_is_refused_in_its_file(world: World, project: Path) -> None:
+    """A Compose ``provider:`` service runs no image of its own: refused in the file that writes it
+    (it once became an image '' that the production rules asked to pin, and a deploy to pull)."""
     use_files(world, project, {"model.yml": {"services": {
         "llm": {"provider": {"type": "model", "options": {"model": "ai/smollm2"}}}}}})
-    assert model_for("staging").stack.services["llm"] == plain("llm", "")
+    assert refusal() == [("shop/model.yml", "services.llm.image",
+                          "llm has no `image:` (a `provider:` service?): mooring deploys, pins and checks images, "
+                          "and has none to give it",
+                          "give llm an image, or keep it out of the stack mooring deploys (a profile "
+                          "stack.compose.profiles does not list)")]
 
 
 def test_stack_compose_services_adds_required_env_and_metrics(world: World, project: Path) -> None:
