@@ -373,6 +373,11 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                  "name the same codec"),
     "mooring.checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
                                                   "text (no arguments: its % is not formatted)"),
+    "mooring.declare.model.x__compose_service": ({37, 40, 189, 191, 195, 196},
+                                                 "rsplit('/') or rsplit('/', 2) keep the same last piece as "
+                                                 "rsplit('/', 1); Compose's output always carries a depends_on "
+                                                 "condition (its schema refuses the long form without one), so the "
+                                                 ".get default is never used"),
     "mooring.declare.model.x__compose_secret_files": ({26}, "the fallback path is built only for a secret without "
                                                       "file:, and the loop then skips to the next secret before "
                                                       "using it"),
