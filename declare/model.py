@@ -903,7 +903,9 @@ def _compose_mount(mount: dict[str, Any], declared: dict[str, Any], src: Compose
         if local.is_relative_to(src.project_dir):
             rel = "./" + local.relative_to(src.project_dir).as_posix()
             relative[rel] = local
-            attrs = declared.get(rel) or declared.get(rel.rstrip("/")) or {}
+            # `./nginx/` and `./nginx` name the same folder (Compose hands the source over normalised)
+            attrs = next((value for key, value in declared.items()
+                          if posixpath.normpath(key) == posixpath.normpath(rel)), None) or {}
             owner, group, mode = attrs.get("owner"), attrs.get("group") or attrs.get("owner"), attrs.get("mode")
             source = posixpath.normpath(posixpath.join(stack_dir, rel))
             kind = "file" if local.is_file() else "dir"

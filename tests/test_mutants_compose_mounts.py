@@ -67,6 +67,20 @@ def test_mounts_get_the_declared_owner_group_and_mode_of_their_own_source_only(w
     ]
 
 
+def test_a_declared_folder_written_with_a_trailing_slash_is_the_same_folder(world: World, shop: Path) -> None:
+    """``./data/`` (the schema accepts it) declares the owner and mode of ``./data``: it was once
+    matched against Compose's normalised source only, silently ignored, and the read-only rule then
+    said the mount declared no owner."""
+    (shop / "data").mkdir()
+    tools_service(world, shop, {"volumes": ["./data:/data:ro"]})
+    data = world.read("all.yml")
+    data["stack"]["compose"]["mounts"]["./data/"] = {"owner": "app", "group": "www", "mode": "0750"}
+    world.write("all.yml", data)
+    stack = model_for("staging").stack
+    assert stack.services["tools"].volumes == [bind(f"{stack.dir}/data", "/data", 0, read_only=True, owner="app",
+                                                   group="www", mode="0750")]
+
+
 # --- ports -------------------------------------------------------------------------------------
 
 def test_published_ports_keep_their_address_and_protocol(world: World, shop: Path) -> None:
@@ -75,6 +89,13 @@ def test_published_ports_keep_their_address_and_protocol(world: World, shop: Pat
     tools_service(world, shop, {"ports": ["127.0.0.1:9000:90/udp", "9001:91", "92"]})
     assert model_for("staging").stack.services["tools"].ports == [
         PortMapping("127.0.0.1", 9000, 90, "udp"), PortMapping("", 9001, 91, "tcp")]
+
+
+def test_a_published_port_range_is_each_of_its_ports(world: World, shop: Path) -> None:
+    """Compose expands ``9002-9003:92-93`` into single ports: the port rules see each one."""
+    tools_service(world, shop, {"ports": ["9002-9003:92-93"]})
+    assert model_for("staging").stack.services["tools"].ports == [
+        PortMapping("", 9002, 92, "tcp"), PortMapping("", 9003, 93, "tcp")]
 
 
 # --- variables the files need ------------------------------------------------------------------
