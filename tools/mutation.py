@@ -381,7 +381,8 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.declare.model.x__compose_secret_files": ({26}, "the fallback path is built only for a secret without "
                                                       "file:, and the loop then skips to the next secret before "
                                                       "using it"),
-    "mooring.declare.model.x__compose_port": ({7}, "'' and 'XXXX' are both not digits: an unpublished port either way"),
+    "mooring.declare.model.x__compose_port": ({7, 30, 31}, "'' and 'XXXX' are both not digits: an unpublished port "
+                                             "either way; Compose always fills in the protocol, so `or 'tcp'` never runs"),
     "mooring.checks.rules.consistency.x__compose_env": ({31, 22, 23, 25, 30, 32, 33, 34, 36, 20},
                                                      "the shifted arguments land in multiline (() is falsy like False), "
                                                      "references and declared, which the DATABASE_URL checks never read "
@@ -415,6 +416,9 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                    "which then adds [Answer] * 0 == []"),
     "mooring.checks.probes.x_probe_url": ({17}, "'' and 'XXXX' differ only for a base URL without a host "
                                          "(http://:80), which probe_base never builds: both results are unusable"),
+    "mooring.checks.snapshot.x_normalize_ref": ({14}, "a ref with '@' has a digest 'algo:hex' after its last '/', so the "
+                                               "':' test already skips ':latest'; only a malformed 'app@abc' differs, "
+                                               "for which image_id returns None either way"),
     "mooring.checks.snapshot.x_snapshot_key": ({12}, "codec names are looked up case-insensitively: .encode('ASCII') is "
                                               ".encode('ascii'), and a hexdigest is ASCII"),
     "mooring.checks.snapshot.x__v1": ({10}, "lstrip('XXvXX') strips the same from a version (no version starts with X)"),
