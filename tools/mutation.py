@@ -172,8 +172,8 @@ def migrate_results(workdir: Path) -> None:
     mutants = workdir / "mutants"
     for layer in LAYERS:
         old = mutants / layer
-        if not old.is_dir() or old.is_symlink():
-            continue
+        if not old.is_dir() or old.is_symlink() or not any(old.glob("**/*.py.meta")):
+            continue  # absent, or the plain copy the tests read (also_copy), holding no results
         for meta in sorted(old.rglob("*.py.meta")):
             data = json.loads(meta.read_text())
             for key, value in list(data.items()):
@@ -202,7 +202,7 @@ def sync_copy(workdir: Path, fresh: bool, source: str, deselect: list[str]) -> N
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    if (workdir / "mutants" / "checks").is_dir():
+    if any((workdir / "mutants" / layer).glob("**/*.py.meta") for layer in LAYERS):  # results of the old layout
         migrate_results(workdir)
     with tempfile.TemporaryDirectory(prefix="mooring-mutation-src-") as tmp:
         src = Path(tmp)
