@@ -202,7 +202,7 @@ def sync_copy(workdir: Path, fresh: bool, source: str, deselect: list[str]) -> N
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    if any((workdir / "mutants" / layer).glob("**/*.py.meta") for layer in LAYERS):  # results of the old layout
+    if any(next((workdir / "mutants" / layer).glob("**/*.py.meta"), None) for layer in LAYERS):  # the old layout
         migrate_results(workdir)
     with tempfile.TemporaryDirectory(prefix="mooring-mutation-src-") as tmp:
         src = Path(tmp)
