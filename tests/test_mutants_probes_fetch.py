@@ -6,14 +6,12 @@ run by the local ``sh`` with the local curl and python3. Written for the mutatio
 
 from __future__ import annotations
 
-import http.server
 import os
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from typing import Any, Sequence
+from typing import Sequence
 
 import httpx
 import pytest
@@ -21,6 +19,7 @@ import pytest
 from mooring.checks import probes
 from mooring.checks.probes import (Answer, Ask, HostFetch, answer_problem, controller_fetch, host_fetch_script,
                                    parse_host_answers, poll, probe_url)
+from tests.local_http import Handler, serving
 
 #: What the host says when it has no tool to probe with.
 NO_TOOL = ("the host has no curl or python3 to run probes with: install curl there (bootstrap), or probe from the "
@@ -31,7 +30,7 @@ SH = "/bin/sh"
 
 # -- a real API on 127.0.0.1 ------------------------------------------------------------------------
 
-class _Api(http.server.BaseHTTPRequestHandler):
+class _Api(Handler):
     """Routes: /live 200, /moved 302 to /live, /slow 200 after 1 s, /stuck headers and 5 of 100
     bytes then silence, /latin1 200 with a body that is not UTF-8."""
 
@@ -52,29 +51,14 @@ class _Api(http.server.BaseHTTPRequestHandler):
             return
         if self.path == "/slow":
             time.sleep(1.0)
-        body = b"caf\xe9 ready" if self.path == "/latin1" else b'{"status": "live"}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200, b"caf\xe9 ready" if self.path == "/latin1" else b'{"status": "live"}')
 
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 (port 0) in a thread; its base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(_Api) as base:
+        yield base
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ Written for the mutation run (docs/mutation.md)."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +17,7 @@ from mooring.checks.findings import Finding, Kind, Outcome
 from mooring.checks.probes import (CHECK_METRICS, CHECK_SMOKE, UNREACHABLE_FIX, Answer, _declared_checks,
                                    controller_fetch, http_checks, metrics_finding, poll, run_gate, unreachable)
 from mooring.declare.model import Probe, Stack, build_model
+from tests.local_http import Handler, serving
 
 PROD = ("prod-1.example.invalid", ["production"])
 #: The fixed routes answering as a healthy reference API does.
@@ -81,36 +80,21 @@ def smoke_findings(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.check == CHECK_SMOKE]
 
 
-class _Slow(http.server.BaseHTTPRequestHandler):
+class _Slow(Handler):
     """An API that takes ``delay`` seconds to answer 200."""
 
     delay = 0.6
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         time.sleep(self.delay)
-        body = b'{"status": "live"}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200, b'{"status": "live"}')
 
 
 @contextmanager
 def slow_api() -> Iterator[str]:
     """A real HTTP server on 127.0.0.1 (port 0) answering slowly; yields its base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(_Slow) as base:
+        yield base
 
 
 # -- the deploy gate: plan probes (run_gate) -------------------------------------------------------

@@ -7,13 +7,13 @@ from __future__ import annotations
 import http.server
 import io
 import re
-import threading
 import time
 
 import pytest
 
 from mooring.checks.probes import run_gate
 from mooring.output.progress import Progress
+from tests.local_http import serving
 
 LINE = re.compile(r"^\[\s*[\d.]+s\] (?P<text>.*)$")
 
@@ -93,11 +93,8 @@ class _Starting(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def starting_api():
     _Starting.answered = 0
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Starting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Starting) as base:
+        yield base
 
 
 def test_each_gate_attempt_shows_as_it_ends(starting_api):

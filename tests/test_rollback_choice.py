@@ -16,8 +16,7 @@ it did.
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from mooring.deploy.plan import Op, ReleaseRef, RollbackResult, StackPlan, Verdi
 from mooring import deployer
 from mooring.deployer import DeployReport, Result, _judge, _settle, _verdict
 from mooring.runner import OpResult, RunResult
+from tests.local_http import serving
 
 STAGED_HASH = "hash-staged"
 COMPOSE_HASH = "hash-compose"
@@ -46,14 +46,8 @@ class _Health(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def http_base():
     """A loopback HTTP server standing in for the hosts' stacks (healthy on /ok only)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Health) as base:
+        yield base
 
 
 def plan(new_release: bool, health_path: str, http_base: str) -> StackPlan:
