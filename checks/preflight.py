@@ -23,7 +23,7 @@ from mooring.declare.model import HostModel, Stack, build_model, host_model
 from mooring.declare.render import RenderedStack, render_stack
 from mooring.declare.secrets import stand_ins_active
 
-log = logging.getLogger("mooring.checks.preflight")
+log = logging.getLogger(__name__)
 
 #: Subject prefix of a finding that holds for every host of a group.
 GROUP_SUBJECT = "group:"

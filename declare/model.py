@@ -790,8 +790,6 @@ def _declaring_files(src: ComposeSource, services: dict[str, Any]) -> dict[str, 
 def _written_services(path: Path, shown: str, seen: set[Path]) -> list[tuple[str, str]]:
     """(service, file shown) for each service ``path`` writes, those of the files it
     ``include:``s first (Compose merges them before the including file's own)."""
-    import os
-
     import yaml
 
     if path.resolve() in seen:
@@ -809,7 +807,8 @@ def _written_services(path: Path, shown: str, seen: set[Path]) -> list[tuple[str
         for included in [named] if isinstance(named, str) else (named or []):
             # relative to the including file, shown as the including file is (relative to the project)
             written += _written_services(path.parent / str(included),
-                                         os.path.normpath(os.path.join(os.path.dirname(shown), str(included))), seen)
+                                         posixpath.normpath(posixpath.join(posixpath.dirname(shown), str(included))),
+                                         seen)
     services = document.get("services")
     written += [(str(key), shown) for key in (services if isinstance(services, dict) else {})]
     return written
@@ -826,7 +825,9 @@ def _compose_tag(loader: Any, suffix: str, node: Any) -> Any:
     return loader.construct_scalar(node)
 
 
+@functools.cache
 def _compose_loader() -> type:
+    """The YAML loader for compose files (made once, on first use: yaml is imported lazily here)."""
     import yaml
 
     class ComposeLoader(yaml.SafeLoader):

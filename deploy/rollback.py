@@ -37,20 +37,16 @@ def on_demand_target(wanted: object, history: ReleaseHistory) -> tuple[int | Non
     return int(str(wanted)), ""
 
 
-def migrated_release(history: ReleaseHistory, directory: str, target: int) -> Release | None:
+def migrated_release(history: ReleaseHistory, directory: str, target: int, force: bool) -> Release | None:
     """The current release when it applied migrations (its ``migrated-<id>`` marker) that
-    restoring ``target`` would roll back past, else None."""
+    restoring ``target`` rolls back past, else None. Only a target ``stack.rolled_back`` will
+    restore counts (kept; not failed, or ``force``): only then may a down-migration run first."""
     current, restored = history.current_release(), history.by_number(target)
     if current is None or restored is None or current.release_id == restored.release_id:
         return None
+    if restored.failed and not force:
+        return None
     return current if host.get_fact(File, path=f"{directory}/releases/migrated-{current.release_id}") else None
-
-
-def _restorable(history: ReleaseHistory, target: int, force: bool) -> bool:
-    """Whether ``stack.rolled_back`` will restore ``target`` (kept; not failed, or forced): only
-    then may a down-migration run before it."""
-    release = history.by_number(target)
-    return release is not None and (force or not release.failed)
 
 
 def migration_warning(migrated: Release, target: int, down: list[str] | None) -> str:
@@ -68,6 +64,7 @@ model = host_model(host)
 verdict = read_host_plan(host.name, "verdict", Verdict) or Verdict()
 if model.stack is not None:
     wanted = host.data.get("mooring_rollback_to")
+    force = wanted is not None and str(host.data.get("mooring_rollback_force")) == "1"
     target, refused, warning = verdict.roll_back_to, "", ""
     rendered = render_stack(model)
     mounts: dict[str, list[str]] = {}
@@ -79,9 +76,7 @@ if model.stack is not None:
         target, refused = on_demand_target(wanted, history)
         if target is not None and run_dir() is not None:  # mooring rollback: under the deploy lock
             refused = take_lock(model.stack, [item.path for item in rendered.files]) or ""
-        force = str(host.data.get("mooring_rollback_force")) == "1"
-        restorable = target is not None and not refused and _restorable(history, target, force)
-        migrated = migrated_release(history, model.stack.dir, target) if restorable else None
+        migrated = None if target is None or refused else migrated_release(history, model.stack.dir, target, force)
         asked = str(host.data.get("mooring_rollback_migrate_down")) == "1"
         down = model.stack.migration.down if asked and model.stack.migration else None
         if asked and not down and not refused:
@@ -102,7 +97,7 @@ if model.stack is not None:
                           project=model.stack.name, number=target, run=run_id(), failed_number=verdict.failed,
                           containers_touched=verdict.containers_touched, mounts=mounts,
                           make_current=wanted is not None, secrets=declared_secrets(model.stack),
-                          force=wanted is not None and str(host.data.get("mooring_rollback_force")) == "1")
+                          force=force)
     elif verdict.failed is not None:
         stack.marked_failed(name="Mark the failed release", directory=model.stack.dir, number=verdict.failed)
     kept = verdict.failed is not None and host.get_fact(Releases, directory=model.stack.dir).by_number(

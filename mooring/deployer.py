@@ -491,7 +491,8 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
                 why[name], settled[name] = "healthy at one look, not yet confirmed by a second", restarts
         for name in looked:  # the gate's attempts, as they come
             passed = name not in waiting and name not in failed
-            report.progress.phase(f"  {name}: look {looks}: {'every service running and healthy' if passed else why[name]}")
+            said = "every service running and healthy" if passed else why[name]
+            report.progress.phase(f"  {name}: look {looks}: {said}")
         if not waiting or time.monotonic() > deadline:
             break
         time.sleep(SERVICES_POLL_S)

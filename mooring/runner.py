@@ -20,6 +20,7 @@ from pathlib import Path
 from mooring.declare.errors import MooringError
 from mooring.declare.layers import group_data_dir
 from mooring.declare.paths import ROOT, inventories_dir, project_root
+from mooring.deploy import deploy_file
 
 
 #: What pyinfra's log says about a host that failed (connect errors, op errors).
@@ -209,11 +210,9 @@ def _last_json(stdout: str) -> dict | None:
 
 
 def deploy_path(name: str) -> str:
-    """Path of one of mooring's deploy files, e.g. ``deploy_path("bootstrap")``."""
-    path = ROOT / "deploy" / f"{name}.py"
-    if not path.exists():
-        raise MooringError(f"no deploy file {path}")
-    return str(path.relative_to(ROOT))
+    """Path of one of mooring's deploy files relative to ROOT (pyinfra's working directory), e.g.
+    ``deploy_path("bootstrap")``."""
+    return str(Path(deploy_file(name)).relative_to(ROOT))
 
 
 def inventory_path(value: str) -> str:

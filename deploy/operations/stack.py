@@ -82,10 +82,9 @@ def migrated(directory: str, project: str, service: str, command: list[str], rel
     if host.get_fact(Sha256File, path=marker):
         host.noop(f"migrations already ran for release {release_id}")
         return
-    run = [compose_cmd(directory, project), "run", "--rm", "-T", QuoteString(service),
-           *(QuoteString(part) for part in command)]
     yield StringCommand("mkdir", "-p", QuoteString(f"{directory}/releases"))
-    yield StringCommand(*run, "&&", "date", "-u", "+%FT%TZ", ">", QuoteString(marker))
+    yield StringCommand(*_compose_run(directory, project, service, command), "&&", "date", "-u", "+%FT%TZ", ">",
+                        QuoteString(marker))
 
 
 @operation()
@@ -111,9 +110,14 @@ def migrated_down(directory: str, project: str, service: str, command: list[str]
     if not host.get_fact(Sha256File, path=marker):
         host.noop(f"release {release_id} ran no migrations: nothing to undo")
         return
-    run = [compose_cmd(directory, project), "run", "--rm", "-T", QuoteString(service),
-           *(QuoteString(part) for part in command)]
-    yield StringCommand(*run, "&&", "rm", "-f", QuoteString(marker))
+    yield StringCommand(*_compose_run(directory, project, service, command), "&&", "rm", "-f", QuoteString(marker))
+
+
+def _compose_run(directory: str, project: str, service: str, command: list[str]) -> list:
+    """``docker compose run --rm -T SERVICE COMMAND...`` in the stack's folder (a one-off container
+    of the current release: the migrations, up or down)."""
+    return [compose_cmd(directory, project), "run", "--rm", "-T", QuoteString(service),
+            *(QuoteString(part) for part in command)]
 
 
 def keep_set(history: ReleaseHistory, new_number: int, keep: int) -> set[int]:
