@@ -168,12 +168,13 @@ def migrate_results(workdir: Path) -> None:
     """Carry a copy's results over from the repository layout (``mutants/checks/...``, mutants
     named ``checks.live.*``) to the installed one (``mutants/mooring/checks/...``,
     ``mooring.checks.live.*``). mutmut regenerates the moved modules and keeps each result whose
-    function is unchanged (the hash per function stays in the meta file)."""
+    function is unchanged (the hash per function stays in the meta file). Nothing happens to a
+    copy without results there (``mutants/checks`` is then the plain copy the tests read)."""
     mutants = workdir / "mutants"
-    for layer in LAYERS:
-        old = mutants / layer
-        if not old.is_dir() or old.is_symlink() or not any(old.glob("**/*.py.meta")):
-            continue  # absent, or the plain copy the tests read (also_copy), holding no results
+    old_layers = [mutants / layer for layer in LAYERS if next((mutants / layer).glob("**/*.py.meta"), None)]
+    if not old_layers:
+        return
+    for old in old_layers:
         for meta in sorted(old.rglob("*.py.meta")):
             data = json.loads(meta.read_text())
             for key, value in list(data.items()):
@@ -183,7 +184,7 @@ def migrate_results(workdir: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(data))
         shutil.rmtree(old)
-        print(f"mutation results moved to the installed layout: mutants/mooring/{layer}/", flush=True)
+        print(f"mutation results moved to the installed layout: mutants/mooring/{old.name}/", flush=True)
     (mutants / "mutmut-stats.json").unlink(missing_ok=True)  # test → function names of the old layout
     sample = workdir / "sample.json"
     if sample.exists():
@@ -202,8 +203,7 @@ def sync_copy(workdir: Path, fresh: bool, source: str, deselect: list[str]) -> N
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    if any(next((workdir / "mutants" / layer).glob("**/*.py.meta"), None) for layer in LAYERS):  # the old layout
-        migrate_results(workdir)
+    migrate_results(workdir)
     with tempfile.TemporaryDirectory(prefix="mooring-mutation-src-") as tmp:
         src = Path(tmp)
         export_tree(source, src)
