@@ -164,10 +164,24 @@ def controller_fetch(url: str, timeout: float) -> Answer:
     """
     started = time.monotonic()
     try:
-        response = _client().get(url, timeout=timeout)
+        with _client().stream("GET", url, timeout=timeout) as response:
+            body = _read_capped(response, started + timeout)
     except httpx.HTTPError as exc:
         return Answer(None, "", int((time.monotonic() - started) * 1000), f"{type(exc).__name__}: {exc}")
-    return Answer(response.status_code, response.text[:MAX_BODY], int((time.monotonic() - started) * 1000))
+    return Answer(response.status_code, body, int((time.monotonic() - started) * 1000))
+
+
+def _read_capped(response: httpx.Response, deadline: float) -> str:
+    """The first MAX_BODY bytes of ``response``'s body, decoded (as curl's ``--max-time`` on the host:
+    an endless body is cut, a body still trickling at ``deadline`` is a ``ReadTimeout``)."""
+    data = bytearray()
+    for chunk in response.iter_bytes():
+        if data and time.monotonic() > deadline:
+            raise httpx.ReadTimeout("the body was not complete within the probe's timeout", request=response.request)
+        data += chunk
+        if len(data) >= MAX_BODY:
+            break
+    return bytes(data[:MAX_BODY]).decode(response.encoding or "utf-8", errors="replace")
 
 
 #: What the host-side command prints per request: ``mooring-probe RC STATUS SECONDS BODY ERR``
