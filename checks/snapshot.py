@@ -1381,9 +1381,7 @@ def _to_data(value: Any, digests: bool) -> Any:
                 if digests or f.name not in DIGEST_FIELDS}
     if isinstance(value, (tuple, list)):
         return [_to_data(item, digests) for item in value]
-    if isinstance(value, dict):
-        return {key: _to_data(item, digests) for key, item in value.items()}
-    return value
+    return value  # the dataclasses hold no dicts: tuples, strings, numbers, None
 
 
 def _from_data(hint: Any, data: Any) -> Any:

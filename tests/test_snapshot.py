@@ -71,6 +71,7 @@ def relocate(spec: SnapshotSpec, root: Path, project: str = "mooring-snapshot-te
         paths=tuple(dataclasses.replace(p, path=moved(p.path)) for p in spec.paths),
         cron_files=tuple(moved(p) for p in spec.cron_files), backup_dir=moved(spec.backup_dir),
         backup_log=moved(spec.backup_log), metrics_file=moved(spec.metrics_file),
+        verify_metrics_file=moved(spec.verify_metrics_file),
         services=tuple(dataclasses.replace(s, image=f"mooring-snapshot-test/absent-{s.name}:0") for s in spec.services))
 
 
