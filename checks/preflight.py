@@ -336,10 +336,9 @@ def group_findings(findings: list[Finding], hosts: list[InventoryHost], group_da
         for group in host.groups:
             members.setdefault(group, set()).add(host.name)
     folder = group_data or group_data_dir()
-    by_key: dict[tuple, list[Finding]] = {}
-    for finding in findings:
-        key = (finding.check, finding.outcome, finding.path, finding.message, finding.fix, finding.file)
-        by_key.setdefault(key, []).append(finding)
+    by_key: dict[Finding, list[Finding]] = {}
+    for finding in findings:  # alike in every field but the subject (a host's own finding keeps its host)
+        by_key.setdefault(replace(finding, subject=""), []).append(finding)
     out: list[Finding] = []
     for same in by_key.values():
         subjects = {f.subject for f in same}

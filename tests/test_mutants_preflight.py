@@ -128,8 +128,11 @@ def test_findings_differing_in_any_part_are_kept_apart(tmp_path):
         assert [f.subject for f in found] == ["a", "b"], change
     import dataclasses
 
-    other_fix = dataclasses.replace(finding("b"), fix="other")
-    assert [f.subject for f in group_findings([finding("a"), other_fix], hosts, tmp_path)] == ["a", "b"]
+    # the fix, and what a live finding carries (its host, resource, expected and actual state)
+    for change in (dict(fix="other"), dict(host="b"), dict(kind="live"), dict(resource="file:/x"),
+                   dict(expected="0600"), dict(actual="0644")):
+        other = dataclasses.replace(finding("b"), **change)
+        assert [f.subject for f in group_findings([finding("a"), other], hosts, tmp_path)] == ["a", "b"], change
 
 
 def test_findings_are_sorted_worst_first_then_by_subject_check_and_path():
