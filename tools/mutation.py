@@ -298,6 +298,10 @@ def load_results(workdir: Path) -> dict[str, dict[str, int | None]]:
 #: move, these stop matching and the survivors show up again to be read again. docs/mutation.md
 #: lists them with the same reasons.
 EXPLAINED: dict[str, tuple[set[int], str]] = {
+    "mooring.checks.snapshot.x_snapshot_spec": ({12, 13, 14}, "file_of(None / 'XXstackXX' / 'STACK') for a model "
+                                               "without a stack: no layer holds a 'stack' key then (the schema refuses "
+                                               "stack: {}, stack: null and unknown top-level keys), so every argument "
+                                               "falls back to the last layer's file"),
     "mooring.declare.schema.x__type_name": ({5, 6, 7, 8, 9, 26, 27, 30, 31},
                                    "the list/float entries equal their fallback (the type's own name); NoneType is never "
                                    "reached (cerberus reports null with the nullable rule first)"),
