@@ -20,7 +20,7 @@ import re
 import threading
 from typing import Any, Callable
 
-from cerberus import Validator
+from cerberus import Validator, errors
 from cerberus.errors import ValidationError
 
 from mooring.declare.errors import ConfigError, ConfigProblem
@@ -533,11 +533,24 @@ _NORMALIZED: dict[str, dict[str, Any]] = {}
 _NORMALIZED_MAX = 256
 
 
+class WholeValueValidator(Validator):
+    """cerberus' Validator with each ``regex`` matched against the whole value.
+
+    cerberus matches with ``re.match`` and a pattern's ``$`` also matches before a final line
+    break, so ``name: |`` (a YAML block scalar: ``"solacore\\n"``) passed every pattern.
+    """
+
+    def _validate_regex(self, pattern: str, field: str, value: Any) -> None:
+        """{'type': 'string'}"""
+        if isinstance(value, str) and not re.fullmatch(pattern, value):
+            self._error(field, errors.REGEX_MISMATCH)
+
+
 def _validator(kind: str) -> Validator:
     """One reusable validator per schema kind and thread (building the schema is the slow part)."""
     own = _VALIDATORS.__dict__
     if kind not in own:
-        own[kind] = Validator(layer_schema() if kind == "layer" else merged_schema(), allow_unknown=False)
+        own[kind] = WholeValueValidator(layer_schema() if kind == "layer" else merged_schema(), allow_unknown=False)
     return own[kind]
 
 
@@ -631,6 +644,8 @@ def _message(error: ValidationError, path: str) -> str:
         return f"{_shown(value, path)} is not allowed"
     if rule == "regex" and "keysrules" in error.schema_path:  # the key is wrong, not its value
         return f"the key {value!r} has the wrong format"
+    if rule == "regex" and _ends_in_line_break(value):
+        return f"{_shown(value, path)} ends in a line break (a YAML block scalar `|` keeps one)"
     if rule == "regex":
         return f"{_shown(value, path)} has the wrong format"
     if rule in ("min", "max"):
@@ -642,6 +657,10 @@ def _message(error: ValidationError, path: str) -> str:
     if rule == "check_with":
         return str(error.info[0]) if error.info else f"{_shown(value, path)} is invalid"
     return f"{_shown(value, path)} fails rule {rule}={constraint!r}"
+
+
+def _ends_in_line_break(value: Any) -> bool:
+    return isinstance(value, str) and value.endswith(("\n", "\r"))
 
 
 def _type_name(value: Any) -> str:
@@ -664,6 +683,8 @@ def _fix(error: ValidationError, schema: dict[str, Any]) -> str:
         return "use one of: " + ", ".join(map(str, constraint))
     if rule == "type":
         return meta_fix or f"write a {' or '.join(constraint) if isinstance(constraint, list) else constraint}"
+    if rule == "regex" and _ends_in_line_break(error.value):
+        return "write the value on one line (or `|-` instead of `|`)"
     if rule == "regex" and constraint == ENV_NAME_RE and isinstance(error.value, str):
         renamed = re.sub(r"[^A-Za-z0-9_]", "_", error.value)
         renamed = "_" + renamed if renamed[:1].isdigit() else renamed
