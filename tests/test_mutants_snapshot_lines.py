@@ -7,9 +7,9 @@ dist-/site-packages folder the script knows) is reported. The host's system fold
 in for by a temporary folder: the script's absolute host paths are rooted there.
 
 Also what the snapshot refuses to watch (``snapshot_spec``'s checks): a value the tab-separated
-report could not carry (a control character, e.g. the newline a YAML block scalar leaves, which
-the schema's ``^...$`` patterns let through) is refused naming the layer file that declares it,
-its key, the value and the fix, for a mount source, the stack name, a database and an image; a
+report could not carry (a control character in a mount source; a newline in the stack name, a
+database, an image or the backup folder, which the schema refuses first) is refused naming the
+layer file that declares it, its key, the value and the fix; a
 relative metrics textfile is refused as not absolute; and a stack .env key no service receives
 is still watched (as optional, used by no service). And a report read back: with no record of a
 part, that part reads as unknown/absent; a container's name loses only its leading ``/``.
@@ -18,12 +18,13 @@ Written for the mutation run (docs/mutation.md)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from mooring.checks.snapshot import (EngineState, EnvKeySpec, HostSnapshot, ServiceState, parse_snapshot,
-                                     snapshot_script, snapshot_spec)
+from mooring.checks.snapshot import (EngineState, EnvKeySpec, HostSnapshot, PathSpec, ServiceState, _check_spec,
+                                     parse_snapshot, snapshot_script, snapshot_spec)
 from mooring.declare.errors import ConfigError, ConfigProblem
 from mooring.declare.render import render_stack
 from tests.declared_world import model_for
@@ -169,21 +170,33 @@ def test_a_mount_source_with_a_control_character_is_refused_naming_its_layer_key
                                             f"'/srv/redis\\x01old' {UNSAFE}", "rename it with plain characters")]
 
 
-@pytest.mark.parametrize("layer, key, value, change", [
-    ("all.yml", "stack.name", "solacore\n", lambda stack, value: stack.update(name=value)),
+def _api_image(spec, value):
+    return replace(spec, services=tuple(replace(s, image=value) if s.name == "api" else s for s in spec.services))
+
+
+@pytest.mark.parametrize("layer, key, value, change, spoil", [
+    ("all.yml", "stack.name", "solacore\n", lambda stack: stack.update(name="solacore"),
+     lambda spec, value: replace(spec, project=value)),
     ("all.yml", "stack.backups.databases", "readme_to_recover\n",
-     lambda stack, value: stack["backups"].update(databases=[value])),
+     lambda stack: stack["backups"].update(databases=["readme_to_recover"]),
+     lambda spec, value: replace(spec, backup_databases=(value,))),
     ("sandbox.yml", "stack.services.api.image", "mooring/api:1\n",
-     lambda stack, value: stack["services"]["api"].update(image=value)),
+     lambda stack: stack["services"]["api"].update(image="mooring/api:1"), _api_image),
     ("all.yml", "stack.backups.directory", "/var/backups/mooring/solacore\n",
-     lambda stack, value: stack["backups"].update(directory=value)),
+     lambda stack: stack["backups"].update(directory="/var/backups/mooring/solacore"),
+     lambda spec, value: replace(spec, paths=spec.paths + (PathSpec(value, "dir", "dir"),))),
 ], ids=["stack-name", "database", "image", "backup-folder"])
-def test_a_name_ending_in_a_newline_is_refused_naming_its_layer_and_key(world, layer, key, value, change) -> None:
-    """A YAML block scalar (``name: |``) ends its value with a newline, which the schema's
-    patterns let through: the snapshot refuses the value where it is declared (a new stack name
-    also moves every path under the stack folder: those are refused too)."""
-    path = edit(world, layer, lambda stack: change(stack, value))
-    assert [p for p in refused(world) if p.path == key] == [
+def test_a_value_the_report_cannot_carry_is_refused_past_the_schema(world, layer, key, value, change, spoil) -> None:
+    """The schema refuses a value ending in a newline first (tests/bad_inputs/schema.yml); the
+    snapshot's own check is the second line: such a value in the spec is refused naming the layer
+    that declares the key, the key, the value and the fix."""
+    path = edit(world, layer, change)
+    world.write("hosts/docker-1.yml", {"stack": {"env": {"APP_VERSION": "1.0.1"}}})
+    model = model_for("sandbox")
+    spec = snapshot_spec(model, render_stack(model))
+    with pytest.raises(ConfigError) as raised:
+        _check_spec(spoil(spec, value), model)
+    assert [p for p in raised.value.problems if p.path == key] == [
         ConfigProblem(path, key, f"{value!r} {UNSAFE}", "rename it with plain characters")]
 
 
