@@ -796,11 +796,18 @@ def _written_services(path: Path, shown: str, seen: set[Path]) -> list[tuple[str
         return []
     seen.add(path.resolve())
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_compose_loader()) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        # bytes: PyYAML reads UTF-8 and UTF-16 with its BOM, as Compose does (and its documents)
+        documents = list(yaml.load_all(path.read_bytes(), Loader=_compose_loader()))
+    except (OSError, yaml.YAMLError):
         return []
-    if not isinstance(document, dict):
-        return []
+    written = []
+    for document in documents:
+        if isinstance(document, dict):
+            written += _document_services(document, path, shown, seen)
+    return written
+
+
+def _document_services(document: dict[str, Any], path: Path, shown: str, seen: set[Path]) -> list[tuple[str, str]]:
     written = []
     for item in document.get("include") or []:
         named = item.get("path") if isinstance(item, dict) else item
@@ -830,8 +837,19 @@ def _compose_loader() -> type:
     """The YAML loader for compose files (made once, on first use: yaml is imported lazily here)."""
     import yaml
 
+    plain = "tag:yaml.org,2002:str"
+    resolved = {f"tag:yaml.org,2002:{kind}" for kind in ("bool", "int", "float", "null", "timestamp")}
+
     class ComposeLoader(yaml.SafeLoader):
-        """The safe loader, plus Compose's ``!reset`` and ``!override``."""
+        """The safe loader, plus Compose's ``!reset`` and ``!override``; keys read as written
+        (Compose reads YAML 1.2: ``on:`` names the service "on", not True)."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            self.flatten_mapping(node)  # merge keys (<<) first: their entries' keys are read as written too
+            for key_node, _ in node.value:
+                if key_node.tag in resolved:
+                    key_node.tag = plain
+            return super().construct_mapping(node, deep)
 
     ComposeLoader.add_multi_constructor("!", _compose_tag)
     return ComposeLoader

@@ -389,11 +389,29 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                  "name the same codec"),
     "mooring.checks.preflight.x_assert_host_ready": ({8}, "logging a finding as the message or through '%s' prints the same "
                                                   "text (no arguments: its % is not formatted)"),
-    "mooring.declare.model.x__compose_service": ({37, 40, 189, 191, 195, 196},
+    "mooring.declare.model.x__compose_service": ({22, 37, 40, 189, 191, 195, 196},
                                                  "rsplit('/') or rsplit('/', 2) keep the same last piece as "
                                                  "rsplit('/', 1); Compose's output always carries a depends_on "
                                                  "condition (its schema refuses the long form without one), so the "
-                                                 ".get default is never used"),
+                                                 ".get default is never used; 22: a service without an image is "
+                                                 "refused by _built in the same _compose_project call, so its "
+                                                 "Service (image '' or 'XXXX') is never used"),
+    "mooring.declare.model.x__compose_project": ({26, 29, 50, 53, 54, 56, 57, 58, 70, 72, 95, 97, 164, 171, 173},
+                                                 "variables() computes the same written() itself when given None (one "
+                                                 "more Compose run); _declaring_files and _built never read their "
+                                                 "services/merged argument; Compose's JSON always has `services` ({} "
+                                                 "for a project without any), so the .get default is never used"),
+    "mooring.declare.model.x__built": ({11, 13, 40, 42, 43}, "the fallback file (src.declared[0]) of a service mooring "
+                                       "cannot place: every service Compose reports is found in the files since they "
+                                       "are read as Compose reads them (UTF-16, YAML 1.2 keys, several documents, "
+                                       "include:, !reset); kept as a guard, no input known reaches it"),
+    "mooring.checks.preflight.x_inventory_hosts": ({57, 59}, "every host name comes from a group whose _host_data gives "
+                                                  "it an entry (the same items _group_hosts reads), so the .get default "
+                                                  "is never used"),
+    "mooring.checks.preflight.x__prepare": ({2, 11}, "_Prepared.model is read only by _finish's run_rules when there is "
+                                          "a stack; these two return without one"),
+    "mooring.checks.preflight.x__finish": ({3, 5}, "run_rules reads render_problem only when nothing was rendered, where "
+                                         "it is 'rendering failed' either way"),
     "mooring.declare.model.x__compose_secret_files": ({26}, "the fallback path is built only for a secret without "
                                                       "file:, and the loop then skips to the next secret before "
                                                       "using it"),
