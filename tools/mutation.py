@@ -459,8 +459,6 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                "starting with '#', which _NAME never matches; empty text gives an "
                                                "empty name: None either way"),
     "mooring.checks.snapshot.x_keyed_digest": ({4}, "'UTF-8' and 'utf-8' name the same codec"),
-    "mooring.checks.snapshot.x__to_data": ({17, 18, 19, 20}, "the dict branch is dead code: no dataclass field under "
-                                           "HostSnapshot or SnapshotSpec holds a dict (real problem, listed)"),
     "mooring.checks.snapshot.x_snapshot_key": ({12}, "codec names are looked up case-insensitively: .encode('ASCII') is "
                                               ".encode('ascii'), and a hexdigest is ASCII"),
     "mooring.checks.snapshot.x__v1": ({10}, "lstrip('XXvXX') strips the same from a version (no version starts with X)"),
