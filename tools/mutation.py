@@ -396,11 +396,16 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                  ".get default is never used; 22: a service without an image is "
                                                  "refused by _built in the same _compose_project call, so its "
                                                  "Service (image '' or 'XXXX') is never used"),
-    "mooring.declare.model.x__compose_project": ({26, 29, 50, 53, 54, 56, 57, 58, 70, 72, 95, 97, 164, 171, 173},
+    "mooring.declare.model.x__compose_project": ({26, 29, 50, 53, 54, 56, 57, 58, 70, 72, 95, 97, 105, 107, 164, 171,
+                                                  173},
                                                  "variables() computes the same written() itself when given None (one "
                                                  "more Compose run); _declaring_files and _built never read their "
                                                  "services/merged argument; Compose's JSON always has `services` ({} "
-                                                 "for a project without any), so the .get default is never used"),
+                                                 "for a project without any), so the .get default is never used; 105, "
+                                                 "107: the first-file fallback, unreachable as in _built"),
+    "mooring.declare.model.x__written_services": ({2}, "Compose refuses an include cycle before mooring reads the files, "
+                                                 "and a file read twice gives the same (service, file) pairs, which "
+                                                 "setdefault keeps first"),
     "mooring.declare.model.x__built": ({11, 13, 40, 42, 43}, "the fallback file (src.declared[0]) of a service mooring "
                                        "cannot place: every service Compose reports is found in the files since they "
                                        "are read as Compose reads them (UTF-16, YAML 1.2 keys, several documents, "
