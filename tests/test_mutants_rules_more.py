@@ -478,3 +478,12 @@ def test_a_host_path_mounted_with_two_ownerships_shows_both(world):
          "/srv/shared is declared 1000/1000/0750 (owner/group/mode) at stack.services.api.volumes.0 and root/adm/- here: "
          "the deploy would change it back and forth",
          "declare the same owner, group and mode on every mount of it (or on one only)", "staging.yml")]
+
+
+@pytest.mark.parametrize("source", ["/srv/mooringX", "/srv/mooring-data"])
+def test_a_sibling_named_like_the_stacks_parent_exposes_nothing(world, source):
+    """Near misses of /srv/mooring (which holds the stack folder, so its .env): a bind mount of a
+    folder whose name only starts the same is fine."""
+    found = declared(world, "staging", "staging.yml", {"stack.services.api.volumes": [{"source": source, "target": "/data"}]},
+                     passed="mounts.consistent")
+    assert [f for f in found if f[0] == "mounts.consistent"] == [("mounts.consistent", "PASSED", "", "ok", "", "")]

@@ -298,6 +298,24 @@ def load_results(workdir: Path) -> dict[str, dict[str, int | None]]:
 #: move, these stop matching and the survivors show up again to be read again. docs/mutation.md
 #: lists them with the same reasons.
 EXPLAINED: dict[str, tuple[set[int], str]] = {
+    "mooring.checks.rules.render.x_render_env_roundtrip": ({41, 43}, "docker compose config --format json always prints "
+                                                         "a services mapping (even for a file with no services)"),
+    "mooring.checks.rules.backups.x_backups_directory": ({8}, "why is only tested for truth before a reason is set: None "
+                                                        "and '' alike"),
+    "mooring.checks.rules.backups.x_next_run_text": ({9}, "now(None) is naive local time, which astimezone() reads as the "
+                                                    "same instant"),
+    "mooring.checks.rules.secrets.x_secrets_not_in_clear": ({32, 37}, "getattr(None, 'password', None) is None like the "
+                                                            "else branch; a urlsplit result always has .password"),
+    "mooring.checks.rules.services.x_proxy_consistent": ({5}, "service names match SERVICE_NAME_RE (lower-case, "
+                                                        "non-empty): neither '' nor 'XXXX' names one"),
+    "mooring.checks.rules.production.x_production_cors": ({6, 9, 11, 12}, "an origin without a host ('*', or no "
+                                                          "scheme://) is not local whether its host reads '' or 'XXXX'; "
+                                                          "urlsplit('*').hostname is None"),
+    "mooring.checks.rules.production.x_production_images_pinned": ({13, 14, 16, 25, 26, 28}, "IMAGE_RE allows ':' only in "
+                                                                  "the registry port (before the first '/') and once "
+                                                                  "before the tag: every split keeps the same last "
+                                                                  "component and tag"),
+    "mooring.checks.rules.common.x__service_path": ({1, 3}, "every caller passes a non-empty key"),
     "mooring.checks.snapshot.x__v1_lines": ({2, 3}, "only re-case a shell comment line of the script; sh ignores comments"),
     "mooring.checks.snapshot.x__docker_jobs": ({9, 14, 26}, "9: the plugin paths hold only [A-Za-z0-9/._-], so \"p\" and p are "
                                                "one word to sh; 14: only upper-cases a shell comment line; 26: only a real "
@@ -341,7 +359,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                               "a checker that ends at once"),
     "mooring.checks.rules.render.x__run_compose_config": (
         {1, 2, 3, 7, 9, 10, 14, 16, 17, 19, 21, 23, 30, 33, 36, 39, 43, 46, 47, 49, 51, 52, 53, 54, 55, 56, 57, 58, 59, 64,
-         66, 70, 71, 72, 89, 95, 96, 97, 102, 103, 104},
+         66, 70, 71, 72, 95, 96, 97, 99, 102, 103, 104},
         "temporary folder prefix; file names passed explicitly (-f, --env-file); UTF-8 spelled otherwise or the UTF-8 "
         "locale default; 0o600 == 385; timeout/stdin of a run that ends at once; PATH/HOME/DOCKER_CONFIG of a binary "
         "started by absolute path; config '' vs None both mean no config; compose never prints unparsable JSON"),
@@ -432,14 +450,17 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.checks.live.x_backup_verify": ({59, 136}, "(gap or 0) vs (gap or 1) differ only when longest_gap_minutes "
                                            "returns None or 0: never 0, and None is a schedule that never runs, which "
                                            "the schema refuses; 0//60 and 1//60 are both 0"),
-    "mooring.checks.rules.env.x_env_complete": ({17}, "the service references add a key only for inputs like ${x$$}, "
-                                              "where the original's finding is a false alarm (the renderer writes it "
-                                              "as a literal): killing it would pin that false alarm"),
+    "mooring.checks.rules.env.x_env_complete": ({12, 17}, "17: the service references add a key only for inputs like "
+                                              "${x$$}, where the original's finding is a false alarm (the renderer "
+                                              "writes it as a literal): killing it would pin that false alarm; 12: a "
+                                              "${KEY} never spans a line break except inside a default, whose text the "
+                                              "rule does not read"),
     "mooring.checks.registry.x__run_one": ({11}, "a raised exception always has a traceback, so `where` is never empty"),
     "mooring.checks.rules.env.x_env_line_breaks": ({34}, "\\x0B and \\x0b are the same regex escape"),
     "mooring.checks.rules.secrets.x_secrets_url_safe": ({3}, "a URL that is not secret references no secret and a direct secret "
                                                      "declares no URL: the rule finds nothing in either, skipped or not"),
-    "mooring.checks.rules.render.x__scripts_pass": ({12}, "neither sh -n nor shellcheck (-s sh) reads the file suffix"),
+    "mooring.checks.rules.render.x__scripts_pass": ({12, 16, 17}, "neither sh -n nor shellcheck (-s sh) reads the file "
+                                                  "suffix, and the output names the file SCRIPT"),
     "mooring.checks.probes.x__specific": ({5}, "'' is returned as itself whether or not it is listed"),
     "mooring.checks.probes.x__metrics_judge": ({1}, "the judge's default `skipped` is read only when called with no result, "
                                             "and http_checks then always passes one"),
