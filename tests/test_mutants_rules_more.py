@@ -28,6 +28,7 @@ from mooring.declare.render import render_stack
 from tests.declared_world import model_for
 from tests.test_compose_files import compose_world
 from tests.test_mutants_model_compose import shop, use_files  # noqa: F401 (shop: the fixture)
+from tests.test_mutants_render_rules import sandbox  # noqa: F401 - the fixture: rendered, checkers' caches emptied
 from tests.test_mutants_static import DECLARED_RULES, apply
 
 
@@ -35,13 +36,6 @@ def said(findings):
     return [(f.check, f.outcome, f.path, f.message, f.fix) for f in findings]
 
 
-@pytest.fixture
-def sandbox(world, monkeypatch):
-    """The sandbox stack rendered, with the checkers' caches emptied (each test runs its tools)."""
-    monkeypatch.setattr(render, "_TOOL_CACHE", {})
-    monkeypatch.setattr(render, "_COMPOSE_CACHE", {})
-    model = model_for("sandbox")
-    return model, render_stack(model)
 
 
 @pytest.fixture
