@@ -481,3 +481,41 @@ def test_a_sibling_named_like_the_stacks_parent_exposes_nothing(world, source):
     found = declared(world, "staging", "staging.yml", {"stack.services.api.volumes": [{"source": source, "target": "/data"}]},
                      passed="mounts.consistent")
     assert [f for f in found if f[0] == "mounts.consistent"] == [("mounts.consistent", "PASSED", "", "ok", "", "")]
+
+
+def test_a_compose_healthcheck_naming_a_secret_user_is_read_as_written(world, shop):
+    """The team's compose file writes ``-U ${POSTGRES_USER}`` and POSTGRES_USER is a secret: Compose's
+    interpolated healthcheck holds the secret's value, the rule reads the words as written (no false
+    alarm, no secret value in any finding)."""
+    use_files(world, shop, {"override.yml": {"services": {"db": {"healthcheck": {
+        "test": ["CMD", "pg_isready", "-q", "-U", "${POSTGRES_USER}", "-d", "${POSTGRES_DB}"]}}}}})
+    user = "shop-owner-7f3a9c1d2e"
+    apply(world, {"layer": "all.yml", "set": {"stack.env.POSTGRES_USER": {"secret": "POSTGRES_USER"}},
+                  "secrets": {"staging": {"POSTGRES_USER": user}}})
+    model = model_for("staging")
+    found = run_rules(model, model.stack, names=["consistency.db_healthcheck"])
+    assert said(found) == [("consistency.db_healthcheck", Outcome.PASSED, "", "ok", "")]
+    assert user in str(model.stack.services_with_role("postgres")[0].healthcheck.test)  # Compose did fill it in
+    assert not [f for f in found if user in repr(f)]
+
+
+def test_a_compose_healthcheck_naming_the_wrong_database_is_read_as_written(world, shop):
+    """A literal database name in the team's compose file is still held to POSTGRES_DB."""
+    use_files(world, shop, {"override.yml": {"services": {"db": {"healthcheck": {
+        "test": ["CMD-SHELL", "pg_isready -q -U $${POSTGRES_USER} -d solacore"]}}}}})
+    model = model_for("staging")
+    found = run_rules(model, model.stack, names=["consistency.db_healthcheck"])
+    assert said(found) == [("consistency.db_healthcheck", Outcome.FAILED, "services.db.healthcheck.test",
+                            "the healthcheck uses -d 'solacore' but POSTGRES_DB is 'readme_to_recover'",
+                            'use -d "${POSTGRES_DB}" so both always agree')]
+
+
+def test_a_compose_healthcheck_written_as_one_string_is_a_shell_command(world, shop):
+    """``test: pg_isready ...`` as one string is CMD-SHELL to Compose: its flags are read."""
+    use_files(world, shop, {"override.yml": {"services": {"db": {"healthcheck": {
+        "test": "pg_isready -q -U $${POSTGRES_USER} -d readme"}}}}})
+    model = model_for("staging")
+    found = run_rules(model, model.stack, names=["consistency.db_healthcheck"])
+    assert said(found) == [("consistency.db_healthcheck", Outcome.FAILED, "services.db.healthcheck.test",
+                            "the healthcheck uses -d 'readme' but POSTGRES_DB is 'readme_to_recover'",
+                            'use -d "${POSTGRES_DB}" so both always agree')]
