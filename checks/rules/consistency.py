@@ -163,7 +163,7 @@ def _healthcheck_as_written(service: Service) -> list[str]:
     written = service.written.get("healthcheck.test")
     if not written:
         return service.healthcheck.test
-    return ["CMD-SHELL", written[0]] if len(written) == 1 and written[0] not in ("NONE", "CMD", "CMD-SHELL") else written
+    return ["CMD-SHELL", written[0]] if len(written) == 1 else written
 
 
 def _words(test: list[str]) -> list[str]:
