@@ -58,15 +58,20 @@ def compose_files_first(world: World, project: Path, name: str, text: bytes) -> 
 
 # --- services without an image: the file a refusal names ----------------------------------------
 
-@pytest.mark.parametrize("build, encoding, before", [("job", "utf-16", ""), ("on", "utf-8", ""),
-                                                     ("job", "utf-8", "services:\n  cron:\n    image: busybox:1\n---\n")],
-                         ids=["utf-16-file", "service-named-on", "second-yaml-document"])
-def test_an_imageless_service_of_a_later_file_is_refused_in_that_file(world: World, shop: Path, build: str,
-                                                                      encoding: str, before: str) -> None:  # noqa: F811
+OTHER_DOCUMENT = "services:\n  cron:\n    image: busybox:1\n"
+
+
+@pytest.mark.parametrize("build, encoding, before, after", [
+    ("job", "utf-16", "", ""), ("on", "utf-8", "", ""), ("job", "utf-8", f"{OTHER_DOCUMENT}---\n", ""),
+    ("job", "utf-8", "", f"---\n{OTHER_DOCUMENT}")],
+    ids=["utf-16-file", "service-named-on", "second-yaml-document", "first-of-two-yaml-documents"])
+def test_an_imageless_service_of_a_later_file_is_refused_in_that_file(world: World, shop: Path, build: str, encoding: str,
+                                                                      before: str, after: str) -> None:  # noqa: F811
     """A file read after the shop's, as Compose reads it (UTF-16 with its BOM, as Windows
     PowerShell's ``>`` writes it; a service named ``on``, which YAML 1.1 reads as a boolean; the
-    service in the file's second YAML document): the refusal names that file, not the shop's first."""
-    (shop / "jobs.yml").write_bytes(f"{before}services:\n  {build}:\n    build: ./worker\n".encode(encoding))
+    service in the file's second YAML document, or in its first of two): the refusal names that
+    file, not the shop's first."""
+    (shop / "jobs.yml").write_bytes(f"{before}services:\n  {build}:\n    build: ./worker\n{after}".encode(encoding))
     use_files(world, shop, {})
     data = world.read("all.yml")
     data["stack"]["compose"]["files"].append("shop/jobs.yml")

@@ -397,9 +397,10 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.checks.preflight.x__covering_group": ({17, 11}, "a group without a layer ranks after one with a layer "
                                                  "whether that rank is 1 or 2; `named` is the first sort key and takes two "
                                                  "values, 0 sorts before 1 as before 2"),
-    "mooring.checks.preflight.x_group_findings": ({33}, "the findings of one bucket are equal in every field but "
-                                                "the subject, which the grouped finding replaces: same[0] and same[1] "
-                                                "give the same finding"),
+    "mooring.checks.preflight.x_group_findings": ({16, 19, 37}, "the bucket key needs only one subject for all "
+                                                "findings, whichever (None, 'XXXX'); a grouped bucket holds two or more "
+                                                "findings equal in every field but the subject, which the grouped "
+                                                "finding replaces: same[0] and same[1] give the same finding"),
     "mooring.checks.preflight.x_host_key_findings": ({6, 10}, "`where` only fills ConfigProblem.file, which "
                                                    "host_key_findings never reads (it names the inventory itself)"),
     "mooring.checks.preflight.x__exec_inventory": ({19, 18}, "the code's file name shows only in a traceback, never in the message "
