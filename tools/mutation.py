@@ -394,6 +394,10 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.checks.live.x_backup_metrics": ({109, 110, 119}, "a last success at 0 or 1 s after 1970 is stale and shown as "
                                                         "never alike on any real clock"),
     "mooring.checks.probes.x__client": ({3}, "follow_redirects=None is falsy like False: redirects are not followed either way"),
+    "mooring.checks.probes.x__read_capped": ({5, 7, 20, 21}, "the ReadTimeout is caught by controller_fetch, its only caller, "
+                                             "which reads only its type name and message, never its request; httpx's "
+                                             "Response.encoding is never empty (it falls back to 'utf-8' itself)"),
+    "mooring.checks.probes.x_controller_fetch": ({9}, "httpx upper-cases the method (Request.__init__: method.upper()): 'get' sends GET"),
     "mooring.checks.preflight.x__covering_group": ({17, 11}, "a group without a layer ranks after one with a layer "
                                                  "whether that rank is 1 or 2; `named` is the first sort key and takes two "
                                                  "values, 0 sorts before 1 as before 2"),
