@@ -519,3 +519,19 @@ def test_a_compose_healthcheck_written_as_one_string_is_a_shell_command(world, s
     assert said(found) == [("consistency.db_healthcheck", Outcome.FAILED, "services.db.healthcheck.test",
                             "the healthcheck uses -d 'readme' but POSTGRES_DB is 'readme_to_recover'",
                             'use -d "${POSTGRES_DB}" so both always agree')]
+
+
+@pytest.mark.parametrize("written, shown", [("shop-owner-7f3a9c1d2e", "(hidden)"), ("postgres", "'postgres'")],
+                         ids=["the-secret-itself", "another-user"])
+def test_a_healthcheck_user_held_to_a_secret_shows_no_secret(world, written, shown):
+    """POSTGRES_USER is a secret: a healthcheck that writes a user out is told to use the reference,
+    and the message never carries the secret's value (it says the key is a secret, not undeclared)."""
+    found = declared(world, "staging", "staging.yml", {
+        "stack.env.POSTGRES_USER": {"secret": "POSTGRES_USER"},
+        "stack.services.db.healthcheck.test": ["CMD", "pg_isready", "-q", "-U", written, "-d", "${POSTGRES_DB}"]},
+        secrets={"POSTGRES_USER": "shop-owner-7f3a9c1d2e"})
+    assert [f for f in found if f[0] == "consistency.db_healthcheck"] == [
+        ("consistency.db_healthcheck", "FAILED", "stack.services.db.healthcheck.test",
+         f"the healthcheck uses -U {shown} but POSTGRES_USER is a secret", 'use -U "${POSTGRES_USER}" so both always agree',
+         "staging.yml")]
+    assert not [f for f in found if "shop-owner-7f3a9c1d2e" in repr(f)]

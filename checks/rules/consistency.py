@@ -32,11 +32,16 @@ def _compose_env(stack: Stack, service: Service, key: str) -> EnvVar | None:
     value = service.environment.get(key)
     if value is None:
         return None
-    masked = value
-    # The secrets themselves, not values built from them (DATABASE_URL would mask whole).
-    for secret in sorted({v.value for v in stack.env.values() if v.secret_name and v.value}, key=len, reverse=True):
-        masked = masked.replace(secret, MASK)
+    masked = _secrets_masked(stack, value)
     return EnvVar(key, value, masked != value, f"{service.path}.environment.{key}", None, False, (), masked, masked)
+
+
+def _secrets_masked(stack: Stack, text: str) -> str:
+    """``text`` with the stack's secret values as ``***``, longest first: the secrets themselves,
+    not values built from them (DATABASE_URL would mask whole)."""
+    for secret in sorted({v.value for v in stack.env.values() if v.secret_name and v.value}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
 
 
 def _database_url_findings(ctx: RuleContext, name: str, var: EnvVar, db: Service, env_of) -> list[Finding]:
@@ -148,10 +153,9 @@ def db_healthcheck_uses_declared_db(ctx: RuleContext, name: str) -> list[Finding
                                          f"the healthcheck has no {flag}: pg_isready then checks {default}, not {key}",
                                          f'add {flag} "${{{key}}}"'))
             elif arg not in accepted:
-                shown = repr(arg) if MASK not in arg else "(hidden)"
-                declared = repr(env[key].value) if key in env and not env[key].secret else "undeclared"
+                declared = ("undeclared" if key not in env else "a secret" if env[key].secret else repr(env[key].value))
                 found.append(ctx.finding(name, Outcome.FAILED, path,
-                                         f"the healthcheck uses {flag} {shown} but {key} is {declared}",
+                                         f"the healthcheck uses {flag} {_show(_secrets_masked(ctx.stack, arg))} but {key} is {declared}",
                                          f'use {flag} "${{{key}}}" so both always agree'))
     return found
 
