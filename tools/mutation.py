@@ -426,6 +426,11 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                  "services/merged argument; Compose's JSON always has `services` ({} "
                                                  "for a project without any), so the .get default is never used; 105, "
                                                  "107: the first-file fallback, unreachable as in _built"),
+    "mooring.declare.render.x__mask_text": ({25, 28}, "the tokens that match at one place are all prefixes of the text there, "
+                                            "so of each other: reverse lexicographic order also tries the longest first"),
+    "mooring.declare.render.x_masked_files": ({32, 36}, "`where` only reaches unmask's messages, and a copy just masked with the "
+                                              "same secrets names no missing secret, only forms it wrote, each restoring one way"),
+    "mooring.declare.render.xǁMaskedFileǁfrom_dict": ({30, 32}, "bool(None) is False, like bool(False)"),
     "mooring.declare.model.x__written_services": ({2}, "Compose refuses an include cycle before mooring reads the files, "
                                                  "and a file read twice gives the same (service, file) pairs, which "
                                                  "setdefault keeps first"),
