@@ -67,7 +67,8 @@ def parse_dotenv(text: str) -> dict[str, str]:
     {'A': 'x y', 'B': '1\\n2', 'C': 'plain'}
     """
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # A line ends at \n only, as Compose and the host's awk read it (str.splitlines also breaks at U+2028...).
+    for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -5,9 +5,9 @@ leaves open:
 - a secret whose value starts another one's is masked as the longer one, so a rotation restores
   each with its own new value;
 - dotenv lines that hold no secret (hand-written quoting, ``export``, comments) come back byte for
-  byte; a comment that quotes a secret is restored too, a line that parses as no single entry
-  (U+2028 inside) is masked as text; a plain file is never re-quoted as a dotenv, by default or
-  in ``masked_files``;
+  byte; a comment that quotes a secret is restored too, also with U+2028 inside (a line ends at
+  ``\n`` only); a secret holding U+2028 is masked and restored; a plain file is never re-quoted
+  as a dotenv, by default or in ``masked_files``;
 - every refusal names the file (the release) first and the secrets by name, in the singular or
   plural, with or without a ``where``; a secret named second in a shared placeholder is named too;
 - ``masked_files`` keeps each file's path, mode, owner and group, refuses a secret left readable
@@ -27,6 +27,7 @@ import pytest
 
 from mooring.declare.render import (MaskedFile, RenderedFile, RenderedStack, SecretMaskError, declared_secrets,
                                     mask_secrets, masked_files, render_stack, unmask_secrets)
+from mooring.declare.dotenv import parse_dotenv
 from tests.declared_world import model_for
 
 WHERE = "release 0002-ab: /s/app.conf"
@@ -78,15 +79,16 @@ def test_a_dotenv_comment_quoting_a_secret_is_masked_and_restored():
 
 
 def test_a_dotenv_comment_broken_by_a_unicode_line_separator_stays_one_comment():
-    """parse_dotenv splits at U+2028 (str.splitlines) where a .env line does not end: an indented
-    comment is still masked and restored whole, not read as the entry after the separator."""
+    """A .env line ends at ``\n`` only: an indented comment with U+2028 inside is one comment,
+    masked and restored whole, not read as the entry after the separator."""
     content = "  # note\u2028PW=Zk3vQ9xxLong\nA=1\n"
     masked = mask_secrets(content, {"PW": "Zk3vQ9xxLong"}, dotenv=True)
     assert "Zk3vQ9xxLong" not in masked and masked.startswith("  # note\u2028PW=@@mooring-secret:PW")
     assert unmask_secrets(masked, {"PW": "Zk3vQ9xxLong"}, dotenv=True) == content
 
 
-def test_a_dotenv_line_read_as_two_entries_leaks_no_secret():
+def test_a_dotenv_line_with_a_unicode_separator_inside_leaks_no_secret():
+    """``A=1<U+2028>PW=...`` is one entry (A): the secret inside its value is masked all the same."""
     masked = mask_secrets("A=1\u2028PW=Zk3vQ9xxLong\n", {"PW": "Zk3vQ9xxLong"}, dotenv=True)
     assert "Zk3vQ9xxLong" not in masked and "@@mooring-secret:PW" in masked
 
@@ -221,3 +223,17 @@ def test_a_masked_copy_that_would_not_restore_the_same_bytes_is_refused(world, m
     assert text == (f"{stack.env_file}: its masked copy would not restore to the same bytes (a secret value "
                     "overlaps a mooring placeholder): change that secret value")
     assert PG not in text and "Jwt8Plain7Value" not in text
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x1c"])
+def test_a_secret_holding_a_unicode_line_separator_is_kept_and_restored(world, monkeypatch, separator):
+    """A .env line ends only at ``\\n`` (Compose and the host's awk read it so): a secret holding
+    U+2028 (or another character Python's splitlines breaks at) is one quoted value, masked and
+    restored to the same bytes, not a refused deploy."""
+    jwt = f"Jwt9{separator}Tail7Value"
+    rendered, stack = sandbox(monkeypatch, jwt)
+    kept = masked_files(rendered, stack)
+    env = next(item for item in kept if item.path == stack.env_file)
+    assert jwt not in env.content and "@@mooring-secret:JWT_SECRET" in env.content
+    assert env.restored(declared_secrets(stack)) == rendered.file(stack.env_file).content
+    assert parse_dotenv(rendered.file(stack.env_file).content)["JWT_SECRET"] == jwt
