@@ -216,6 +216,7 @@ def test_render_rules_without_a_rendering_say_why_they_did_not_run(world):
                            ("ports.unique", Outcome.PASSED, "", "ok", "")]
     again = run_rules(model, model.stack, None, "rendering failed", names=["render.shellcheck"])
     assert said(again) == [("render.shellcheck", Outcome.SKIPPED, "", "not run: rendering failed", "")]
+    assert [f.file for f in found + again] == ["", "", ""]  # about no key, so about no layer file
 
 
 def test_a_rule_that_crashes_is_one_failed_finding_naming_where(world, monkeypatch):
