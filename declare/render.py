@@ -648,11 +648,9 @@ def _unmask_text(text: str, secrets: dict[str, str], where: str) -> str:
 
 
 def _dotenv_entry(line: str) -> tuple[str, str] | None:
-    """(KEY, value as read back) of a dotenv line, or None for a comment, a blank or unreadable line."""
-    if not line.strip() or line.lstrip().startswith("#"):
-        return None
+    """(KEY, value as read back) of one dotenv line, or None for a comment, a blank or unreadable line."""
     try:
         parsed = parse_dotenv(line)
     except ValueError:
         return None
-    return next(iter(parsed.items())) if len(parsed) == 1 else None
+    return next(iter(parsed.items()), None)  # one line holds one entry at most

@@ -426,6 +426,20 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                  "services/merged argument; Compose's JSON always has `services` ({} "
                                                  "for a project without any), so the .get default is never used; 105, "
                                                  "107: the first-file fallback, unreachable as in _built"),
+    "mooring.declare.render.x_team_compose_file": ({29, 34, 38}, "sort_keys=None is falsy like False, default_flow_style=False "
+                                                   "is PyYAML's default; width 1001 instead of 1000 only moves where a value "
+                                                   "over 1000 columns folds, and the folded plain scalar loads the same"),
+    "mooring.declare.render.x__in_stack_dir": ({4, 6}, "stack.dir is posixpath.join(base_dir, name) with name matching "
+                                               "^[a-z][a-z0-9_-]{0,31}$: it never ends in '/', whitespace or 'X', so no "
+                                               "rstrip changes it"),
+    "mooring.declare.render.x__drill_context": ({4, 9}, "no service is named '' or 'XXXX' (service names are lowercase); the "
+                                                "fallback image is written only when backups.service names a service "
+                                                "missing from the stack, which the services rule refuses (never deployed)"),
+    "mooring.declare.render.x__shipped_mount_files": ({4, 69}, "the extra users/attrs entries are keyed by sources outside "
+                                                       "the stack folder (a non-bind mount's source is a volume or image "
+                                                       "name) and only relative mounts' targets inside it are looked up; "
+                                                       "_team_text never reads its stack argument"),
+    "mooring.declare.render.x_yaml_quote": ({4}, "ensure_ascii=True is json.dumps's default"),
     "mooring.declare.render.x__mask_text": ({25, 28}, "the tokens that match at one place are all prefixes of the text there, "
                                             "so of each other: reverse lexicographic order also tries the longest first"),
     "mooring.declare.render.x_masked_files": ({32, 36}, "`where` only reaches unmask's messages, and a copy just masked with the "
