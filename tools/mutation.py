@@ -479,7 +479,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                               "writes it as a literal): killing it would pin that false alarm; 12: a "
                                               "${KEY} never spans a line break except inside a default, whose text the "
                                               "rule does not read"),
-    "mooring.checks.registry.x__run_one": ({11}, "a raised exception always has a traceback, so `where` is never empty"),
+    "mooring.checks.registry.x__run_one": ({11, 13}, "a raised exception always has a traceback, so `where` is never empty"),
     "mooring.checks.rules.env.x_env_line_breaks": ({34}, "\\x0B and \\x0b are the same regex escape"),
     "mooring.checks.rules.secrets.x_secrets_url_safe": ({3}, "a URL that is not secret references no secret and a direct secret "
                                                      "declares no URL: the rule finds nothing in either, skipped or not"),
