@@ -235,6 +235,13 @@ def test_the_teams_files_under_relative_mounts_are_shipped_as_declared(world, sh
         "/srv/mooring/solacore/static/css/site.css": ("body {}\n", "0644", "root", "root", ("api",)),
         "/srv/mooring/solacore/static/index.html": ("<p>hi</p>\n", "0644", "root", "root", ("api",)),
     }
+    # The folders: a shipped folder's subfolders, the secrets' own 0700 folder, nothing above the stack's.
+    assert [(d.path, d.owner, d.group, d.mode) for d in rendered.directories] == [
+        ("/srv/mooring/solacore", "root", "root", "0755"), ("/srv/mooring/solacore/bin", "root", "root", "0755"),
+        ("/srv/mooring/solacore/nginx", "root", "root", "0755"), ("/srv/mooring/solacore/secrets", "root", "root", "0700"),
+        ("/srv/mooring/solacore/static", "root", "root", "0755"),
+        ("/srv/mooring/solacore/static/css", "root", "root", "0755"),
+        ("/var/backups/mooring/solacore", "root", "root", "0700")]
 
 
 def test_the_stack_folders_a_service_mounts_are_created_when_mooring_owns_them(world):
@@ -249,13 +256,35 @@ def test_the_stack_folders_a_service_mounts_are_created_when_mooring_owns_them(w
          "template": "nginx/default.conf.j2"},
         {"source": "${STACK_DIR}/static", "target": "/static", "kind": "dir", "read_only": True, "owner": "app"},
         {"source": "${STACK_DIR}/seed", "target": "/seed", "kind": "dir", "read_only": True},
+        {"source": "${STACK_DIR}/etc/site.conf", "target": "/etc/site.conf", "kind": "file", "read_only": True,
+         "template": "nginx/default.conf.j2"},
+        {"source": "${STACK_DIR}/tls/site.pem", "target": "/tls/site.pem", "kind": "file", "read_only": True},
     ])
     world.write("all.yml", data)
     folders = {d.path: (d.owner, d.group, d.mode) for d in render_stack(model_for("staging")).directories}
     assert {path: folders.get(path) for path in ("/srv/mooring/solacore/uploads", "/srv/mooring/solacore/conf",
-                                                 "/srv/mooring/solacore/static", "/srv/mooring/solacore/seed")} == {
+                                                 "/srv/mooring/solacore/static", "/srv/mooring/solacore/seed",
+                                                 "/srv/mooring/solacore/etc", "/srv/mooring/solacore/tls")} == {
         "/srv/mooring/solacore/uploads": ("root", "root", "0755"),
         "/srv/mooring/solacore/conf": ("root", "root", "0755"),
         "/srv/mooring/solacore/static": ("app", "app", "0755"),
         "/srv/mooring/solacore/seed": None,
+        "/srv/mooring/solacore/etc": ("root", "root", "0755"),  # a template's file: mooring writes it, so its folder
+        "/srv/mooring/solacore/tls": None,  # a file mooring does not write: its folder is the host's
+    }
+
+
+def test_a_shipped_folders_declared_mode_is_kept_when_its_subfolders_are_added(world, shop):
+    """./static declared app:app 0750: its subfolder css is created for the files in it (their
+    owner, 0755), and the folder itself keeps the mode declared for it."""
+    (shop / "static" / "css").mkdir(parents=True)
+    (shop / "static" / "css" / "site.css").write_text("body {}\n")
+    use_files(world, shop, {"override.yml": {"services": {"api": {"volumes": ["./static:/srv/static:ro"]}}}})
+    data = world.read("all.yml")
+    data["stack"]["compose"]["mounts"]["./static"] = {"owner": "app", "group": "app", "mode": "0750"}
+    world.write("all.yml", data)
+    folders = {d.path: (d.owner, d.group, d.mode) for d in render_stack(model_for("staging")).directories}
+    assert {path: folders.get(path) for path in ("/srv/mooring/solacore/static", "/srv/mooring/solacore/static/css")} == {
+        "/srv/mooring/solacore/static": ("app", "app", "0750"),
+        "/srv/mooring/solacore/static/css": ("app", "app", "0755"),
     }
