@@ -453,7 +453,7 @@ def _written_forms(value: str) -> set[str]:
     >>> sorted(_written_forms("a$b c"))
     ["'a$b c'", 'a$$b c', 'a$b c', 'a\\\\$b c']
     """
-    return {form(value) for form in _FORMS.values()} - {""}
+    return {form(value) for form in _FORMS.values()}
 
 
 def _mark_secret(rendered: RenderedFile, secrets: list[str]) -> RenderedFile:

@@ -44,3 +44,14 @@ def test_an_override_replaces_the_template_and_the_rules_check_it(project):
 def test_without_a_project_folder_mooring_own_templates_render(world, monkeypatch):
     monkeypatch.setenv("MOORING_PROJECT", str(world.root))
     assert "proxy_pass" in rendered_nginx() or "upstream" in rendered_nginx()
+
+
+def test_an_override_moved_into_place_is_used_at_once(project):
+    """A file renamed to a template's name keeps its modification time (``mv``): the project's
+    templates are told apart by their names too, so the next render uses the override."""
+    plain = rendered_nginx()
+    draft = project.root / "templates" / "nginx" / "draft.conf.j2"
+    draft.write_text("server { listen {{ proxy.listen_port }}; }\n")
+    assert rendered_nginx() == plain
+    draft.rename(draft.with_name("default.conf.j2"))
+    assert rendered_nginx() == "server { listen 80; }\n"

@@ -440,6 +440,9 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                        "name) and only relative mounts' targets inside it are looked up; "
                                                        "_team_text never reads its stack argument"),
     "mooring.declare.render.x_yaml_quote": ({4}, "ensure_ascii=True is json.dumps's default"),
+    "mooring.declare.render.x_jinja_env": ({3, 4, 5, 6, 7}, "with no project templates folder the arguments only say "
+                                           "'no override loader' (any falsy value does) and key the cache; 'XXXX' "
+                                           "names a folder that does not exist, in which the loader finds nothing"),
     "mooring.declare.render.x__mask_text": ({25, 28}, "the tokens that match at one place are all prefixes of the text there, "
                                             "so of each other: reverse lexicographic order also tries the longest first"),
     "mooring.declare.render.x_masked_files": ({32, 36}, "`where` only reaches unmask's messages, and a copy just masked with the "
