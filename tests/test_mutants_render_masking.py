@@ -25,9 +25,9 @@ from dataclasses import replace
 
 import pytest
 
+from mooring.declare.dotenv import format_dotenv, parse_dotenv, quote_env_value
 from mooring.declare.render import (MaskedFile, RenderedFile, RenderedStack, SecretMaskError, declared_secrets,
                                     mask_secrets, masked_files, render_stack, unmask_secrets)
-from mooring.declare.dotenv import parse_dotenv
 from tests.declared_world import model_for
 
 WHERE = "release 0002-ab: /s/app.conf"
@@ -237,3 +237,16 @@ def test_a_secret_holding_a_unicode_line_separator_is_kept_and_restored(world, m
     assert jwt not in env.content and "@@mooring-secret:JWT_SECRET" in env.content
     assert env.restored(declared_secrets(stack)) == rendered.file(stack.env_file).content
     assert parse_dotenv(rendered.file(stack.env_file).content)["JWT_SECRET"] == jwt
+
+
+@pytest.mark.parametrize("char", ["\\", '"', "$", "\n", "\r", "\t"])
+def test_a_dotenv_written_into_another_file_is_masked_in_its_double_quoted_form(char):
+    """A secret with a single quote and ``char`` is double-quoted by the dotenv writer, ``char``
+    backslash-escaped; a file holding such a dotenv that is not the stack's .env is masked as
+    text: the escaped form is found and masked, and restored to the same bytes."""
+    secret = f"it's{char}Zk3vQ9xxLong"
+    content = format_dotenv({"PW": secret, "A": "1"})
+    assert quote_env_value(secret) in content and secret not in content  # only the escaped form is written
+    masked = mask_secrets(content, {"PW": secret}, dotenv=False)
+    assert "Zk3vQ9xxLong" not in masked
+    assert unmask_secrets(masked, {"PW": secret}) == content

@@ -55,3 +55,20 @@ def test_an_override_moved_into_place_is_used_at_once(project):
     assert rendered_nginx() == plain
     draft.rename(draft.with_name("default.conf.j2"))
     assert rendered_nginx() == "server { listen 80; }\n"
+
+
+def test_a_broken_or_missing_template_names_the_file_at_fault(project):
+    """A syntax error is reported in the template that holds it (an included one, not the one
+    rendered), with its line; an include of a template nobody has names both."""
+    from mooring.declare.render import RenderError, render_template
+
+    templates = project.root / "templates"
+    (templates / "nginx" / "default.conf.j2").write_text('# edge\n{% include "partial.j2" %}\n')
+    (templates / "partial.j2").write_text("ok\n{% if %}\n")
+    with pytest.raises(RenderError) as info:
+        render_template("nginx/default.conf.j2")
+    assert str(info.value) == "templates/partial.j2: line 2: Expected an expression, got 'end of statement block'"
+    (templates / "partial.j2").write_text('{% include "missing.j2" %}\n')
+    with pytest.raises(RenderError) as info:
+        render_template("nginx/default.conf.j2")
+    assert str(info.value) == "templates/nginx/default.conf.j2: template not found (missing.j2)"
