@@ -443,9 +443,9 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.declare.render.x_jinja_env": ({3, 4, 5, 6, 7}, "with no project templates folder the arguments only say "
                                            "'no override loader' (any falsy value does) and key the cache; 'XXXX' "
                                            "names a folder that does not exist, in which the loader finds nothing"),
-    "mooring.declare.render.x__dotenv_inner": ({2, 3, 4, 5, 8, 9, 10, 11, 12, 13}, "the JSON form ('j') writes \\\\, \\", "
-                                                "newline, CR and tab exactly as the dotenv form does, and is tried with it: "
-                                                "only `$` tells the two apart (its mutants are killed)"),
+    "mooring.declare.render.x__dotenv_inner": ({2, 3, 4, 5, 8, 9, 10, 11, 12, 13}, "the JSON form ('j') writes "
+                                                "backslash, double quote, newline, CR and tab exactly as the dotenv form "
+                                                "does, and is tried with it: only `$` tells the two apart (its mutants are killed)"),
     "mooring.declare.render.x_project_templates": ({6, 7}, "only jinja_env reads it: a folder that does not exist, or is "
                                                    "mooring's own, adds a loader that finds nothing mooring's own would not"),
     "mooring.declare.render.x__mask_text": ({25, 28}, "the tokens that match at one place are all prefixes of the text there, "
