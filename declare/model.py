@@ -898,8 +898,9 @@ def _written_args(written: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _migration(data: dict[str, Any]) -> Migration:
-    """The declared ``stack.migration`` (validated: ``service`` and ``command`` are set)."""
-    down = data.get("down")
+    """The declared ``stack.migration`` (validated: ``service`` and ``command`` are set, ``down`` is
+    a command or None)."""
+    down = data["down"]
     return Migration(data["service"], list(data["command"]), list(down) if down else None)
 
 
@@ -952,7 +953,7 @@ def _service(name: str, data: dict[str, Any], stack_dir: str) -> Service:
 
 def _port(value: str | dict[str, Any]) -> PortMapping:
     if isinstance(value, dict):
-        return PortMapping(value.get("host_ip", ""), value["published"], value["target"], value.get("protocol", "tcp"))
+        return PortMapping(value["host_ip"], value["published"], value["target"], value["protocol"])  # defaults: the schema's
     match = PORT_STRING_RE.match(value)
     assert match, value  # the schema checked it
     return PortMapping((match.group("ip") or "").strip("[]"), int(match.group("published")), int(match.group("target")),

@@ -11,7 +11,7 @@ import dataclasses
 import pytest
 
 from mooring.declare.errors import ConfigError
-from mooring.declare.model import EnvVar, Mount, PortMapping, Probe, mount_source
+from mooring.declare.model import EnvVar, Migration, Mount, PortMapping, Probe, mount_source
 from tests.declared_world import model_for, set_path
 
 STACK_DIR = "/srv/mooring/solacore"
@@ -495,3 +495,12 @@ def test_secret_values_are_ordered_by_length_not_by_text(world):
     values = model_for("staging").stack.secret_values()
     assert values[-1] == "zz"
     assert [len(v) for v in values] == sorted((len(v) for v in values), reverse=True)
+
+
+def test_the_migration_and_what_undoes_it_reach_the_model(world):
+    """``down`` is what `mooring rollback --migrate-down` runs; without it a rollback cannot undo."""
+    assert staging(world).migration == Migration("api", ["alembic", "upgrade", "head"], ["alembic", "downgrade", "-1"])
+    data = world.read("all.yml")
+    del data["stack"]["migration"]["down"]
+    world.write("all.yml", data)
+    assert model_for("staging").stack.migration == Migration("api", ["alembic", "upgrade", "head"], None)
