@@ -453,6 +453,8 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.declare.render.x_masked_files": ({32, 36}, "`where` only reaches unmask's messages, and a copy just masked with the "
                                               "same secrets names no missing secret, only forms it wrote, each restoring one way"),
     "mooring.declare.render.xǁMaskedFileǁfrom_dict": ({30, 32}, "bool(None) is False, like bool(False)"),
+    "mooring.declare.model.x__escape_refs": ({5, 6}, "what it escapes (whitelist CIDRs, CORS origins, booleans) is "
+                                             "validated to hold no `$`: a guard kept should the schema ever allow one"),
     "mooring.declare.model.x__written_services": ({2}, "Compose refuses an include cycle before mooring reads the files, "
                                                  "and a file read twice gives the same (service, file) pairs, which "
                                                  "setdefault keeps first"),
