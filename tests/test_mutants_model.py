@@ -73,6 +73,7 @@ def test_probe_url_asks_the_loopback_address():
     ("${STACK_DIR}/nginx/./conf.d/", f"{STACK_DIR}/nginx/conf.d"),
     ("${STACK_DIR}x", "${STACK_DIR}x"),
     ("//data//app/", "/data/app"),
+    ("//Xfer/in", "/Xfer/in"),  # only the slashes of a leading "//" go
     ("/", "/"),
     ("pgdata", "pgdata"),
 ])
@@ -504,3 +505,18 @@ def test_the_migration_and_what_undoes_it_reach_the_model(world):
     del data["stack"]["migration"]["down"]
     world.write("all.yml", data)
     assert model_for("staging").stack.migration == Migration("api", ["alembic", "upgrade", "head"], None)
+
+
+def test_a_probe_with_no_port_to_ask_is_refused_in_the_layer_that_declares_it(world):
+    """The probe is declared in all.yml and read by a staging host (staging.yml declares none):
+    the refusal names all.yml."""
+    data = world.read("all.yml")
+    data["stack"]["smoke"] = [{"name": "redis-up", "path": "/", "service": "redis", "port": 6379}]
+    world.write("all.yml", data)
+    staging_data = world.read("staging.yml")
+    del staging_data["stack"]["smoke"]
+    world.write("staging.yml", staging_data)
+    with pytest.raises(ConfigError) as info:
+        model_for("staging").stack
+    assert [(p.file.rsplit("/", 1)[-1], p.path, p.message) for p in info.value.problems] == [
+        ("all.yml", "stack.smoke.0.port", "service redis publishes no host port for its container port 6379")]
