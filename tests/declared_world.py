@@ -71,6 +71,13 @@ class World:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(data, sort_keys=False))
 
+    def drop_stack(self, *layers: str) -> None:
+        """Remove ``stack:`` from each of ``layers`` (a host that declares no stack)."""
+        for name in layers:
+            data = self.read(name)
+            data.pop("stack", None)
+            self.write(name, data)
+
     def set_secret(self, environment: str, name: str, value: str | None) -> None:
         """Set (or with None remove) one secret in the environment's dotenv file."""
         from mooring.declare.secrets import format_dotenv, parse_dotenv

@@ -193,10 +193,7 @@ def test_a_non_ascii_secret_yaml_escaped_in_a_command_still_marks_the_file(world
 
 def test_a_host_without_a_stack_is_refused_naming_the_host(world):
     """No ``stack:`` in any layer of the host: nothing to render, and the error says which host."""
-    for layer in ("all.yml", "staging.yml"):
-        data = world.read(layer)
-        data.pop("stack", None)
-        world.write(layer, data)
+    world.drop_stack("all.yml", "staging.yml")
     model = model_for("staging")
     assert model.stack is None
     with pytest.raises(MooringError) as info:

@@ -93,10 +93,7 @@ def test_a_crashing_rule_reports_no_exception_text(world, monkeypatch):
 
 
 def test_a_host_without_stack_has_no_stack_findings(world):
-    for layer in ("all.yml", "staging.yml"):
-        data = world.read(layer)
-        data.pop("stack", None)
-        world.write(layer, data)
+    world.drop_stack("all.yml", "staging.yml")
     model = model_for("staging")
     assert model.stack is None
     assert check_model(model) == []
