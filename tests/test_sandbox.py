@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -272,6 +273,31 @@ def test_a_recreated_box_gets_its_new_host_keys_recorded(lab: SandboxState) -> N
     assert len(after) == len(before) == 3  # rsa, ecdsa, ed25519: no stale line kept
     assert not set(line.split()[2] for line in after) & set(line.split()[2] for line in before)
     assert run_on(lite_1, lab, "hostname") == "lite-1"
+
+
+@pytest.mark.boxes
+def test_host_keys_come_from_the_box_not_from_a_partial_scan(
+        lab: SandboxState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a loaded machine ``ssh-keyscan -T 1`` once recorded only a box's RSA key: paramiko then
+    offered ssh-rsa, OpenSSH refused its SHA-1 form, ed25519 was negotiated and the box refused as
+    "changed". A stand-in answering RSA only replays that scan; every key is still recorded."""
+    stand_in = tmp_path / "bin" / "ssh-keyscan"
+    stand_in.parent.mkdir()
+    stand_in.write_text(f'#!/bin/sh\nexec {shutil.which("ssh-keyscan")} -t rsa "$@"\n')
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stand_in.parent}:{os.environ['PATH']}")
+    lite_2 = lab.group("lite")[1]
+    docker.run(["rm", "-f", lite_2.container])
+    assert sandbox.up(docker_boxes=1, lite_boxes=2) == lab
+    prefix = f"[127.0.0.1]:{lite_2.ssh_port} "
+    recorded = [line.split() for line in lab.known_hosts_path.read_text().splitlines() if line.startswith(prefix)]
+    assert sorted(fields[1] for fields in recorded) == ["ecdsa-sha2-nistp256", "ssh-ed25519", "ssh-rsa"]
+    env = {**os.environ, "MOORING_STATE": str(lab.key_path.parent.parent)}
+    proc = subprocess.run([str(PYINFRA), "-y", "--limit", "lite-2", str(ROOT / "inventories" / "sandbox.py"),
+                           "fact", "server.Hostname"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert '"lite-2": "lite-2"' in proc.stdout + proc.stderr
 
 
 @pytest.mark.boxes

@@ -339,43 +339,28 @@ def _wait_for_banner(box: Box, deadline: float) -> None:
         time.sleep(0.1)
 
 
-def _keyscan(box: Box, deadline: float) -> list[str]:
-    """The box's host keys as ``[127.0.0.1]:PORT keytype key`` lines (every key type it has)."""
-    while True:
-        scan = subprocess.run(["ssh-keyscan", "-p", str(box.ssh_port), "-T", "1", "127.0.0.1"],
-                              capture_output=True, text=True)
-        lines = [line for line in scan.stdout.splitlines() if line and not line.startswith("#")]
-        if lines or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    if not lines:
-        raise SandboxError(f"box {box.name}: sshd answers on 127.0.0.1:{box.ssh_port} but ssh-keyscan "
-                           f"got no host key: {scan.stderr.strip() or 'no output'}")
-    return sorted(lines)
+def _host_keys(box: Box, container_id: str) -> list[str]:
+    """The box's public host keys (``keytype key`` pairs), read from its container.
 
-
-def _host_key_lines(box: Box, container_id: str, known: dict[str, list[str]]) -> list[str]:
-    """Wait for the box's sshd, then its known_hosts lines, each tagged with the container.
-
-    A box keeps its host keys for its container's life (``ssh-keygen -A`` only adds missing
-    keys), so lines recorded for the same container are reused instead of scanned again.
+    Read from the files sshd serves rather than scanned over the network: a scan on a loaded
+    machine can time out on some key types and record, say, only the RSA key; paramiko then
+    offers ssh-rsa first, OpenSSH refuses its SHA-1 form, negotiates ed25519 and finds the key
+    "changed". The engine is the authority on what runs in the container, so nothing is trusted
+    on first use either.
     """
-    deadline = time.monotonic() + BANNER_TIMEOUT
-    _wait_for_banner(box, deadline)
+    listed = docker.run(["exec", container_id, "sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub"], check=False)
+    keys = sorted(" ".join(line.split()[:2]) for line in listed.stdout.splitlines() if len(line.split()) >= 2)
+    if listed.rc != 0 or not keys:
+        raise SandboxError(f"box {box.name}: sshd answers on 127.0.0.1:{box.ssh_port} but its host keys "
+                           f"cannot be read: {listed.stderr.strip() or 'no /etc/ssh/ssh_host_*_key.pub'}")
+    return keys
+
+
+def _host_key_lines(box: Box, container_id: str) -> list[str]:
+    """Wait for the box's sshd, then its known_hosts lines, each tagged with the container."""
+    _wait_for_banner(box, time.monotonic() + BANNER_TIMEOUT)
     tag = f"mooring-sandbox:{box.name}:{container_id[:12]}"
-    recorded = [line for line in known.get(tag, []) if line.startswith(f"[127.0.0.1]:{box.ssh_port} ")]
-    return recorded or [f"{line} {tag}" for line in _keyscan(box, deadline)]
-
-
-def _read_known_hosts(path: Path) -> dict[str, list[str]]:
-    """Lines of an earlier known_hosts by their ``mooring-sandbox:<box>:<container>`` tag."""
-    known: dict[str, list[str]] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            fields = line.split()
-            if len(fields) == 4 and fields[3].startswith("mooring-sandbox:"):
-                known.setdefault(fields[3], []).append(line)
-    return known
+    return [f"[127.0.0.1]:{box.ssh_port} {key} {tag}" for key in _host_keys(box, container_id)]
 
 
 def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
@@ -456,9 +441,8 @@ def _warn_moved_ports(wanted: list[Box], boxes: list[Box]) -> None:
 
 def _record_host_keys(state: SandboxState, container_ids: dict[str, str]) -> None:
     """Wait until every box's sshd answers and write all their host keys to known_hosts."""
-    known = _read_known_hosts(state.known_hosts_path)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        scans = pool.map(lambda box: _host_key_lines(box, container_ids[box.name], known), state.boxes)
+        scans = pool.map(lambda box: _host_key_lines(box, container_ids[box.name]), state.boxes)
         lines = [line for box_lines in scans for line in box_lines]
     _write_atomic(state.known_hosts_path, "".join(f"{line}\n" for line in lines))
 
