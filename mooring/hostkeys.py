@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 #: Key types asked for, the strongest first.
 KEY_TYPES = "ed25519,ecdsa,rsa"
+#: Key type prefixes in the order keys are shown and recorded (ssh-keyscan prints them as they arrive).
+STRENGTH = ("ssh-ed25519", "ecdsa-sha2-", "ssh-rsa")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,15 @@ class HostKey:
     host: str
     line: str
     fingerprint: str
+
+    @property
+    def kind(self) -> str:
+        """The key type, e.g. ``ssh-ed25519``."""
+        return self.line.split()[1]
+
+    def strength(self) -> int:
+        """0 for the strongest type (:data:`STRENGTH`), higher for weaker or unknown ones."""
+        return next((rank for rank, prefix in enumerate(STRENGTH) if self.kind.startswith(prefix)), len(STRENGTH))
 
 
 def endpoint(data: dict[str, Any], name: str) -> tuple[str, int]:
@@ -50,7 +61,8 @@ def is_known(data: dict[str, Any], name: str) -> bool:
 
 
 def scan(data: dict[str, Any], name: str, timeout: int = 5) -> list[HostKey]:
-    """The keys the host offers (``ssh-keyscan``), each with its fingerprint; [] when it does not answer."""
+    """The keys the host offers (``ssh-keyscan``), each with its fingerprint, the strongest first;
+    [] when it does not answer."""
     address, port = endpoint(data, name)
     found = subprocess.run(["ssh-keyscan", "-T", str(timeout), "-p", str(port), "-t", KEY_TYPES, address],
                            capture_output=True, text=True, timeout=timeout * 4 + 10, stdin=subprocess.DEVNULL)
@@ -63,7 +75,18 @@ def scan(data: dict[str, Any], name: str, timeout: int = 5) -> list[HostKey]:
         parts = printed.stdout.split()
         if printed.returncode == 0 and len(parts) >= 2:
             keys.append(HostKey(name, line.strip(), parts[1]))
-    return keys
+    return sorted(keys, key=HostKey.strength)
+
+
+def _rsa_alone(key: HostKey, offered: list[HostKey]) -> str | None:
+    """Why ``key`` cannot be recorded alone, or None. paramiko (pyinfra's SSH) offers the recorded
+    key's type first; for an RSA key that is SHA-1 ``ssh-rsa``, which OpenSSH >= 8.8 refuses, so a
+    stronger type is negotiated and compared with the RSA key: every login fails as "changed"."""
+    if key.kind != "ssh-rsa" or offered[0].kind == "ssh-rsa":
+        return None
+    return (f"{key.fingerprint} is its RSA key, which pyinfra's SSH library cannot verify against a host that "
+            f"also offers {offered[0].kind}: confirm its {offered[0].kind} fingerprint from your provider's "
+            "console instead: nothing recorded")
 
 
 def record(path: Path, keys: list[HostKey]) -> None:
@@ -97,6 +120,10 @@ def first_contact(hosts: list, confirmed: dict[str, str], ask: Callable[[str], s
             if not matching:
                 problems[host.name] = (f"offers {shown}, not {want}: nothing recorded (a wrong host, or a man in "
                                        "the middle; check with your provider's console)")
+                continue
+            refused = _rsa_alone(matching[0], keys)
+            if refused:
+                problems[host.name] = refused
                 continue
             record(path, matching)
             continue

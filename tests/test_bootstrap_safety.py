@@ -176,3 +176,68 @@ def test_first_contact_records_only_a_confirmed_fingerprint_then_runs_log_in_as_
     later = bootstrap()  # as deploy, strict checking against the recorded key
     assert later.returncode == 0, later.stdout + later.stderr[-3000:]
     assert known_hosts.read_text().splitlines() == [line]
+
+
+# --- which key first contact records: one pyinfra can verify -----------------------------------------
+
+def _keyscan_rsa_first(tmp_path: Path, monkeypatch) -> None:
+    """Put an ``ssh-keyscan`` on PATH that prints the host's RSA key first: the real one prints
+    keys in the order they arrive, so RSA comes first on some runs."""
+    import shutil
+
+    stand_in = tmp_path / "bin" / "ssh-keyscan"
+    stand_in.parent.mkdir()
+    stand_in.write_text(f'#!/bin/sh\n{shutil.which("ssh-keyscan")} "$@" | sort -k2,2r\n')
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stand_in.parent}:{os.environ['PATH']}")
+
+
+def _host_fingerprint(box, kind: str) -> str:
+    return ssh(box, f"ssh-keygen -l -E sha256 -f /etc/ssh/ssh_host_{kind}_key.pub").stdout.split()[1]
+
+
+def _pyinfra_hostname(inventory: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """``pyinfra INVENTORY fact server.Hostname``: a login with the inventory's host-key settings."""
+    return subprocess.run([str(Path(sys.executable).parent / "pyinfra"), "-y", str(inventory), "fact",
+                           "server.Hostname"], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+def _first_contact(inventory: Path, confirmed: dict[str, str], ask) -> dict[str, str]:
+    from mooring.checks.preflight import inventory_hosts
+    from mooring.hostkeys import first_contact
+
+    return first_contact(inventory_hosts(inventory), confirmed, ask)
+
+
+def test_the_key_asked_about_is_one_pyinfra_can_then_verify(boxes, tmp_path, monkeypatch):
+    """Confirming the key shown records it; when that was the RSA key, every later run failed:
+    paramiko offers the recorded type (ssh-rsa) first, OpenSSH >= 8.8 refuses its SHA-1 form,
+    ed25519 is negotiated and compared with the RSA key: "host key changed"."""
+    _keyscan_rsa_first(tmp_path, monkeypatch)
+    box = boxes.boxes[0]
+    inventory, known_hosts = _inventory(tmp_path, box, "asked")
+    asked: list[str] = []
+    assert _first_contact(inventory, {}, lambda question: asked.append(question) or "yes") == {}
+    assert f"Does {_host_fingerprint(box, 'ed25519')} match" in asked[0]
+    [line] = known_hosts.read_text().splitlines()
+    assert line.split()[1] == "ssh-ed25519"
+    fact = _pyinfra_hostname(inventory, tmp_path)
+    assert fact.returncode == 0 and f'"{box.name}": "{box.name}"' in fact.stderr + fact.stdout, fact.stderr
+
+
+def test_a_confirmed_rsa_key_alone_is_refused_with_the_fix(boxes, tmp_path, monkeypatch):
+    """The RSA fingerprint matches, but recording it alone would fail every later login (above):
+    the operator is asked for the ed25519 one instead, and nothing is recorded."""
+    _keyscan_rsa_first(tmp_path, monkeypatch)
+    box = boxes.boxes[0]
+    inventory, known_hosts = _inventory(tmp_path, box, "rsa")
+    problems = _first_contact(inventory, {box.name: _host_fingerprint(box, "rsa")}, None)
+    assert "nothing recorded" in problems[box.name] and "ssh-ed25519" in problems[box.name], problems
+    assert known_hosts.read_text() == ""
+    # Why: with the RSA key recorded alone, pyinfra cannot log in.
+    rsa = [line for line in boxes.known_hosts_path.read_text().splitlines()
+           if line.startswith(f"[127.0.0.1]:{box.ssh_port} ssh-rsa ")]
+    known_hosts.write_text("".join(f"{line}\n" for line in rsa))
+    refused = _pyinfra_hostname(inventory, tmp_path)
+    assert len(rsa) == 1 and refused.returncode != 0, refused.stderr
