@@ -535,3 +535,23 @@ def test_a_healthcheck_user_held_to_a_secret_shows_no_secret(world, written, sho
          f"the healthcheck uses -U {shown} but POSTGRES_USER is a secret", 'use -U "${POSTGRES_USER}" so both always agree',
          "staging.yml")]
     assert not [f for f in found if "shop-owner-7f3a9c1d2e" in repr(f)]
+
+
+@pytest.mark.parametrize("host_value, secret, shown", [
+    ("h-s3cr3t", True, "'***'"),   # a secret holding another secret: the longer is masked first
+    ("cache", False, "'cache'"),   # a plain value is shown as it is
+], ids=["secret-host", "plain-host"])
+def test_a_compose_database_url_host_is_masked_whole_or_not_at_all(world, shop, host_value, secret, shown):
+    """The DATABASE_URL Compose hands the API names its host through ${DB_HOST}. Secret values are
+    masked longest first, so no part of one shows even when a shorter secret sits inside it; a
+    value that is no secret is shown."""
+    use_files(world, shop, {"override.yml": {"services": {"api": {"environment": {
+        "DATABASE_URL": "postgresql://${POSTGRES_USER}:${POSTGRES_PASSWORD}@${DB_HOST}:5432/${POSTGRES_DB}"}}}}})
+    apply(world, {"layer": "all.yml",
+                  "set": {"stack.env.DB_HOST": {"secret": "DB_HOST"} if secret else host_value},
+                  "secrets": {"staging": {"POSTGRES_PASSWORD": "s3cr3t", **({"DB_HOST": host_value} if secret else {})}}})
+    model = model_for("staging")
+    found = run_rules(model, model.stack, names=["consistency.database_url"])
+    assert said(found) == [("consistency.database_url", Outcome.FAILED, "services.api.environment.DATABASE_URL",
+                            f"DATABASE_URL: host {shown} is not the database service 'db'",
+                            "use @db:5432 (services reach each other by service name)")]

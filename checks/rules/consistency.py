@@ -33,7 +33,7 @@ def _compose_env(stack: Stack, service: Service, key: str) -> EnvVar | None:
     if value is None:
         return None
     masked = _secrets_masked(stack, value)
-    return EnvVar(key, value, masked != value, f"{service.path}.environment.{key}", None, False, (), masked, masked)
+    return EnvVar(key, value, masked != value, f"{service.path}.environment.{key}", masked=masked)
 
 
 def _secrets_masked(stack: Stack, text: str) -> str:
