@@ -53,3 +53,17 @@ def test_the_proxy_publishing_the_port_over_udp_only_does_not_count(world):
     ports = {"api": ["127.0.0.2:9000:8000"], "prometheus": ["9000:9090"],
              "nginx": ["127.0.0.1:80:80", "127.0.0.1:9000:81/udp"]}
     assert smoke_address(world, 9000, ports) == ""
+
+
+def smoke_target(world: Any, probe: dict[str, Any], ports: dict[str, list[str]]) -> tuple[int | None, str]:
+    [smoke] = declared_stack(world, smoke=[{"name": "p", "path": "/x", **probe}], ports=ports).smoke
+    return smoke.port, smoke.host_ip
+
+
+def test_a_probe_of_the_upstream_publishing_nothing_goes_through_the_proxys_address(world):
+    assert smoke_target(world, {"service": "api"}, {"api": [], "nginx": ["127.0.0.1:80:80"]}) == (80, "127.0.0.1")
+
+
+def test_a_probe_of_an_undeclared_service_keeps_its_port_on_the_hosts_address(world):
+    """The rule services.references refuses it; the model itself still builds."""
+    assert smoke_target(world, {"service": "ghost", "port": 9000}, {"nginx": ["127.0.0.1:80:80"]}) == (9000, "")
