@@ -1085,8 +1085,8 @@ def _backups(data: dict[str, Any], name: str, bootstrap: Bootstrap, services: di
              env: dict[str, EnvVar]) -> Backups:
     service = data.get("service") or next((s.name for role in dumps.ENGINE_ROLES
                                            for s in services.values() if s.role == role), None)
-    role = services[service].role if service in services else "postgres"
-    engine = role if role in dumps.ENGINES else "postgres"
+    chosen = services.get(service) if service else None
+    engine = chosen.role if chosen and chosen.role in dumps.ENGINES else "postgres"
     databases = list(data["databases"]) or _default_databases(engine, env)
     resolved = [_expand_plain(db, env) for db in databases]
     return Backups(data["enabled"], data["schedule"].strip(), data["retention_days"], resolved,

@@ -173,7 +173,7 @@ def test_backup_databases_expand_plain_values_only(world):
     backups = staging(world, stack__backups__databases=["${POSTGRES_DB}", "${JWT_SECRET}", "${NOT_DECLARED}", "plain"],
                       stack__backups__directory="/data/backups", stack__backups__service="redis").backups
     assert backups.databases == ["readme_to_recover", "${JWT_SECRET}", "${NOT_DECLARED}", "plain"]
-    assert (backups.directory, backups.service) == ("/data/backups", "redis")
+    assert (backups.directory, backups.service, backups.engine) == ("/data/backups", "redis", "postgres")
 
 
 def test_backups_without_postgres_name_no_database_and_no_service(world):
