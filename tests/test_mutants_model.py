@@ -7,6 +7,7 @@ Host-free: a declared world in tmp_path (fake hosts, test secrets), models built
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -272,6 +273,14 @@ def test_a_required_reference_compose_would_refuse_is_refused(world, value, mess
 def test_a_reference_cycle_is_refused_once(world):
     assert problems(world, stack__env__A_ONE="${A_TWO}", stack__env__A_TWO="x${A_ONE}") == [(
         "stack.env.A_ONE", "references form a cycle: A_ONE → A_TWO → A_ONE", "make one of these values literal")]
+
+
+def test_a_reference_cycle_names_the_layer_that_declares_it(world):
+    """all.yml, the lowest layer: not the last one the host reads."""
+    edit(world, "all.yml", stack__env__A_ONE="${A_TWO}", stack__env__A_TWO="x${A_ONE}")
+    with pytest.raises(ConfigError) as info:
+        model_for("staging").stack
+    assert [(Path(p.file).name, p.path) for p in info.value.problems] == [("all.yml", "stack.env.A_ONE")]
 
 
 def test_a_value_referring_to_a_broken_one_is_not_resolved(world):

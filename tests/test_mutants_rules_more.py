@@ -555,3 +555,15 @@ def test_a_compose_database_url_host_is_masked_whole_or_not_at_all(world, shop, 
     assert said(found) == [("consistency.database_url", Outcome.FAILED, "services.api.environment.DATABASE_URL",
                             f"DATABASE_URL: host {shown} is not the database service 'db'",
                             "use @db:5432 (services reach each other by service name)")]
+
+
+@pytest.mark.parametrize("allow_empty, expected", [(True, []), (False, [
+    ("env.complete", "FAILED", "stack.env.OPTIONAL_TOKEN",
+     "OPTIONAL_TOKEN is empty (secret OPTIONAL_TOKEN resolved to an empty string) but api needs it",
+     'give it a value (an empty variable is as bad as a missing one), or, when api accepts it empty, '
+     'declare `OPTIONAL_TOKEN: {value: "", allow_empty: true}`', "staging.yml")])])
+def test_a_secret_declared_allow_empty_may_resolve_empty(world, allow_empty, expected):
+    found = declared(world, "staging", "staging.yml", {
+        "stack.env.OPTIONAL_TOKEN": {"secret": "OPTIONAL_TOKEN", **({"allow_empty": True} if allow_empty else {})},
+        "stack.services.api.env": ["APP_VERSION", "OPTIONAL_TOKEN"]}, secrets={"OPTIONAL_TOKEN": ""})
+    assert [f for f in found if f[0] == "env.complete"] == expected
