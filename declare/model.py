@@ -1210,7 +1210,7 @@ def resolve_env(entries: list[_Declared], environment: str, generate_missing: bo
     """Resolve secrets and ``${KEY}`` references; raise one ``ConfigError`` with every problem."""
     by_key = {entry.key: entry for entry in entries}
     refs = [SecretRef(e.secret_name, e.path, merged.file_of(e.path)) for e in entries if e.secret_name]
-    secret_values = resolve_secrets(refs, environment, generate_missing) if refs else {}
+    secret_values = resolve_secrets(refs, environment, generate_missing)
     problems: list[ConfigProblem] = []
     resolved: dict[str, EnvVar] = {}
     for key in by_key:

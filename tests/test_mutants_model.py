@@ -275,12 +275,40 @@ def test_a_reference_cycle_is_refused_once(world):
         "stack.env.A_ONE", "references form a cycle: A_ONE → A_TWO → A_ONE", "make one of these values literal")]
 
 
-def test_a_reference_cycle_names_the_layer_that_declares_it(world):
-    """all.yml, the lowest layer: not the last one the host reads."""
-    edit(world, "all.yml", stack__env__A_ONE="${A_TWO}", stack__env__A_TWO="x${A_ONE}")
+def all_yml_problems(world, **paths) -> list[tuple[str, str, str]]:
+    """(file name, path, message) of every problem building the staging stack reports after
+    setting ``paths`` in all.yml: the lowest layer, never the last one the host reads."""
+    edit(world, "all.yml", **paths)
     with pytest.raises(ConfigError) as info:
         model_for("staging").stack
-    assert [(Path(p.file).name, p.path) for p in info.value.problems] == [("all.yml", "stack.env.A_ONE")]
+    return [(Path(p.file).name, p.path, p.message) for p in info.value.problems]
+
+
+def test_a_reference_cycle_names_the_layer_that_declares_it(world):
+    assert all_yml_problems(world, stack__env__A_ONE="${A_TWO}", stack__env__A_TWO="x${A_ONE}") == [
+        ("all.yml", "stack.env.A_ONE", "references form a cycle: A_ONE → A_TWO → A_ONE")]
+
+
+def test_a_generated_key_declared_in_env_names_the_layer_that_declares_it(world):
+    assert all_yml_problems(world, stack__env__DEV_ENDPOINTS_ENABLED="true") == [
+        ("all.yml", "stack.env.DEV_ENDPOINTS_ENABLED", "DEV_ENDPOINTS_ENABLED is also set by stack.endpoints.dev.enabled")]
+
+
+def test_a_missing_secret_names_the_layer_and_key_that_ask_for_it(world):
+    assert all_yml_problems(world, stack__env__NEW_TOKEN={"secret": "NEW_TOKEN"}) == [
+        ("all.yml", "stack.env.NEW_TOKEN", "secret NEW_TOKEN is not provided")]
+
+
+def test_every_bad_reference_of_a_value_is_named(world):
+    """One value referring to a broken one and to an undeclared key, another to two undeclared
+    keys: each undeclared reference is a problem of its own."""
+    found = problems(world, stack__env__A_ONE="${MISSING_ONE}", stack__env__B_TWO="${A_ONE}/${MISSING_TWO}",
+                     stack__env__C_THREE="${MISSING_THREE}/${MISSING_FOUR}")
+    assert [(path, message) for path, message, _ in found] == [
+        ("stack.env.A_ONE", "references ${MISSING_ONE}, which stack.env does not declare"),
+        ("stack.env.B_TWO", "references ${MISSING_TWO}, which stack.env does not declare"),
+        ("stack.env.C_THREE", "references ${MISSING_THREE}, which stack.env does not declare"),
+        ("stack.env.C_THREE", "references ${MISSING_FOUR}, which stack.env does not declare")]
 
 
 def test_a_value_referring_to_a_broken_one_is_not_resolved(world):
