@@ -526,6 +526,11 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                   "exc.key, exc.message and exc.fix"),
     "mooring.declare.model.x__read_key_file": ({11, 17, 19}, "ROOT / an absolute path is that path; encoding None is the UTF-8 "
                                                      "locale default, 'UTF-8' is 'utf-8'"),
+    "mooring.declare.model.x__expand_plain": ({4, 5}, "the `$${` branch: the schema admits a database name or one "
+                                                 "${KEY} only (DB_NAME_RE), so no escape reaches it"),
+    "mooring.declare.model.x__http_port": ({4}, "services.get('XXXX') and services.get('') both find nothing "
+                                            "unless a team's compose file names a service XXXX (mooring's names are lowercase)"),
+    "mooring.declare.model.x__resolve_key": ({50}, "position None: raw[None:i] is raw[0:i]"),
     "mooring.declare.layers.x__not_text_key": ({13, 14, 46, 56, 57},
                                        "a scalar node's value is always text; PyYAML's resolve() reads the second "
                                        "implicit flag only for path resolvers (the loader has none); a plain scalar read "
