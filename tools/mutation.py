@@ -526,6 +526,11 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                   "exc.key, exc.message and exc.fix"),
     "mooring.declare.model.x__read_key_file": ({11, 17, 19}, "ROOT / an absolute path is that path; encoding None is the UTF-8 "
                                                      "locale default, 'UTF-8' is 'utf-8'"),
+    "mooring.declare.model.x__port": ({33}, "PORT_STRING_RE's address holds only hex digits, ':', '.' and the "
+                                     "brackets: no X to strip"),
+    "mooring.checks.rules.consistency.x__compose_env": ({11}, "secret None: its one reader (_same) compares the real "
+                                                      "values whenever the masked part shows a mask, and without one "
+                                                      "the masked part is the real part"),
     "mooring.declare.model.x__expand_plain": ({4, 5}, "the `$${` branch: the schema admits a database name or one "
                                                  "${KEY} only (DB_NAME_RE), so no escape reaches it"),
     "mooring.declare.model.x__http_port": ({4}, "services.get('XXXX') and services.get('') both find nothing "
