@@ -474,13 +474,6 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                       "using it"),
     "mooring.declare.model.x__compose_port": ({7, 30, 31}, "'' and 'XXXX' are both not digits: an unpublished port "
                                              "either way; Compose always fills in the protocol, so `or 'tcp'` never runs"),
-    "mooring.checks.rules.consistency.x__compose_env": ({31, 22, 23, 25, 30, 32, 33, 34, 36, 20},
-                                                     "the shifted arguments land in multiline (() is falsy like False), "
-                                                     "references and declared, which the DATABASE_URL checks never read "
-                                                     "for a compose variable (key, value, secret, path, masked only); "
-                                                     "secret_name/multiline/references/declared are never read there; "
-                                                     "20 (secret None): _same reads it only for a part without ***, "
-                                                     "which holds no secret (no input found; not a full proof)"),
     "mooring.checks.live.x_backup_verify": ({59, 136}, "(gap or 0) vs (gap or 1) differ only when longest_gap_minutes "
                                            "returns None or 0: never 0, and None is a schedule that never runs, which "
                                            "the schema refuses; 0//60 and 1//60 are both 0"),
