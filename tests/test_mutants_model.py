@@ -281,12 +281,12 @@ def test_a_reference_cycle_is_refused_once(world):
         "stack.env.A_ONE", "references form a cycle: A_ONE → A_TWO → A_ONE", "make one of these values literal")]
 
 
-def all_yml_problems(world, **paths) -> list[tuple[str, str, str]]:
-    """(file name, path, message) of every problem building the staging stack reports after
-    setting ``paths`` in all.yml: the lowest layer, never the last one the host reads."""
+def all_yml_problems(world, environment: str = "staging", **paths) -> list[tuple[str, str, str]]:
+    """(file name, path, message) of every problem building the ``environment``'s stack reports
+    after setting ``paths`` in all.yml: the lowest layer, never the last one the host reads."""
     edit(world, "all.yml", **paths)
     with pytest.raises(ConfigError) as info:
-        model_for("staging").stack
+        model_for(environment).stack
     return [(Path(p.file).name, p.path, p.message) for p in info.value.problems]
 
 
@@ -298,6 +298,11 @@ def test_a_reference_cycle_names_the_layer_that_declares_it(world):
 def test_a_generated_key_declared_in_env_names_the_layer_that_declares_it(world):
     assert all_yml_problems(world, stack__env__DEV_ENDPOINTS_ENABLED="true") == [
         ("all.yml", "stack.env.DEV_ENDPOINTS_ENABLED", "DEV_ENDPOINTS_ENABLED is also set by stack.endpoints.dev.enabled")]
+
+
+def test_secret_generation_in_production_is_refused_in_the_layer_that_turns_it_on(world):
+    assert all_yml_problems(world, "production", stack__secrets_generate_missing=True) == [
+        ("all.yml", "stack.secrets_generate_missing", "secret generation is on in production")]
 
 
 def test_a_missing_secret_names_the_layer_and_key_that_ask_for_it(world):
