@@ -303,6 +303,10 @@ def test_a_generated_key_declared_in_env_names_the_layer_that_declares_it(world)
 def test_secret_generation_in_production_is_refused_in_the_layer_that_turns_it_on(world):
     assert all_yml_problems(world, "production", stack__secrets_generate_missing=True) == [
         ("all.yml", "stack.secrets_generate_missing", "secret generation is on in production")]
+    with pytest.raises(ConfigError) as info:
+        model_for("production").stack
+    assert [p.fix for p in info.value.problems] == [
+        "remove secrets_generate_missing (sandbox only) and provide the secrets"]
 
 
 def test_a_missing_secret_names_the_layer_and_key_that_ask_for_it(world):

@@ -524,6 +524,9 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.checks.rules.consistency.x__compose_env": ({11}, "secret None: its one reader (_same) compares the real "
                                                       "values whenever the masked part shows a mask, and without one "
                                                       "the masked part is the real part"),
+    "mooring.declare.model.x_build_stack": ({93, 209, 210}, "compose '' or None: every reader tests its truth "
+                                               "(`if stack.compose`); the schema defaults probes_from to 'controller' "
+                                               "(allowed values only), so `or 'controller'` never runs"),
     "mooring.declare.model.x__expand_plain": ({4, 5}, "the `$${` branch: the schema admits a database name or one "
                                                  "${KEY} only (DB_NAME_RE), so no escape reaches it"),
     "mooring.declare.model.x__http_port": ({4}, "services.get('XXXX') and services.get('') both find nothing "
