@@ -127,3 +127,18 @@ def test_a_service_written_under_compose_s_own_tags_is_refused_in_its_file(world
     data["stack"]["compose"]["files"].append("shop/jobs.yml")
     world.write("all.yml", data)
     assert refusal() == [("shop/jobs.yml", "services.job.image", BUILD_MESSAGE.format("job"), BUILD_FIX.format("job"))]
+
+
+def test_services_declared_beside_compose_files_are_refused_in_their_layer(world: World, shop: Path) -> None:
+    """Services come from one place: stack.services next to compose files is refused in the layer
+    declaring the services (all.yml, not the last layer read), with the fix naming both ways out."""
+    services = world.read("all.yml")["stack"]["services"]
+    use_files(world, shop, {})
+    data = world.read("all.yml")
+    data["stack"]["services"] = services
+    world.write("all.yml", data)
+    assert refusal() == [(
+        all_yml(world), "stack.services",
+        "services are declared here and taken from stack.compose.files",
+        "keep one: remove stack.services (the compose files declare the services; stack.compose.services adds "
+        "what mooring needs) or remove stack.compose")]
