@@ -581,3 +581,37 @@ def test_a_probe_with_no_port_to_ask_is_refused_in_the_layer_that_declares_it(wo
         model_for("staging").stack
     assert [(p.file.rsplit("/", 1)[-1], p.path, p.message) for p in info.value.problems] == [
         ("all.yml", "stack.smoke.0.port", "service redis publishes no host port for its container port 6379")]
+
+
+# --- bootstrap keys: the lines written, the layer a refusal names --------------------------------
+
+VALID_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk5c3pQ6wq0p8m1TQmS0V8z9yJXo1X3j1n6cQq2vU9a ok"
+
+
+def bootstrap_problems_in_all_yml(world, **bootstrap) -> list[tuple[str, str, str]]:
+    """(file name, path, message) of the bootstrap's problems with ``bootstrap`` set in all.yml
+    (and no keys anywhere else)."""
+    data = world.read("staging.yml")
+    data.get("bootstrap", {}).pop("authorized_keys", None)
+    data.get("bootstrap", {}).pop("authorized_key_files", None)
+    world.write("staging.yml", data)
+    edit(world, "all.yml", **{f"bootstrap__{key}": value for key, value in bootstrap.items()})
+    with pytest.raises(ConfigError) as info:
+        model_for("staging")
+    return [(Path(p.file).name, p.path, p.message) for p in info.value.problems]
+
+
+def test_inline_keys_reach_the_model_once_each(world):
+    edit(world, "staging.yml", bootstrap__authorized_key_files=[], bootstrap__authorized_keys=[VALID_KEY, VALID_KEY])
+    assert model_for("staging").bootstrap.authorized_keys == (VALID_KEY,)
+
+
+def test_a_bad_inline_key_is_refused_in_its_layer(world):
+    found = bootstrap_problems_in_all_yml(world, authorized_key_files=[], authorized_keys=["ssh-ed25519 AAAA ok"])
+    assert [(file, path) for file, path, _ in found] == [("all.yml", "bootstrap.authorized_keys.0")]
+
+
+def test_no_key_at_all_is_refused_in_the_layer_of_the_keys(world):
+    assert bootstrap_problems_in_all_yml(world, authorized_key_files=[], authorized_keys=[]) == [(
+        "all.yml", "bootstrap.authorized_keys",
+        "no authorized key is declared: bootstrap would empty the deploy user's authorized_keys (lock-out)")]
