@@ -142,3 +142,13 @@ def test_services_declared_beside_compose_files_are_refused_in_their_layer(world
         "services are declared here and taken from stack.compose.files",
         "keep one: remove stack.services (the compose files declare the services; stack.compose.services adds "
         "what mooring needs) or remove stack.compose")]
+
+
+def test_a_stack_without_services_or_compose_files_is_refused_with_both_ways(world: World) -> None:
+    for layer in ("all.yml", "staging.yml"):
+        data = world.read(layer)
+        data["stack"].pop("services", None)
+        world.write(layer, data)
+    assert refusal() == [(
+        all_yml(world), "stack.services", "required key is missing",
+        "declare the services under stack.services, or name the team's compose files in stack.compose.files")]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.test_mutants_probes_gate import declared_stack
 
 
@@ -26,10 +28,11 @@ def test_the_proxys_mapping_wins_over_another_services(world):
     assert smoke_address(world, None, {"api": ["10.0.0.9:80:8000"], "nginx": ["127.0.0.1:80:80"]}) == "127.0.0.1"
 
 
-def test_without_the_proxy_a_mapping_on_every_address_wins(world):
-    """nginx publishes other ports only: of api's one address and prometheus' every address, the
-    port is reachable on every address ("": the host's own address)."""
-    ports = {"api": ["127.0.0.2:9000:8000"], "prometheus": ["9000:9090"], "nginx": ["127.0.0.1:80:80"]}
+@pytest.mark.parametrize("every_address", ["9000:9090", "0.0.0.0:9000:9090", "[::]:9000:9090"])
+def test_without_the_proxy_a_mapping_on_every_address_wins(world, every_address):
+    """nginx publishes other ports only: of api's one address and prometheus' every address (in
+    each spelling), the port is reachable on every address ("": the host's own address)."""
+    ports = {"api": ["127.0.0.2:9000:8000"], "prometheus": [every_address], "nginx": ["127.0.0.1:80:80"]}
     assert smoke_address(world, 9000, ports) == ""
 
 
