@@ -113,7 +113,7 @@ def first_contact(hosts: list, confirmed: dict[str, str], ask: Callable[[str], s
         keys = scan(host.data, host.name)
         if not keys:
             continue
-        shown = ", ".join(f"{k.line.split()[1]} {k.fingerprint}" for k in keys)
+        shown = ", ".join(f"{k.kind} {k.fingerprint}" for k in keys)
         want = confirmed.get(host.name)
         if want is not None:
             matching = [k for k in keys if k.fingerprint == want]

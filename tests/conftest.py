@@ -117,6 +117,18 @@ def bootstrapped(boxes):
     return first, second
 
 
+def stand_in_on_path(tmp_path: Path, monkeypatch, name: str, script: str, folder: str = "bin") -> Path:
+    """Put an executable ``name`` running the shell ``script`` first on PATH (in
+    ``tmp_path/folder``) for the test's duration; returns its path."""
+    tools = tmp_path / folder
+    tools.mkdir(exist_ok=True)
+    stand_in = tools / name
+    stand_in.write_text(f"#!/bin/sh\n{script}\n")
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    return stand_in
+
+
 def ssh(box, command: str, user: str = "root", known_hosts: str | None = None, check: bool = False):
     """Run ``command`` on a sandbox box with OpenSSH, host-key checking on."""
     from mooring.sandbox.boxes import load_state

@@ -17,7 +17,7 @@ import pytest
 
 from mooring.deploy.roles.docker_host import SSHD_DROPIN, SSHD_RELOAD, SSHD_SETTINGS
 from mooring.runner import run_deploy
-from tests.conftest import ROOT, run_deploy_code, ssh
+from tests.conftest import ROOT, run_deploy_code, ssh, stand_in_on_path
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
 
@@ -185,11 +185,7 @@ def _keyscan_rsa_first(tmp_path: Path, monkeypatch) -> None:
     keys in the order they arrive, so RSA comes first on some runs."""
     import shutil
 
-    stand_in = tmp_path / "bin" / "ssh-keyscan"
-    stand_in.parent.mkdir()
-    stand_in.write_text(f'#!/bin/sh\n{shutil.which("ssh-keyscan")} "$@" | sort -k2,2r\n')
-    stand_in.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{stand_in.parent}:{os.environ['PATH']}")
+    stand_in_on_path(tmp_path, monkeypatch, "ssh-keyscan", f'{shutil.which("ssh-keyscan")} "$@" | sort -k2,2r')
 
 
 def _host_fingerprint(box, kind: str) -> str:

@@ -281,13 +281,18 @@ def test_a_reference_cycle_is_refused_once(world):
         "stack.env.A_ONE", "references form a cycle: A_ONE → A_TWO → A_ONE", "make one of these values literal")]
 
 
-def all_yml_problems(world, environment: str = "staging", **paths) -> list[tuple[str, str, str]]:
-    """(file name, path, message) of every problem building the ``environment``'s stack reports
-    after setting ``paths`` in all.yml: the lowest layer, never the last one the host reads."""
+def all_yml_refusal(world, environment: str = "staging", **paths) -> list:
+    """Every problem building the ``environment``'s model and stack reports after setting
+    ``paths`` in all.yml: the lowest layer, never the last one the host reads."""
     edit(world, "all.yml", **paths)
     with pytest.raises(ConfigError) as info:
         model_for(environment).stack
-    return [(Path(p.file).name, p.path, p.message) for p in info.value.problems]
+    return info.value.problems
+
+
+def all_yml_problems(world, environment: str = "staging", **paths) -> list[tuple[str, str, str]]:
+    """(file name, path, message) of :func:`all_yml_refusal`'s problems."""
+    return [(Path(p.file).name, p.path, p.message) for p in all_yml_refusal(world, environment, **paths)]
 
 
 def test_a_reference_cycle_names_the_layer_that_declares_it(world):
@@ -301,12 +306,10 @@ def test_a_generated_key_declared_in_env_names_the_layer_that_declares_it(world)
 
 
 def test_secret_generation_in_production_is_refused_in_the_layer_that_turns_it_on(world):
-    assert all_yml_problems(world, "production", stack__secrets_generate_missing=True) == [
-        ("all.yml", "stack.secrets_generate_missing", "secret generation is on in production")]
-    with pytest.raises(ConfigError) as info:
-        model_for("production").stack
-    assert [p.fix for p in info.value.problems] == [
-        "remove secrets_generate_missing (sandbox only) and provide the secrets"]
+    found = all_yml_refusal(world, "production", stack__secrets_generate_missing=True)
+    assert [(Path(p.file).name, p.path, p.message, p.fix) for p in found] == [
+        ("all.yml", "stack.secrets_generate_missing", "secret generation is on in production",
+         "remove secrets_generate_missing (sandbox only) and provide the secrets")]
 
 
 def test_every_generated_name_taken_twice_is_refused_in_its_layer(world):
@@ -595,10 +598,7 @@ def bootstrap_problems_in_all_yml(world, **bootstrap) -> list[tuple[str, str, st
     data.get("bootstrap", {}).pop("authorized_keys", None)
     data.get("bootstrap", {}).pop("authorized_key_files", None)
     world.write("staging.yml", data)
-    edit(world, "all.yml", **{f"bootstrap__{key}": value for key, value in bootstrap.items()})
-    with pytest.raises(ConfigError) as info:
-        model_for("staging")
-    return [(Path(p.file).name, p.path, p.message) for p in info.value.problems]
+    return all_yml_problems(world, **{f"bootstrap__{key}": value for key, value in bootstrap.items()})
 
 
 def test_inline_keys_reach_the_model_once_each(world):

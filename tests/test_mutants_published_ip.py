@@ -11,6 +11,12 @@ import pytest
 from tests.test_mutants_probes_gate import declared_stack
 
 
+def smoke_target(world: Any, probe: dict[str, Any], ports: dict[str, list[str]]) -> tuple[int | None, str]:
+    """(port, host_ip) of a smoke probe declared with ``probe``'s port/service settings."""
+    [smoke] = declared_stack(world, smoke=[{"name": "p", "path": "/x", **probe}], ports=ports).smoke
+    return smoke.port, smoke.host_ip
+
+
 def smoke_address(world: Any, port: int | None, ports: dict[str, list[str]], **services: dict[str, Any]) -> str:
     """The host_ip of a smoke probe on host port ``port`` (None: the proxy's HTTP port)."""
     if services:
@@ -18,9 +24,7 @@ def smoke_address(world: Any, port: int | None, ports: dict[str, list[str]], **s
         for name, settings in services.items():
             data["stack"]["services"].setdefault(name, {}).update(settings)
         world.write("production.yml", data)
-    probe = {"name": "p", "path": "/x", **({"port": port} if port else {})}
-    [smoke] = declared_stack(world, smoke=[probe], ports=ports).smoke
-    return smoke.host_ip
+    return smoke_target(world, {"port": port} if port else {}, ports)[1]
 
 
 def test_the_proxys_mapping_wins_over_another_services(world):
@@ -56,11 +60,6 @@ def test_the_proxy_publishing_the_port_over_udp_only_does_not_count(world):
     ports = {"api": ["127.0.0.2:9000:8000"], "prometheus": ["9000:9090"],
              "nginx": ["127.0.0.1:80:80", "127.0.0.1:9000:81/udp"]}
     assert smoke_address(world, 9000, ports) == ""
-
-
-def smoke_target(world: Any, probe: dict[str, Any], ports: dict[str, list[str]]) -> tuple[int | None, str]:
-    [smoke] = declared_stack(world, smoke=[{"name": "p", "path": "/x", **probe}], ports=ports).smoke
-    return smoke.port, smoke.host_ip
 
 
 def test_a_probe_of_the_upstream_publishing_nothing_goes_through_the_proxys_address(world):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
 import re
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from mooring.checks.rules import render
 from mooring.checks.rules.backups import next_run_text
 from mooring.declare.compose import CHECKER_TIMEOUT_ENV
 from mooring.declare.render import render_stack
+from tests.conftest import stand_in_on_path
 from tests.declared_world import model_for
 from tests.test_compose_files import compose_world
 from tests.test_mutants_model_compose import shop, use_files  # noqa: F401 (shop: the fixture)
@@ -160,11 +160,7 @@ def test_a_hung_shellcheck_is_an_error_of_each_script(sandbox, tmp_path, monkeyp
     """The shellcheck found first on PATH never ends: each script gets an ERROR of render.shellcheck
     naming it, with the way to allow more time."""
     model, rendered = sandbox
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    (tools / "shellcheck").write_text("#!/bin/sh\nexec sleep 30\n")
-    (tools / "shellcheck").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    stand_in_on_path(tmp_path, monkeypatch, "shellcheck", "exec sleep 30")
     monkeypatch.setenv(CHECKER_TIMEOUT_ENV, "0.1")
     found = run_rules(model, model.stack, rendered, names=["render.shellcheck"])
     scripts = [script.path for script in rendered.scripts()]

@@ -27,6 +27,7 @@ from mooring.checks.snapshot import (EnvKey, FileState, ImageState, MetricsState
                                      ReleaseRecord, ServiceSpec, ServiceState, SnapshotSpec, env_line_key,
                                      expected_env_digests, keyed_digest, parse_snapshot, snapshot_script)
 from mooring.declare.render import render_stack
+from tests.conftest import stand_in_on_path
 from tests.declared_world import model_for
 
 #: The snapshot key the stack folder holds (64 lowercase hex characters, as the deploy writes it).
@@ -335,12 +336,8 @@ def test_a_hung_sh_n_is_named_in_each_scripts_finding(world, tmp_path: Path, mon
     script, saying which tool (``sh``) did not finish and the bound."""
     from mooring.checks.rules import render
 
-    slow = tmp_path / "slowbin"
-    slow.mkdir()
-    (slow / "sh").write_text("#!/bin/sh\nexec sleep 30\n")
-    (slow / "sh").chmod(0o755)
     monkeypatch.setattr(render, "_TOOL_CACHE", {})
-    monkeypatch.setenv("PATH", f"{slow}:{os.environ['PATH']}")
+    stand_in_on_path(tmp_path, monkeypatch, "sh", "exec sleep 30", folder="slowbin")
     monkeypatch.setenv("MOORING_CHECKER_TIMEOUT", "0.5")
     model = model_for("sandbox")
     rendered = render_stack(model)

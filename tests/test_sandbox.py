@@ -23,6 +23,7 @@ from mooring.deploy import local_docker as docker
 from mooring.sandbox import boxes as sandbox
 from mooring.declare.paths import ROOT
 from mooring.sandbox.boxes import Box, SandboxState
+from tests.conftest import stand_in_on_path
 
 PYINFRA = Path(sys.executable).parent / "pyinfra"
 #: Port offsets this module adds to PORT_BASE for its extra sandboxes (see the last tests).
@@ -281,11 +282,7 @@ def test_host_keys_come_from_the_box_not_from_a_partial_scan(
     """On a loaded machine ``ssh-keyscan -T 1`` once recorded only a box's RSA key: paramiko then
     offered ssh-rsa, OpenSSH refused its SHA-1 form, ed25519 was negotiated and the box refused as
     "changed". A stand-in answering RSA only replays that scan; every key is still recorded."""
-    stand_in = tmp_path / "bin" / "ssh-keyscan"
-    stand_in.parent.mkdir()
-    stand_in.write_text(f'#!/bin/sh\nexec {shutil.which("ssh-keyscan")} -t rsa "$@"\n')
-    stand_in.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{stand_in.parent}:{os.environ['PATH']}")
+    stand_in_on_path(tmp_path, monkeypatch, "ssh-keyscan", f'exec {shutil.which("ssh-keyscan")} -t rsa "$@"')
     lite_2 = lab.group("lite")[1]
     docker.run(["rm", "-f", lite_2.container])
     assert sandbox.up(docker_boxes=1, lite_boxes=2) == lab
