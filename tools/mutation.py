@@ -532,6 +532,8 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.declare.model.x__http_port": ({4}, "services.get('XXXX') and services.get('') both find nothing "
                                             "unless a team's compose file names a service XXXX (mooring's names are lowercase)"),
     "mooring.declare.model.x__resolve_key": ({50}, "position None: raw[None:i] is raw[0:i]"),
+    "mooring.declare.model.x__backups": ({12}, "with no service, services.get(None) finds nothing: the same None "
+                                         "as the guard's else"),
     "mooring.declare.layers.x__not_text_key": ({13, 14, 46, 56, 57},
                                        "a scalar node's value is always text; PyYAML's resolve() reads the second "
                                        "implicit flag only for path resolvers (the loader has none); a plain scalar read "
