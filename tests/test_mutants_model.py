@@ -13,7 +13,7 @@ import pytest
 
 from mooring.declare.errors import ConfigError
 from mooring.declare.model import EnvVar, Migration, Mount, PortMapping, Probe, mount_source
-from tests.declared_world import model_for, set_path
+from tests.declared_world import delete_path, model_for, set_path
 
 STACK_DIR = "/srv/mooring/solacore"
 
@@ -417,6 +417,39 @@ def test_bootstrap_block_defaults_when_no_layer_declares_it(world):
     assert {k: v for k, v in _defaults("bootstrap").items() if k != "allow_no_keys"} == {
         "docker_source": "debian", "compose_v1": "remove", "timezone": "UTC", "deploy_user": "deploy",
         "authorized_keys": [], "authorized_key_files": [], "base_dir": "/srv/mooring", "backup_dir": "/var/backups/mooring"}
+
+
+def test_every_declared_bootstrap_field_reaches_the_model(world):
+    from mooring.declare.model import Bootstrap
+    from tests.declared_world import SANDBOX_PUBKEY
+
+    key = SANDBOX_PUBKEY.strip()
+    edit(world, "staging.yml", bootstrap__docker_source="docker-apt", bootstrap__compose_v1="refuse",
+         bootstrap__timezone="Europe/Berlin", bootstrap__deploy_user="ops", bootstrap__authorized_keys=[key, key],
+         bootstrap__authorized_key_files=[], bootstrap__base_dir="/opt/stacks", bootstrap__backup_dir="/data/dumps")
+    assert model_for("staging").bootstrap == Bootstrap("docker-apt", "refuse", "Europe/Berlin", "ops", (key,),
+                                                       "/opt/stacks", "/data/dumps", False)
+
+
+def test_a_host_with_no_environment_is_refused_in_its_last_layer(world):
+    data = world.read("staging.yml")
+    delete_path(data, "environment")
+    world.write("staging.yml", data)
+    with pytest.raises(ConfigError) as info:
+        model_for("staging")
+    assert [(Path(p.file).name, p.path, p.message, p.fix) for p in info.value.problems] == [(
+        "staging.yml", "environment", "required key is missing",
+        "set `environment:` in the group file of staging-1.example.invalid")]
+
+
+def test_a_merged_schema_problem_names_the_layer_of_its_key(world):
+    """The layer schema requires nothing; the merged one finds a service without an image, and
+    names all.yml, where the service is declared."""
+    edit(world, "all.yml", stack__services__worker={"role": "worker"})
+    with pytest.raises(ConfigError) as info:
+        model_for("staging")
+    assert [(Path(p.file).name, p.path, p.message) for p in info.value.problems] == [
+        ("all.yml", "stack.services.worker.image", "required key is missing")]
 
 
 # --- host-key settings, exactly -------------------------------------------------------------------
