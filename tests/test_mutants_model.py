@@ -431,6 +431,19 @@ def test_every_declared_bootstrap_field_reaches_the_model(world):
                                                        "/opt/stacks", "/data/dumps", False)
 
 
+def test_no_bootstrap_block_anywhere_is_the_lock_out_refusal(world):
+    """With no bootstrap block in any layer the defaults apply: no key, and no allow_no_keys."""
+    for layer in ("all.yml", "staging.yml"):
+        data = world.read(layer)
+        delete_path(data, "bootstrap")
+        world.write(layer, data)
+    with pytest.raises(ConfigError) as info:
+        model_for("staging")
+    assert [(Path(p.file).name, p.path, p.message) for p in info.value.problems] == [(
+        "staging.yml", "bootstrap.authorized_keys",
+        "no authorized key is declared: bootstrap would empty the deploy user's authorized_keys (lock-out)")]
+
+
 def test_a_host_with_no_environment_is_refused_in_its_last_layer(world):
     data = world.read("staging.yml")
     delete_path(data, "environment")
@@ -543,6 +556,33 @@ def test_an_inventory_weakening_host_keys_is_refused_while_pyinfra_loads_it():
         assert [p.path for p in info.value.problems] == ["web-2.ssh_strict_host_key_checking", "web-4.mooring_first_contact"]
     with ctx_inventory.use(Inventory((["web-1", ("web-3", {"ssh_strict_host_key_checking": "yes"})], {}))):
         check_inventory_host_keys()  # unset (mooring's default applies) and strict pass
+
+
+def ssh_blob(*fields: bytes) -> str:
+    """Base64 of length-prefixed strings: an SSH public key's key data."""
+    import base64
+
+    return base64.b64encode(b"".join(len(f).to_bytes(4, "big") + f for f in fields)).decode()
+
+
+ED25519 = ssh_blob(b"ssh-ed25519", bytes(range(32)))
+
+
+@pytest.mark.parametrize("line,why", [
+    (f"ssh-ed25519 {ED25519} me@x", ""),
+    (f"  ssh-ed25519   {ED25519}  ", ""),
+    ("ssh-ed25519", "is not an OpenSSH public key line (TYPE BASE64 [comment])"),
+    (f"ssh-dss {ED25519}", "does not start with a known key type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-...)"),
+    (f"ssh-ed25519 {ED25519[:20]}!{ED25519[20:]}", "says ssh-ed25519 but its key data is not base64"),
+    (f"ssh-rsa {ED25519}", "says ssh-rsa but its key data is of another type"),
+    (f"ssh-ed25519 {ssh_blob(b'ssh-ed25519', bytes(31))}", "says ssh-ed25519 but its key data is damaged (truncated or padded)"),
+    (f"ssh-ed25519 {ssh_blob(b'ssh-ed25519', bytes(32), b'x')}",
+     "says ssh-ed25519 but its key data is damaged (truncated or padded)"),
+])
+def test_public_key_problem_says_exactly_what_is_wrong(line, why):
+    from mooring.declare.model import public_key_problem
+
+    assert public_key_problem(line) == why
 
 
 def test_key_file_contents_are_checked_line_by_line(world):
