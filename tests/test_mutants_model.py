@@ -6,6 +6,7 @@ Host-free: a declared world in tmp_path (fake hosts, test secrets), models built
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from pathlib import Path
 
@@ -560,12 +561,26 @@ def test_an_inventory_weakening_host_keys_is_refused_while_pyinfra_loads_it():
 
 def ssh_blob(*fields: bytes) -> str:
     """Base64 of length-prefixed strings: an SSH public key's key data."""
-    import base64
-
     return base64.b64encode(b"".join(len(f).to_bytes(4, "big") + f for f in fields)).decode()
 
 
 ED25519 = ssh_blob(b"ssh-ed25519", bytes(range(32)))
+#: The key data cut inside the key: its type string whole, the key's length promising more.
+TRUNCATED = base64.b64encode(base64.b64decode(ED25519)[:-5]).decode()
+
+
+@pytest.mark.parametrize("blob,fields", [
+    (b"", []),
+    (b"\0\0\0\0", [b""]),
+    (b"\0\0\0\1a\0\0\0\2bc", [b"a", b"bc"]),
+    (b"\0\0\0", None),
+    (b"\0\0\0\1a\0", None),
+    (b"\0\0\0\5ab", None),
+])
+def test_ssh_strings_split_length_prefixed_strings_or_refuse(blob, fields):
+    from mooring.declare.model import _ssh_strings
+
+    assert _ssh_strings(blob) == fields
 
 
 @pytest.mark.parametrize("line,why", [
@@ -578,6 +593,8 @@ ED25519 = ssh_blob(b"ssh-ed25519", bytes(range(32)))
     (f"ssh-ed25519 {ssh_blob(b'ssh-ed25519', bytes(31))}", "says ssh-ed25519 but its key data is damaged (truncated or padded)"),
     (f"ssh-ed25519 {ssh_blob(b'ssh-ed25519', bytes(32), b'x')}",
      "says ssh-ed25519 but its key data is damaged (truncated or padded)"),
+    (f"ssh-ed25519 {TRUNCATED}", "says ssh-ed25519 but its key data is damaged (truncated or padded)"),
+    (f"ssh-rsa {TRUNCATED}", "says ssh-rsa but its key data is of another type"),
 ])
 def test_public_key_problem_says_exactly_what_is_wrong(line, why):
     from mooring.declare.model import public_key_problem
