@@ -532,6 +532,9 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.declare.model.x__http_port": ({4}, "services.get('XXXX') and services.get('') both find nothing "
                                             "unless a team's compose file names a service XXXX (mooring's names are lowercase)"),
     "mooring.declare.model.x__resolve_key": ({50}, "position None: raw[None:i] is raw[0:i]"),
+    "mooring.declare.model.x_build_model": ({33, 34, 35}, "the refusal runs only when no layer declares environment "
+                                              "(the schema refuses an empty or null one first), so file_of finds no "
+                                              "origin for any spelling and answers the host's last layer alike"),
     "mooring.declare.model.x__ssh_strings": ({4, 11}, "a length read from fewer than 4 bytes still moves the position "
                                              "past the end, so the next test returns None all the same; "
                                              "int.from_bytes reads big-endian by default since Python 3.11 (on 3.10 "
