@@ -112,36 +112,42 @@ MACRO_FIELDS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0
                 "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
 
 
+#: Days in which the calendar's weekdays and leap days repeat, from 1901 to 2099: 28 years.
+CYCLE_DAYS = 28 * 365 + 7  # 1461 weeks
+CYCLE_START = dt.date(2024, 1, 1)
+
+
 def longest_gap_minutes(schedule: str) -> int | None:
-    """The longest time, in minutes, between two runs of the valid ``schedule`` (over eight
-    years, leap days included); None when it never runs. What a freshness check allows.
+    """The longest time, in minutes, between two runs of the valid ``schedule``; None when it
+    never runs. What a freshness check allows.
+
+    Walks one 28-year cycle of the calendar (weekdays and leap days repeat with it until 2100)
+    and wraps from its last run to the first run of the next cycle, so a schedule that fires
+    once in years (a weekday that falls on 29 February) gets its true gap.
 
     >>> longest_gap_minutes("0 2 * * *"), longest_gap_minutes("30 4 * * sun"), longest_gap_minutes("0 2 31 2 *")
     (1440, 10080, None)
     """
-    import datetime
-
     fields = _numeric_fields(schedule)
     minutes, hours, doms, months, dows = (_values(value, low, high, names)
                                           for value, (_, low, high, names) in zip(fields, FIELDS))
     dows = {0 if day == 7 else day for day in dows}
-    times = sorted(hour * 60 + minute for hour in hours for minute in minutes)
     either = not fields[2].startswith("*") and not fields[4].startswith("*")  # vixie cron: dom OR dow
-    gap, last = 0, None
-    day = datetime.date(2024, 1, 1)
-    for number in range(8 * 366):
-        date = day + datetime.timedelta(days=number)
-        in_dom, in_dow = date.day in doms, (date.weekday() + 1) % 7 in dows
-        if date.month not in months or not ((in_dom or in_dow) if either else (in_dom and in_dow)):
-            continue
-        start = number * 1440
-        if last is not None:
-            gap = max(gap, start + times[0] - last)
-        gap = max([gap] + [b - a for a, b in zip(times, times[1:])])
-        last = start + times[-1]
-    if last is None:
+    days = [number for number in range(CYCLE_DAYS)
+            if _runs_on(CYCLE_START + dt.timedelta(days=number), doms, months, dows, either)]
+    if not days:
         return None
-    return gap or 1440 * 8 * 366  # one run in eight years: as good as never again
+    times = sorted(hour * 60 + minute for hour in hours for minute in minutes)
+    starts = [day * 1440 for day in days] + [(days[0] + CYCLE_DAYS) * 1440]
+    between_days = max(later + times[0] - (earlier + times[-1]) for earlier, later in zip(starts, starts[1:]))
+    within_a_day = max((later - earlier for earlier, later in zip(times, times[1:])), default=0)
+    return max(between_days, within_a_day)
+
+
+def _runs_on(date: dt.date, doms: set[int], months: set[int], dows: set[int], either: bool) -> bool:
+    """Whether cron runs on ``date``: its month, and its day of month and/or of week (``either``)."""
+    in_dom, in_dow = date.day in doms, (date.weekday() + 1) % 7 in dows
+    return date.month in months and ((in_dom or in_dow) if either else (in_dom and in_dow))
 
 
 def _values(field: str, low: int, high: int, names: tuple[str, ...]) -> set[int]:

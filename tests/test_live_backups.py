@@ -179,3 +179,35 @@ def test_the_longest_gap_of_a_schedule(schedule, minutes):
     from mooring.declare.cron import longest_gap_minutes
 
     assert longest_gap_minutes(schedule) == minutes
+
+
+def cronsim_longest_gap(schedule: str, years: int = 60) -> int:
+    """The longest gap between two runs from 2024 on, as cronsim (Debian cron's rules) runs them."""
+    import datetime as dt
+
+    from cronsim import CronSim
+
+    from mooring.declare.cron import _numeric_fields
+
+    start, runs = dt.datetime(2024, 1, 1), []
+    for run in CronSim(" ".join(_numeric_fields(schedule)), start - dt.timedelta(minutes=1)):
+        if run.year >= 2024 + years:
+            break
+        runs.append(run)
+    return max(int((later - earlier).total_seconds()) // 60 for earlier, later in zip(runs, runs[1:]))
+
+
+@pytest.mark.parametrize(("schedule", "days"), [
+    ("0 2 29 2 */3", 4383),    # 29 February on a Sunday, Wednesday or Saturday: 2032, 2044, 2048, 2060
+    ("0 2 29 2 */7", 10227),   # 29 February on a Sunday: once in 28 years
+    ("0 2 */10 1 0", 1106),    # a Sunday in January that is its 1st, 11th, 21st or 31st
+    ("0 2 31 1 */3", 1826),
+    ("0 2 29 2 0", 350), ("0 2 1 2 1", 344), ("0 2 13 * 5", 7),
+])
+def test_a_rare_schedules_gap_spans_years_as_cron_runs_it(schedule, days):
+    """Weekdays and dates line up again only after years: the gap is the calendar's, not an
+    eight-year window's (which found 721 days for the third and called the first never run)."""
+    from mooring.declare.cron import cron_problem, longest_gap_minutes
+
+    assert longest_gap_minutes(schedule) == days * 1440 == cronsim_longest_gap(schedule)
+    assert cron_problem(schedule) is None
