@@ -173,7 +173,7 @@ def test_the_snapshot_reads_the_drills_textfile_apart_from_the_jobs():
 @pytest.mark.parametrize(("schedule", "minutes"), [
     ("0 2 * * *", 1440), ("*/15 * * * *", 15), ("0 2 * * 1-5", 3 * 1440), ("0 0 1,15 * 1", 7 * 1440),
     ("0 3 1 * *", 31 * 1440), ("@weekly", 7 * 1440), ("0 2 29 2 *", 1461 * 1440), ("0 2 31 2 *", None),
-    ("0 2 * * 7", 7 * 1440), ("0 1,23 * * *", 22 * 60),
+    ("0 2 * * 7", 7 * 1440), ("0 2 * * 6,7", 6 * 1440), ("0 1,23 * * *", 22 * 60),
 ])
 def test_the_longest_gap_of_a_schedule(schedule, minutes):
     from mooring.declare.cron import longest_gap_minutes
