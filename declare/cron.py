@@ -129,8 +129,7 @@ def longest_gap_minutes(schedule: str) -> int | None:
     (1440, 10080, None)
     """
     fields = _numeric_fields(schedule)
-    minutes, hours, doms, months, dows = (_values(value, low, high, names)
-                                          for value, (_, low, high, names) in zip(fields, FIELDS))
+    minutes, hours, doms, months, dows = (_values(value, low, high) for value, (_, low, high, _) in zip(fields, FIELDS))
     dows = {0 if day == 7 else day for day in dows}
     either = not fields[2].startswith("*") and not fields[4].startswith("*")  # vixie cron: dom OR dow
     days = [number for number in range(CYCLE_DAYS)
@@ -150,10 +149,8 @@ def _runs_on(date: dt.date, doms: set[int], months: set[int], dows: set[int], ei
     return date.month in months and ((in_dom or in_dow) if either else (in_dom and in_dow))
 
 
-def _values(field: str, low: int, high: int, names: tuple[str, ...]) -> set[int]:
-    """The numbers a valid cron field stands for."""
-    if names and field.lower() in names:
-        return {low + names.index(field.lower())}
+def _values(field: str, low: int, high: int) -> set[int]:
+    """The numbers a valid cron field stands for (names already replaced by numbers)."""
     found: set[int] = set()
     for item in field.split(","):
         base, _, step = item.partition("/")
