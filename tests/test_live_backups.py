@@ -181,6 +181,23 @@ def test_the_longest_gap_of_a_schedule(schedule, minutes):
     assert longest_gap_minutes(schedule) == minutes
 
 
+@pytest.mark.parametrize(("day", "doms", "dows", "either", "runs"), [
+    ((2026, 12, 6), set(), {0}, True, True),       # a Sunday: cron's day 0
+    ((2026, 12, 6), set(), {1, 6}, True, False),
+    ((2026, 12, 5), set(), {6}, True, True),       # a Saturday: day 6
+    ((2026, 12, 7), {7}, {0}, True, True),         # the 7th, a Monday: day of month OR of week
+    ((2026, 12, 7), {7}, {0}, False, False),       # ... AND when one field starts with *
+    ((2026, 12, 13), {13}, {0}, False, True),
+])
+def test_cron_runs_on_a_day_by_its_weekday_and_date(day, doms, dows, either, runs):
+    import datetime as dt
+
+    from mooring.declare.cron import _runs_on
+
+    assert _runs_on(dt.date(*day), doms, set(range(1, 13)), dows, either) is runs
+    assert _runs_on(dt.date(*day), doms, set(range(1, 13)) - {12}, dows, either) is False
+
+
 def cronsim_longest_gap(schedule: str, years: int = 60) -> int:
     """The longest gap between two runs from 2024 on, as cronsim (Debian cron's rules) runs them."""
     import datetime as dt
