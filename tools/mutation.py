@@ -532,7 +532,9 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.declare.model.x__http_port": ({4}, "services.get('XXXX') and services.get('') both find nothing "
                                             "unless a team's compose file names a service XXXX (mooring's names are lowercase)"),
     "mooring.declare.model.x__resolve_key": ({50}, "position None: raw[None:i] is raw[0:i]"),
-    "mooring.declare.cron.x_longest_gap_minutes": ({42, 47}, "42: walking back from 2024 covers 1996-2024, another "
+    "mooring.declare.cron.x_longest_gap_minutes": ({42, 47, 82}, "82: the default (one time a day) meets max() beside a "
+                                                     "gap between days of at least 1440 - 1439 minutes, so 0 and 1 "
+                                                     "never win; 42: walking back from 2024 covers 1996-2024, another "
                                                      "whole cycle, and the gaps between run days read the same in "
                                                      "either direction; 47: hour*60 - minute mirrors the minutes inside each hour: "
                                                      "the gaps inside an hour come out mirrored and those between "
