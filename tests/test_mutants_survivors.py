@@ -185,7 +185,7 @@ def test_a_secret_that_embeds_another_is_masked_whole(world, shop_project):
     found = url_findings(model)
     assert found == [(
         "services.api.environment.DATABASE_URL",
-        "DATABASE_URL is Port could not be cast to integer value as '***db:5432'",
+        "DATABASE_URL is not an URL (Port could not be cast to integer value as '***db:5432')",
         "write postgresql://USER:PASSWORD@HOST:5432/DBNAME")]
     assert not [s for s in model.stack.secret_values() for _, message, _ in found if s in message]
 

@@ -122,7 +122,7 @@ def _url_parts(var: EnvVar) -> tuple[object | None, str]:
         parts = urlsplit(var.masked)
         _ = parts.port  # raises on a bad port
     except ValueError as exc:
-        return None, str(exc)  # about the masked value: no secret in it
+        return None, f"not an URL ({exc})"  # about the masked value: no secret in it
     if not parts.scheme or not parts.netloc:
         return None, "not an URL (scheme://host...)"
     return parts, ""
