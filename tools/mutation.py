@@ -267,16 +267,32 @@ def draw_sample(workdir: Path, patterns: list[str], size: int, seed: int) -> lis
     return drawn
 
 
-def run_mutmut(workdir: Path, patterns: list[str], max_children: int) -> int:
+#: A mutant name no module has. ``mutmut run`` given it brings ``mutants/`` up to the source
+#: (re-mutating changed functions and forgetting their results), then refuses the filter.
+NO_MUTANT = "mooring.generate_only.x_nothing__mutmut_0"
+NOTHING_MATCHES = "Filtered for specific mutants, but nothing matches"
+
+
+def generate_mutants(workdir: Path) -> None:
+    """Re-mutate what changed in the copy before :func:`pending` reads the results: otherwise a
+    changed function whose old mutants were all killed counts as killed, and its new mutants
+    never run (mutmut re-mutates only inside ``mutmut run``)."""
+    if run_mutmut(workdir, [NO_MUTANT], 1, quiet=True) != 0 and \
+            NOTHING_MATCHES not in (workdir / "mutmut.log").read_text(errors="replace"):
+        raise SystemExit(f"mutmut could not generate the mutants: see {workdir / 'mutmut.log'}")
+
+
+def run_mutmut(workdir: Path, patterns: list[str], max_children: int, quiet: bool = False) -> int:
     mutmut = Path(sys.executable).parent / "mutmut"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOORING_SECRET_")}
     env.pop("PYTHONPATH", None)
     log = workdir / "mutmut.log"
-    print(f"mutmut runs in {workdir} (log: {log})", flush=True)
+    if not quiet:
+        print(f"mutmut runs in {workdir} (log: {log})", flush=True)
     with log.open("w") as handle:
         proc = subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *patterns], cwd=workdir,
                               env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
+    if proc.returncode != 0 and not quiet:
         tail = log.read_text(errors="replace").replace("\r", "\n").splitlines()[-30:]
         print("\n".join(tail), file=sys.stderr)
         print(f"mutmut exited with {proc.returncode}", file=sys.stderr)
@@ -691,6 +707,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--workdir must be outside the checkout (the copy is mutated)")
     if not args.report:
         sync_copy(workdir, args.fresh, args.source, args.deselect + (FAST_DESELECT if args.fast else []))
+        if load_results(workdir):
+            generate_mutants(workdir)
         patterns = args.patterns
         if args.sample:
             if not load_results(workdir):
