@@ -387,7 +387,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                                             "the schema's minlength 1 keeps test from being empty"),
     "mooring.checks.rules.services.x__dependency_cycle": ({19, 20}, "a finished node's state is only tested with `in` and `== 1`, so "
                                                     "any value but 1 marks it done alike"),
-    "mooring.checks.rules.common.x__url_parts": ({11, 14}, "callers read the reason only when the parts are None"),
+    "mooring.checks.rules.common.x__url_parts": ({10}, "callers read the reason only when the parts are None"),
     "mooring.checks.rules.mounts.x__system_reason": ({9, 11}, "no two SYSTEM_TREES nest, so a source is inside one tree at most: max by "
                                             "text or by length picks the same one"),
     "mooring.checks.rules.common.x__uses": ({32, 33}, "COMPOSE_REF_RE's (?<!\\$) lookbehind already skips an escaped $${KEY}, so "
