@@ -26,6 +26,21 @@ def edit(world, layer: str, **paths) -> None:
     world.write(layer, data)
 
 
+def remove(world, layer: str, *paths: str) -> None:
+    """Delete the dotted ``paths`` from ``layer``."""
+    data = world.read(layer)
+    for dotted in paths:
+        delete_path(data, dotted)
+    world.write(layer, data)
+
+
+def refusal(environment: str = "staging") -> list:
+    """Every problem building the ``environment`` host's model and stack reports (it must refuse)."""
+    with pytest.raises(ConfigError) as info:
+        model_for(environment).stack
+    return info.value.problems
+
+
 def staging(world, **paths):
     """The staging host's stack after setting ``paths`` in staging.yml."""
     edit(world, "staging.yml", **paths)
@@ -35,9 +50,7 @@ def staging(world, **paths):
 def problems(world, **paths) -> list[tuple[str, str, str]]:
     """(path, message, fix) of every problem building the staging stack reports."""
     edit(world, "staging.yml", **paths)
-    with pytest.raises(ConfigError) as info:
-        model_for("staging").stack
-    return [(p.path, p.message, p.fix) for p in info.value.problems]
+    return [(p.path, p.message, p.fix) for p in refusal()]
 
 
 # --- small value types ----------------------------------------------------------------------------
@@ -292,9 +305,7 @@ def all_yml_refusal(world, environment: str = "staging", **paths) -> list:
     """Every problem building the ``environment``'s model and stack reports after setting
     ``paths`` in all.yml: the lowest layer, never the last one the host reads."""
     edit(world, "all.yml", **paths)
-    with pytest.raises(ConfigError) as info:
-        model_for(environment).stack
-    return info.value.problems
+    return refusal(environment)
 
 
 def all_yml_problems(world, environment: str = "staging", **paths) -> list[tuple[str, str, str]]:
@@ -434,24 +445,16 @@ def test_every_declared_bootstrap_field_reaches_the_model(world):
 
 def test_no_bootstrap_block_anywhere_is_the_lock_out_refusal(world):
     """With no bootstrap block in any layer the defaults apply: no key, and no allow_no_keys."""
-    for layer in ("all.yml", "staging.yml"):
-        data = world.read(layer)
-        delete_path(data, "bootstrap")
-        world.write(layer, data)
-    with pytest.raises(ConfigError) as info:
-        model_for("staging")
-    assert [(Path(p.file).name, p.path, p.message) for p in info.value.problems] == [(
+    remove(world, "all.yml", "bootstrap")
+    remove(world, "staging.yml", "bootstrap")
+    assert [(Path(p.file).name, p.path, p.message) for p in refusal()] == [(
         "staging.yml", "bootstrap.authorized_keys",
         "no authorized key is declared: bootstrap would empty the deploy user's authorized_keys (lock-out)")]
 
 
 def test_a_host_with_no_environment_is_refused_in_its_last_layer(world):
-    data = world.read("staging.yml")
-    delete_path(data, "environment")
-    world.write("staging.yml", data)
-    with pytest.raises(ConfigError) as info:
-        model_for("staging")
-    assert [(Path(p.file).name, p.path, p.message, p.fix) for p in info.value.problems] == [(
+    remove(world, "staging.yml", "environment")
+    assert [(Path(p.file).name, p.path, p.message, p.fix) for p in refusal()] == [(
         "staging.yml", "environment", "required key is missing",
         "set `environment:` in the group file of staging-1.example.invalid")]
 
@@ -459,10 +462,7 @@ def test_a_host_with_no_environment_is_refused_in_its_last_layer(world):
 def test_a_merged_schema_problem_names_the_layer_of_its_key(world):
     """The layer schema requires nothing; the merged one finds a service without an image, and
     names all.yml, where the service is declared."""
-    edit(world, "all.yml", stack__services__worker={"role": "worker"})
-    with pytest.raises(ConfigError) as info:
-        model_for("staging")
-    assert [(Path(p.file).name, p.path, p.message) for p in info.value.problems] == [
+    assert all_yml_problems(world, stack__services__worker={"role": "worker"}) == [
         ("all.yml", "stack.services.worker.image", "required key is missing")]
 
 
@@ -492,9 +492,7 @@ def test_host_key_problems_exactly():
 
 def key_file_problems(world, name: str) -> list[tuple[str, str, str, str]]:
     edit(world, "staging.yml", bootstrap__authorized_keys=[], bootstrap__authorized_key_files=[name])
-    with pytest.raises(ConfigError) as info:
-        model_for("staging")
-    return [(p.file.rsplit("/", 1)[-1], p.path, p.message, p.fix) for p in info.value.problems]
+    return [(p.file.rsplit("/", 1)[-1], p.path, p.message, p.fix) for p in refusal()]
 
 
 def test_a_missing_key_file_is_named_as_declared(world):
@@ -634,9 +632,7 @@ def test_a_private_key_file_is_refused(world):
 def test_a_key_file_problem_names_the_layer_that_declared_it(world):
     edit(world, "all.yml", bootstrap__authorized_key_files=["keys/missing.pub"])
     edit(world, "staging.yml", bootstrap__authorized_keys=[])
-    with pytest.raises(ConfigError) as info:
-        model_for("staging")
-    assert [(p.file.rsplit("/", 1)[-1], p.path) for p in info.value.problems] == [
+    assert [(p.file.rsplit("/", 1)[-1], p.path) for p in refusal()] == [
         ("all.yml", "bootstrap.authorized_key_files.0")]
 
 
@@ -673,12 +669,8 @@ def test_a_probe_with_no_port_to_ask_is_refused_in_the_layer_that_declares_it(wo
     data = world.read("all.yml")
     data["stack"]["smoke"] = [{"name": "redis-up", "path": "/", "service": "redis", "port": 6379}]
     world.write("all.yml", data)
-    staging_data = world.read("staging.yml")
-    del staging_data["stack"]["smoke"]
-    world.write("staging.yml", staging_data)
-    with pytest.raises(ConfigError) as info:
-        model_for("staging").stack
-    assert [(p.file.rsplit("/", 1)[-1], p.path, p.message) for p in info.value.problems] == [
+    remove(world, "staging.yml", "stack.smoke")
+    assert [(p.file.rsplit("/", 1)[-1], p.path, p.message) for p in refusal()] == [
         ("all.yml", "stack.smoke.0.port", "service redis publishes no host port for its container port 6379")]
 
 
