@@ -147,8 +147,8 @@ def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600
 
 def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous", force: bool = False,
              timeout: float = 3600, progress: Progress | None = None, migrate_down: bool = False) -> DeployReport:
-    """Roll hosts back on demand to release ``to`` (a number, or ``previous``: the newest good
-    release before the current one), through the same path as a deploy's rollback: pre-flight,
+    """Roll hosts back on demand to release ``to`` (a number, or ``previous``: the good release
+    that was live before the current one), through the same path as a deploy's rollback: pre-flight,
     the deploy lock, the restore (only what differs restarts), the health gate (HTTP probes,
     then every service running and healthy), a record on the host and under ``.mooring/``, unlock.
 

@@ -76,12 +76,19 @@ def test_status_and_releases_read_the_records_of_a_good_and_a_rolled_back_deploy
 
 
 def test_rollback_on_demand_restores_the_previous_release_gated_recorded_and_twice_changes_nothing(box, tmp_path):
-    """``mooring rollback``: A (declared), B deployed, C failed its gate; a rollback restores A (its env in the
-    api container), passes the gate, records, unlocks; the same rollback again restarts nothing;
-    the failed C is refused unless forced; a release that is not kept and a foreign lock are
-    refused without touching the host."""
-    a = current(box)  # the declared state (the box fixture's), then B
+    """``mooring rollback``: A (declared), B0 deployed and rolled back from, B deployed, C failed its
+    gate; a rollback restores A, the release B replaced (not B0, newer but rejected), with its env
+    in the api container, passes the gate, records, unlocks; the same rollback again restarts
+    nothing; the failed C is refused unless forced; a release that is not kept and a foreign lock
+    are refused without touching the host."""
+    a = current(box)  # the declared state (the box fixture's), then B0, rolled back from, then B
     [a_version] = [line.partition("=")[2] for line in env_lines(box) if line.startswith("APP_VERSION=")]
+    out = mooring("deploy", "sandbox", "--limit", box.name,
+                  group_data=overrides(tmp_path / "b0", box, "  env:\n    APP_VERSION: 1.0.0-rb-b0\n"))
+    assert out.returncode == 0, out.stdout
+    b0 = current(box)
+    out = mooring("rollback", "sandbox", "--limit", box.name)
+    assert out.returncode == 0 and current(box) == a and b0 in listing(box), out.stdout + out.stderr[-3000:]
     out = mooring("deploy", "sandbox", "--limit", box.name,
                   group_data=overrides(tmp_path / "b", box, "  env:\n    APP_VERSION: 1.0.0-rb-b\n"))
     assert out.returncode == 0, out.stdout

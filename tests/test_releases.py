@@ -175,3 +175,65 @@ def test_pruning_keeps_the_migration_marker_of_an_id_that_recurs():
     history = ReleaseHistory([Release(6, "ee0c"), Release(7, "2187"), Release(13, "ee0c")], current="ee0c")
     paths = pruned_paths(history, {13}, Release(13, "ee0c"), "/s/releases")
     assert paths == ["/s/releases/0006-ee0c", "/s/releases/0007-2187", "/s/releases/migrated-2187"]
+
+
+def lineage(*names: str, current: str, replaced: dict[str, str]) -> ReleaseHistory:
+    """A history whose releases name the one they replaced (``replaces NNNN-<id>=MMMM-<id>`` lines)."""
+    return Releases().process([*names, f"current={current}", *(f"replaces {new}={old}" for new, old in replaced.items())])
+
+
+def test_previous_is_the_release_the_current_one_replaced_not_one_rolled_back_from():
+    # 6 live, 7 deployed, rolled back to 6 on demand, then 8 deployed: 8 replaced 6, and 7 was rejected.
+    h = lineage("0006-aaa", "0007-bbb", "0008-ccc", current="0008-ccc",
+                replaced={"0007-bbb": "0006-aaa", "0008-ccc": "0006-aaa"})
+    assert h.replaced == {7: 6, 8: 6}
+    assert h.previous_good() == Release(6, "aaa")
+
+
+def test_previous_goes_on_back_in_time_after_a_rollback():
+    h = lineage("0005-eee", "0006-aaa", "0007-bbb", current="0006-aaa",
+                replaced={"0006-aaa": "0005-eee", "0007-bbb": "0006-aaa"})
+    assert h.previous_good() == Release(5, "eee")  # never forward to 7, the release rolled back from
+
+
+def test_where_the_line_ends_the_newest_good_release_below_it_is_previous():
+    # 8 replaced 5, which was pruned: the newest good release numbered below 5.
+    pruned = lineage("0003-ddd", "0004-fff-failed", "0006-aaa", "0008-ccc", current="0008-ccc",
+                     replaced={"0008-ccc": "0005-eee"})
+    assert pruned.previous_good() == Release(3, "ddd")
+    # staged by an older mooring (no replaces file): the newest good release below the current one
+    assert history("0001-aaa", "0002-bbb-failed", "0003-ccc", current="0003-ccc").previous_good() == Release(1, "aaa")
+    # no current release: the newest good one
+    assert history("0001-aaa", "0002-bbb", "0003-ccc-failed").previous_good() == Release(2, "bbb")
+
+
+def test_a_failed_release_in_the_line_is_passed_over():
+    h = lineage("0001-aaa", "0002-bbb-failed", "0003-ccc", current="0003-ccc",
+                replaced={"0003-ccc": "0002-bbb", "0002-bbb": "0001-aaa"})
+    assert h.previous_good() == Release(1, "aaa")
+
+
+def test_unreadable_replaces_lines_are_ignored():
+    h = Releases().process(["0001-aaa", "0002-bbb", "current=0002-bbb", "replaces 0002-bbb=garbage",
+                            "replaces nonsense=0001-aaa", "replaces 0002-bbb"])
+    assert h.replaced == {} and h.previous_good() == Release(1, "aaa")
+
+
+def test_the_listing_shell_reports_what_each_release_replaced(tmp_path):
+    """The fact's command, run by a real shell over a releases folder, read back by the fact."""
+    import subprocess
+
+    from mooring.deploy.facts.releases import releases_listing
+
+    stack_dir = tmp_path / "stack dir"  # a space: the command quotes the path
+    for name, replaces in (("0006-aaa", None), ("0007-bbb-failed", "0006-aaa"), ("0008-ccc", "0006-aaa")):
+        (stack_dir / "releases" / name).mkdir(parents=True)
+        if replaces:
+            (stack_dir / "releases" / name / "replaces").write_text(replaces + "\n")
+    (stack_dir / "releases" / "current").write_text("0008-ccc\n")
+    out = subprocess.run(["sh", "-c", releases_listing(str(stack_dir))], capture_output=True, text=True, check=True)
+    h = Releases().process(out.stdout.splitlines())
+    assert h.replaced == {7: 6, 8: 6} and h.current_release() == Release(8, "ccc")
+    assert h.previous_good() == Release(6, "aaa")
+    empty = subprocess.run(["sh", "-c", releases_listing(str(tmp_path / "none"))], capture_output=True, text=True)
+    assert Releases().process(empty.stdout.splitlines()).replaced == {}

@@ -12,6 +12,8 @@ from mooring.declare.render import MaskedFile
 
 #: A release's secret files, masked (``mooring.declare.render.MaskedFile`` as JSON): no secret value in it.
 MASKED_FILES = "masked-files.json"
+#: In a release folder: ``NNNN-<id>`` of the release that was current when it was staged (the one it replaced).
+REPLACES = "replaces"
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,10 @@ class ReleaseHistory:
     one an unfinished run staged (``pending``: saved, never promoted).
 
     ``current`` is the current release's ID; ``current_number`` its number when the host
-    recorded one (IDs recur when a config is reverted, numbers never do). ``digest`` sums up
-    the listing, so a run can tell at execution time that another run changed it meanwhile.
+    recorded one (IDs recur when a config is reverted, numbers never do). ``replaced`` maps a
+    release's number to the number of the release it replaced (its ``replaces`` file; releases
+    staged by an older mooring have none). ``digest`` sums up the listing, so a run can tell at
+    execution time that another run changed it meanwhile.
     """
 
     releases: list[Release] = field(default_factory=list)
@@ -43,6 +47,7 @@ class ReleaseHistory:
     pending: Release | None = None
     pending_run: str | None = None
     digest: str = ""
+    replaced: dict[int, int] = field(default_factory=dict)
 
     def next_number(self) -> int:
         return max((r.number for r in self.releases), default=0) + 1
@@ -64,9 +69,26 @@ class ReleaseHistory:
         return found if found and not found.failed and found.release_id == self.pending.release_id else None
 
     def previous_good(self) -> Release | None:
-        """The newest release before the current one that did not fail its gate."""
+        """The good release that was live before the current one: the one it replaced, or the one
+        that one replaced, and so on (``replaces`` files). A release an operator rolled back from
+        is never in that line, so it never comes back by default. Where the line ends (a release
+        pruned, or staged by an older mooring), the newest good release numbered below it. With
+        no current release, the newest good one.
+
+        >>> h = ReleaseHistory([Release(6, "a"), Release(7, "b"), Release(8, "c")], current="c",
+        ...                    current_number=8, replaced={7: 6, 8: 6})
+        >>> h.previous_good().number  # 7 was rolled back from (6 was current again when 8 was staged)
+        6
+        """
         current = self.current_release()
-        older = [r for r in self.releases if not r.failed and (current is None or r.number < current.number)]
+        bound = current.number if current else None
+        number = self.replaced.get(bound) if bound is not None else None
+        while bound is not None and number is not None and number < bound:
+            found = self.by_number(number)
+            if found is not None and not found.failed:
+                return found
+            bound, number = number, self.replaced.get(number)
+        older = [r for r in self.releases if not r.failed and (bound is None or r.number < bound)]
         return older[-1] if older else None
 
 
@@ -89,10 +111,16 @@ class Releases(FactBase[ReleaseHistory]):
     def process(self, output: list[str]) -> ReleaseHistory:
         releases: list[Release] = []
         values: dict[str, str] = {}
+        replaced: dict[int, int] = {}
         for line in output:
             key, sep, value = line.partition("=")
             if sep and key in ("current", "pending", "digest"):
                 values[key] = value.strip()
+                continue
+            if sep and key.startswith(f"{REPLACES} "):
+                release, older = parse_dirname(key.split()[1]), parse_dirname(value.strip())
+                if release is not None and older is not None:
+                    replaced[release.number] = older.number
                 continue
             parsed = parse_dirname(line.strip())
             if parsed is not None:
@@ -103,7 +131,7 @@ class Releases(FactBase[ReleaseHistory]):
             current_number, current = parse_dirname(current).number, parse_dirname(current).release_id
         pending_text, _, pending_run = (values.get("pending") or "").partition(" ")
         return ReleaseHistory(releases, current, current_number, parse_dirname(pending_text),
-                              pending_run.strip() or None, values.get("digest", ""))
+                              pending_run.strip() or None, values.get("digest", ""), replaced)
 
 
 def parse_dirname(name: str) -> Release | None:
@@ -124,7 +152,8 @@ def parse_dirname(name: str) -> Release | None:
 
 
 def releases_listing(directory: str) -> str:
-    """Shell that lists ``<directory>/releases`` with ``current=``, ``pending=`` and ``digest=`` lines.
+    """Shell that lists ``<directory>/releases`` with ``current=``, ``pending=``, ``digest=`` and
+    ``replaces NNNN-<id>=MMMM-<id>`` lines (one per release folder holding a ``replaces`` file).
 
     The digest covers exactly what the listing shows; the deploy lock recomputes it at execution
     time with :func:`releases_digest_sh` to see whether another run changed the history meanwhile.
@@ -132,7 +161,9 @@ def releases_listing(directory: str) -> str:
     releases = shlex.quote(f"{directory}/releases")
     return (f"if [ -d {releases} ]; then ls -1 {releases}; "
             f"[ -f {releases}/current ] && echo current=$(cat {releases}/current); "
-            f"[ -f {releases}/pending ] && echo pending=$(cat {releases}/pending); fi; "
+            f"[ -f {releases}/pending ] && echo pending=$(cat {releases}/pending); "
+            f"for f in {releases}/*/{REPLACES}; do [ -f \"$f\" ] || continue; d=${{f%/{REPLACES}}}; "
+            f"echo \"{REPLACES} ${{d##*/}}=$(cat \"$f\")\"; done; fi; "
             f"echo digest=$({releases_digest_sh(directory)}); true")
 
 

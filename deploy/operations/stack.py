@@ -5,8 +5,9 @@ Release bookkeeping on the host, under ``<stack dir>/releases/``:
 
 - ``NNNN-<id>/`` one kept release: ``files.tar.gz`` (rendered files without secrets),
   ``masked-files.json`` (the secret files, ``.env`` included, with a placeholder naming each
-  secret in place of its value), ``images.json``, ``env-digests.json``; ``-failed`` appended once
-  its gate failed. No release holds a secret value: a rollback fills the placeholders with the
+  secret in place of its value), ``images.json``, ``env-digests.json``, ``replaces`` (the release
+  current when it was staged: what ``mooring rollback`` puts back by default); ``-failed``
+  appended once its gate failed. No release holds a secret value: a rollback fills the placeholders with the
   secrets declared at that time (``rolled_back``).
 - ``pending``: ``NNNN-<id> <run>`` of a release that was staged and not yet gated. It becomes
   ``current`` only after its health gate passed (``release_promoted``).
@@ -28,7 +29,8 @@ from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import Sha256File
 
 from mooring.declare.render import MaskedFile, SecretMaskError
-from mooring.deploy.facts.releases import MASKED_FILES, JsonFile, MaskedFiles, Release, Releases, ReleaseHistory
+from mooring.deploy.facts.releases import (MASKED_FILES, REPLACES, JsonFile, MaskedFiles, Release, Releases,
+                                          ReleaseHistory)
 from mooring.deploy.facts.stack import ComposeProject, compose_cmd
 from mooring.deploy.operations.compose import fail_host
 from mooring.deploy.operations.files import atomic_put
@@ -150,7 +152,7 @@ def _tar_members(paths: list[str]) -> list[QuoteString]:
 
 @operation()
 def release_staged(directory: str, number: int, release_id: str, paths: list[str], masked: list[MaskedFile],
-                   images: dict[str, str], env_digests: dict[str, str], run: str):
+                   images: dict[str, str], env_digests: dict[str, str], run: str, replaces: str | None = None):
     """
     Keep what makes up a new release under ``releases/NNNN-<id>/`` and mark it ``pending``.
 
@@ -162,6 +164,8 @@ def release_staged(directory: str, number: int, release_id: str, paths: list[str
     + images: image ref → image ID on the host (rollback re-tags these)
     + env_digests: .env key → keyed digest of its value (never the value)
     + run: this run's ID (temporary names, the ``pending`` record)
+    + replaces: ``NNNN-<id>`` of the release current now (``replaces``: what ``mooring rollback``
+      puts back by default, whatever other releases were deployed and rolled back from meanwhile)
 
     The release is built in a hidden per-run folder and renamed into place, so a kill leaves
     either no release folder or a whole one. It does not become ``current`` here: only
@@ -189,6 +193,8 @@ def release_staged(directory: str, number: int, release_id: str, paths: list[str
     for name, data in (("images.json", images), ("env-digests.json", env_digests), (MASKED_FILES, kept)):
         yield StringCommand("printf", "'%s\\n'", QuoteString(json.dumps(data, sort_keys=True)), ">",
                             QuoteString(f"{stage}/{name}"))
+    if replaces:
+        yield StringCommand("printf", "'%s\\n'", QuoteString(replaces), ">", QuoteString(f"{stage}/{REPLACES}"))
     if history.by_number(number) is not None:  # an interrupted run staged this very release
         yield StringCommand("rm", "-rf", QuoteString(f"{base}/{history.by_number(number).dirname}"))
     yield StringCommand("mv", QuoteString(stage), QuoteString(target))

@@ -12,7 +12,7 @@ NAME = "rollback"
 HELP = "put back an earlier release (default: the previous good one) under the lock, gated and recorded"
 EPILOG = """examples:
   mooring releases production                          # which releases are kept
-  mooring rollback staging --limit docker-1            # the newest good release before the current one
+  mooring rollback staging --limit docker-1            # the good release live before the current one
   mooring rollback production --to 12 --yes            # release 12 (production asks, or needs --yes)
   mooring rollback staging --migrate-down              # undo the current release's migrations first
 
@@ -27,8 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``rollback`` command's arguments."""
     add_target_arguments(parser)
     parser.add_argument("--to", default="previous", metavar="N",
-                        help="the release number to restore (default: previous, the newest good release before "
-                             "the current one); a release marked failed is refused")
+                        help="the release number to restore (default: previous, the good release that was live "
+                             "before the current one, never one rolled back from); a release marked failed "
+                             "is refused")
     parser.add_argument("--force", action="store_true",
                         help="restore a release marked failed (its mark is removed): you know why it failed")
     parser.add_argument("--migrate-down", action="store_true",
