@@ -32,6 +32,11 @@ SECRET_ENV = {"MOORING_SECRET_POSTGRES_PASSWORD": CANARY_DB, "MOORING_SECRET_JWT
 CANARIES = (CANARY_DB, CANARY_JWT, "7f3c9a1e5b2d4c6e", "cnryJWTqzxw", "kvypJWTmrst")
 
 
+#: On a box: no container is still starting or restarting (after a restart: its health check has not run yet).
+SERVICES_SETTLED = ("test -z \"$(docker ps -a --filter label=com.docker.compose.project --format '{{.Status}}' "
+                    "| grep -e 'health: starting' -e '^Restarting' -e '^Created')\"")
+
+
 #: Box test files, longest first (measured on 2 cores: about 16, 13, 11 and 4 minutes).
 SLOWEST_FIRST = ["test_deploy_safety.py", "test_deploy.py", "test_deploy_rollback.py", "test_snapshot.py"]
 

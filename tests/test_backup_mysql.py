@@ -70,9 +70,11 @@ def mysql_stack(bootstrapped, boxes, tmp_path_factory):
                   f"FROM seq_1_to_{PROBE_ROWS}; CREATE TABLE empty_one (id INT);")
     yield {"box": box, "data": data, "tmp": tmp, "runs": runs, "texts": texts}
     # Back to the reference stack for the modules after this one (the MariaDB and its volume go).
-    assert mooring("deploy", "sandbox", "--limit", box.name, log=[]).returncode == 0
-    ssh(box, "docker volume rm -f solacore_shopdata; "
-             f"rm -f {BACKUPS}/solacore__shop_* {DRILL_METRICS}")
+    try:
+        assert mooring("deploy", "sandbox", "--limit", box.name, log=[]).returncode == 0
+    finally:  # even when that deploy failed: a failed drill's record would fail the next module's checks
+        ssh(box, "docker volume rm -f solacore_shopdata; "
+                 f"rm -f {BACKUPS}/solacore__shop_* {DRILL_METRICS}")
 
 
 def test_a_mysql_stack_deploys_and_the_second_deploy_changes_nothing(mysql_stack):

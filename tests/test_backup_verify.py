@@ -65,8 +65,10 @@ def dumped(bootstrapped, boxes):
     out = mooring("backup", "run", "sandbox", "--limit", box.name, log=texts)
     assert out.returncode == 0, out.stdout
     yield box
-    live_sql(box, "DROP TABLE IF EXISTS drill_probe;")
-    ssh(box, f"rm -f {DRILL_METRICS}")  # this module's drills failed on purpose: no record of them stays
+    try:
+        live_sql(box, "DROP TABLE IF EXISTS drill_probe;")
+    finally:
+        ssh(box, f"rm -f {DRILL_METRICS}")  # this module's drills failed on purpose: no record of them stays
 
 
 class LiveSessions:

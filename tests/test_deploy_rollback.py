@@ -12,11 +12,11 @@ import json
 import pytest
 
 from mooring.declare.secrets import parse_dotenv, quote_env_value
-from tests.conftest import CANARY_DB, CANARY_JWT, ssh
+from tests.conftest import CANARY_DB, CANARY_JWT, SERVICES_SETTLED, ssh
 from tests.safety import (  # noqa: F401 - stack and box are fixtures
     stack, box, STACK, RELEASES, FAST_FAILING_GATE, mooring, env_lines, env_mode, listing, current,
     assert_consistent, healthy, overrides, ROTATED_JWT, ROTATED, box_bytes, releases_content, holds_any,
-    api_env_has, containers,
+    api_env_has, containers, wait_on_box,
 )
 
 pytestmark = [pytest.mark.boxes, pytest.mark.slow]
@@ -54,6 +54,8 @@ def test_status_and_releases_read_the_records_of_a_good_and_a_rolled_back_deploy
     failing = FAST_FAILING_GATE.replace("expected_status: 200", "expected_status: 299")
     out = mooring("deploy", "sandbox", "--limit", box.name, group_data=overrides(tmp_path / "bad", box, failing))
     assert out.returncode == 1, out.stdout
+    # the rollback's gate is HTTP only: the restarted api's first health check may not have run yet
+    assert wait_on_box(box, SERVICES_SETTLED, timeout=60)
 
     status = mooring("status", "sandbox", "--limit", box.name, "--json", "-")
     assert status.returncode == 0, status.stderr[-3000:]

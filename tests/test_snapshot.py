@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from mooring.checks.snapshot import (HostSnapshot, PathSpec, SnapshotSpec, expected_config_digests, expected_env_digests,
                              expected_file_digests, key_check_digest, keyed_digest, parse_snapshot, snapshot_key,
                              snapshot_script, snapshot_spec, unescape)
-from tests.conftest import CANARIES, CANARY_JWT, ROOT, SECRET_ENV, ssh
+from tests.conftest import CANARIES, CANARY_JWT, ROOT, SECRET_ENV, SERVICES_SETTLED, ssh
 
 STACK_DIR = "/srv/mooring/solacore"
 ENV_FILE = f"{STACK_DIR}/.env"
@@ -568,6 +568,7 @@ def test_engine_down_is_data_not_a_failed_snapshot(deployed):
         ssh(box, "service docker start >/dev/null 2>&1; true")
         wait_for(box, "docker info >/dev/null 2>&1")
         deploy(box.name)
+        wait_for(box, SERVICES_SETTLED)  # a no-op deploy waits for no health check
 
 
 @pytest.mark.boxes
@@ -587,6 +588,7 @@ def test_a_stopped_box_is_an_error_naming_it_and_the_other_is_returned(deployed)
         docker.run(["start", two.container])
         wait_for(two, "docker info >/dev/null 2>&1")
         deploy(two.name)
+        wait_for(two, SERVICES_SETTLED)
 
 
 SUDO_INVENTORY = '''"""The sandbox's docker boxes reached as the deploy user, as staging and production hosts are."""
