@@ -29,7 +29,7 @@ import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Iterable, Mapping, Union
 
 from mooring.declare.dumps import dump_pattern
 from mooring.declare.errors import ConfigError, ConfigProblem
@@ -565,6 +565,11 @@ def snapshot_script(spec: SnapshotSpec) -> str:
         "\tn=${r##*/}",
         "\tcase $n in *[!A-Za-z0-9-]*) continue ;; esac",
         "\tif [ -d \"$r\" ]; then printf 'releasekept\\t%s\\n' \"$n\"; fi",
+        "\tif [ -f \"$r/replaces\" ]; then",
+        "\t\tv=''; IFS= read -r v < \"$r/replaces\" || true",
+        "\t\tcase $v in ''|*[!A-Za-z0-9-]*) printf 'releasebad\\t%s\\n' \"$n/replaces\" ;; "
+        "*) printf 'releaseprev\\t%s\\t%s\\n' \"$n\" \"$v\" ;; esac",
+        "\tfi",
         "\tif [ -f \"$r/record.json\" ] && [ -r \"$r/record.json\" ]; then",
         f"\t\tawk -v tag=releaserec -v f=\"$n\" -v max={RECORD_MAX_LINES} \"$ESC_AWK\" \"$r/record.json\"",
         "\tfi",
@@ -897,6 +902,7 @@ class ReleasePointer:
     kept: tuple[str, ...] = ()
     locked: bool = False
     records: tuple[ReleaseRecord, ...] = ()
+    replaced: tuple[tuple[str, str], ...] = ()  # (release folder, the release folder its ``replaces`` names)
 
     def record(self, dirname: str | None) -> dict[str, Any]:
         """The record of release folder ``dirname`` ({} when it has none)."""
@@ -905,8 +911,50 @@ class ReleasePointer:
 
     @property
     def current_number(self) -> int | None:
-        head = (self.current or "").partition("-")[0]
-        return int(head) if head.isdigit() else None
+        return release_number(self.current)
+
+    def rollback_target(self) -> str | None:
+        """The kept release folder ``mooring rollback`` restores by default (see :func:`previous_release`)."""
+        numbers = {release_number(name): name for name in self.kept if release_number(name) is not None}
+        current = self.current_number if self.current in self.kept else None
+        good = [n for n, name in numbers.items() if not name.endswith("-failed")]
+        replaced = {release_number(new): release_number(old) for new, old in self.replaced}
+        found = previous_release(current, good, {k: v for k, v in replaced.items() if k is not None and v is not None})
+        return numbers.get(found) if found is not None else None
+
+
+def release_number(dirname: str | None) -> int | None:
+    """The number of a release folder name ``NNNN-<id>[-failed]``.
+
+    >>> release_number("0012-ab34cd"), release_number("0003-ab34cd-failed"), release_number(None)
+    (12, 3, None)
+    """
+    head = (dirname or "").partition("-")[0]
+    return int(head) if head.isdigit() else None
+
+
+def previous_release(current: int | None, good: Iterable[int], replaced: Mapping[int, int]) -> int | None:
+    """The release a rollback restores by default: the good one that was live before ``current``.
+
+    ``good``: the numbers of the kept releases that did not fail; ``replaced``: release number →
+    the number of the release it replaced (its ``replaces`` file). The line is followed back past
+    releases not kept or failed; where it ends (a release staged by an older mooring), the newest
+    good release numbered below it. A release rolled back from is never in that line. With no
+    current release: the newest good one.
+
+    >>> previous_release(8, [6, 7, 8], {7: 6, 8: 6})  # 7 was rolled back from before 8 came
+    6
+    >>> previous_release(8, [3, 6, 8], {8: 5})  # 5 pruned: the newest good one below it
+    3
+    """
+    good = sorted(good)
+    bound, number = current, replaced.get(current) if current is not None else None
+    while bound is not None and number is not None and number < bound:
+        if number in good:
+            return number
+        bound, number = number, replaced.get(number)
+    older = [n for n in good if bound is None or n < bound]
+    return older[-1] if older else None
 
 
 @dataclass(frozen=True)
@@ -1049,7 +1097,7 @@ class _Reader:
         self.backups: dict[str, Any] = {"status": "", "files": []}
         self.metrics: dict[str, Any] | None = None
         self.verify_metrics: dict[str, Any] | None = None
-        self.release: dict[str, Any] = {"kept": [], "locked": False, "records": {}}
+        self.release: dict[str, Any] = {"kept": [], "locked": False, "records": {}, "replaced": {}}
         self.key, self.cron_daemon, self.complete = "absent", "unknown", False
         self.warnings: list[str] = []
 
@@ -1297,6 +1345,11 @@ def _releasekept(r: _Reader, name: str) -> None:
     r.release["kept"].append(name)
 
 
+@_fields(2)
+def _releaseprev(r: _Reader, name: str, replaced: str) -> None:
+    r.release["replaced"][name] = replaced
+
+
 @_fields(3)
 def _releaserec(r: _Reader, dirname: str, number: str, text: str) -> None:
     r.release["records"].setdefault(dirname, {})[int(number)] = unescape(text)
@@ -1322,7 +1375,7 @@ _HANDLERS = {
     "daemon": _daemon, "docker": _docker, "engine": _engine, "compose": _compose, "engineerr": _engineerr,
     "v1": _v1, "v1pip": _v1pip, "container": _container, "inspectbad": _inspectbad, "image": _image, "backupdir": _backupdir, "backup": _backup,
     "metricsfile": _metricsfile, "metric": _metric, "verifyfile": _verifyfile, "verifymetric": _verifymetric, "release": _release, "releasebad": _releasebad,
-    "releasekept": _releasekept, "releaserec": _releaserec, "lock": _lock, "warning": _warning, "end": _end,
+    "releasekept": _releasekept, "releaseprev": _releaseprev, "releaserec": _releaserec, "lock": _lock, "warning": _warning, "end": _end,
 }
 
 
@@ -1356,7 +1409,7 @@ def _build(r: _Reader) -> HostSnapshot:
     records = tuple(ReleaseRecord(name, "\n".join(lines[n] for n in sorted(lines)))
                     for name, lines in sorted(r.release["records"].items()))
     release = ReleasePointer(r.release.get("current"), r.release.get("pending"), tuple(sorted(r.release["kept"])),
-                             r.release["locked"], records)
+                             r.release["locked"], records, tuple(sorted(r.release["replaced"].items())))
     if not r.complete:
         r.warnings.append("the report has no end record: it was cut short")
     return HostSnapshot(

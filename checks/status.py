@@ -13,32 +13,25 @@ from typing import Any
 
 from mooring.checks.findings import Finding, Outcome
 from mooring.checks.live import HostView
-from mooring.checks.snapshot import ReleasePointer
+from mooring.checks.snapshot import ReleasePointer, release_number
 
 #: The record fields ``releases`` lists, in this order (the whole record is in --json).
 HISTORY_FIELDS = ("release", "release_dirname", "time", "operator", "outcome", "images", "error",
                   "rolled_back_to", "migration")
 
 
-def release_number(dirname: str | None) -> int | None:
-    """The number of a release folder name ``NNNN-<id>[-failed]``.
-
-    >>> release_number("0012-ab34cd"), release_number("0003-ab34cd-failed"), release_number(None)
-    (12, 3, None)
-    """
-    head = (dirname or "").partition("-")[0]
-    return int(head) if head.isdigit() else None
-
-
 def release_history(pointer: ReleasePointer) -> list[dict[str, Any]]:
     """Every kept release, oldest first: its number, folder, whether it is current or failed,
-    and the fields of its record (``{}`` fields when the folder has no record)."""
+    the release it replaced, whether ``mooring rollback`` restores it by default, and the
+    fields of its record (``{}`` fields when the folder has no record)."""
     history = []
+    target, replaced = pointer.rollback_target(), dict(pointer.replaced)
     for dirname in sorted(pointer.kept, key=lambda d: (release_number(d) or 0, d)):
         record = pointer.record(dirname)
         entry: dict[str, Any] = {key: record.get(key) for key in HISTORY_FIELDS}
         entry.update(release=release_number(dirname), release_dirname=dirname,
                      current=dirname == pointer.current, failed=dirname.endswith("-failed"),
+                     replaces=release_number(replaced.get(dirname)), rollback_target=dirname == target,
                      recorded=bool(record))
         history.append(entry)
     return history
@@ -62,7 +55,10 @@ def release_line(entry: dict[str, Any]) -> str:
     images = entry.get("images") or {}  # image reference -> image ID (the IDs are in --json)
     if isinstance(images, dict) and images:
         text += "; images " + ", ".join(sorted(images))
-    return text + ("; current" if entry.get("current") else "")
+    if entry.get("replaces"):
+        text += f"; replaced release {entry['replaces']}"
+    return text + ("; current" if entry.get("current") else "") + (
+        "; rollback target" if entry.get("rollback_target") else "")
 
 
 def status_reading(view: HostView) -> tuple[list[Finding], dict[str, Any]]:
@@ -86,6 +82,7 @@ def status_details(view: HostView, history: list[dict[str, Any]] | None = None) 
     newest = _newest_dump(view)
     return {
         "current": next((e for e in history if e["current"]), None),
+        "rollback_target": next((e for e in history if e.get("rollback_target")), None),
         "last_deploy": history[-1] if history else None,
         "pending": pointer.pending,
         "locked": pointer.locked,
@@ -104,6 +101,11 @@ def _release_findings(view: HostView, history: list[dict[str, Any]]) -> list[Fin
                                   fix="deploy the stack (mooring deploy)"))
     else:
         found.append(view.passed("status.release", "release:current", release_line(current)))
+    target = next((e for e in history if e.get("rollback_target")), None)
+    if current is not None:
+        found.append(view.passed("status.rollback_target", "release:previous",
+                                 f"mooring rollback restores release {target['release']} ({target['release_dirname']})"
+                                 if target else "no earlier good release is kept: mooring rollback has none to restore"))
     if history and history[-1] is not current:
         last = history[-1]
         found.append(view.finding("status.last_deploy", Outcome.WARNING, f"release:{last['release']}",

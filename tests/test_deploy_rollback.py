@@ -46,6 +46,7 @@ def test_status_and_releases_read_the_records_of_a_good_and_a_rolled_back_deploy
     """``mooring status`` names the current release with who deployed it, the services and the
     failed deploy after it; ``mooring releases`` lists both records from the host, one snapshot each."""
     monkeypatch.setenv("MOORING_OPERATOR", "status-test-operator")
+    before = current(box)
     out = mooring("deploy", "sandbox", "--limit", box.name, "--json", "-",
                   group_data=overrides(tmp_path / "good", box, "  env:\n    APP_VERSION: 1.0.0-status\n"))
     assert out.returncode == 0, out.stderr[-3000:]
@@ -67,12 +68,16 @@ def test_status_and_releases_read_the_records_of_a_good_and_a_rolled_back_deploy
     assert states["api"] == ("running", "healthy") and states["db"] == ("running", "healthy"), states
     assert f"release {now['release']} ({good})" in status.stderr and "by status-test-operator: deployed" in status.stderr
     assert f"WARNING  status.last_deploy: release:{last['release']}: newer than the current release" in status.stderr
+    assert host["details"]["rollback_target"]["release_dirname"] == before  # what `good` replaced
+    assert f"mooring rollback restores release {int(before[:4])} ({before})" in status.stderr
 
     releases = mooring("releases", "sandbox", "--limit", box.name, "--json", "-")
     assert releases.returncode == 0, releases.stderr[-3000:]
     history = json.loads(releases.stdout)["hosts"][0]["details"]["releases"]
     kept = sorted(name for name in listing(box) if name[:4].isdigit())
     assert [e["release_dirname"] for e in history] == kept  # oldest first: folder names sort by number
+    assert [e["release_dirname"] for e in history if e["rollback_target"]] == [before]
+    assert {e["release_dirname"]: e["replaces"] for e in history}[good] == int(before[:4])
     assert [e["current"] for e in history].count(True) == 1
     assert {e["release_dirname"]: e["outcome"] for e in history}[last["release_dirname"]] == "rolled_back"
 
@@ -101,6 +106,8 @@ def test_rollback_on_demand_restores_the_previous_release_gated_recorded_and_twi
     assert out.returncode == 1, out.stdout
     [c_failed] = [n for n in listing(box) if n.endswith("-failed") and n[:4] > a[:4]][-1:]
     current_before = current(box)
+    status = mooring("status", "sandbox", "--limit", box.name, "--json", "-")  # what it says rollback restores
+    assert json.loads(status.stdout)["hosts"][0]["details"]["rollback_target"]["release_dirname"] == a
     target = tmp_path / "rollback.json"
     out = mooring("rollback", "sandbox", "--limit", box.name, "--json", str(target))
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]

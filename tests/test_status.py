@@ -24,13 +24,16 @@ def record(number: int, dirname: str, outcome: str, **more) -> str:
                        **more}, indent=2, sort_keys=True)
 
 
-def lay_out_releases(local, current: str, records: dict[str, str | None]) -> None:
+def lay_out_releases(local, current: str, records: dict[str, str | None],
+                     replaces: dict[str, str] | None = None) -> None:
     releases = local["root"] / RELEASES.lstrip("/")
     releases.mkdir(parents=True, exist_ok=True)
     for dirname, text in records.items():
         (releases / dirname).mkdir()
         if text is not None:
             (releases / dirname / "record.json").write_text(text)
+    for dirname, replaced in (replaces or {}).items():
+        (releases / dirname / "replaces").write_text(replaced + "\n")
     (releases / "current").write_text(current + "\n")
 
 
@@ -123,3 +126,35 @@ def test_an_unreadable_record_is_a_release_without_a_record():
     pointer = ReleasePointer("0001-aaaa", None, ("0001-aaaa",), False, (ReleaseRecord("0001-aaaa", "{not json"),))
     [entry] = release_history(pointer)
     assert entry["current"] and not entry["recorded"] and entry["outcome"] is None
+
+
+def test_releases_and_status_name_what_a_rollback_restores_not_a_release_rolled_back_from(local):
+    # 6, then 7, rolled back to 6 on demand, then 8: `mooring rollback` restores 6, never 7.
+    lay_out_releases(local, "0008-cccc", {"0006-aaaa": record(6, "0006-aaaa", "deployed"),
+                                          "0007-bbbb": record(7, "0007-bbbb", "deployed"),
+                                          "0008-cccc": record(8, "0008-cccc", "deployed"),
+                                          "0009-dddd-failed": record(9, "0009-dddd-failed", "rolled_back")},
+                     replaces={"0007-bbbb": "0006-aaaa", "0008-cccc": "0006-aaaa", "0009-dddd-failed": "0008-cccc"})
+    snap = snapshot_of(local)
+    assert snap.warnings == ()
+    assert snap.release.replaced == (("0007-bbbb", "0006-aaaa"), ("0008-cccc", "0006-aaaa"),
+                                     ("0009-dddd-failed", "0008-cccc"))
+    assert snap.release.rollback_target() == "0006-aaaa"
+    history = release_history(snap.release)
+    assert [(e["release"], e["replaces"], e["rollback_target"]) for e in history] == [
+        (6, None, True), (7, 6, False), (8, 6, False), (9, 8, False)]
+    found = {f.check: f for f in status_findings(view_of(local, snap))}
+    assert found["status.rollback_target"].message == "mooring rollback restores release 6 (0006-aaaa)"
+    assert found["status.release"].message.endswith("; replaced release 6; current")
+    assert status_details(view_of(local, snap))["rollback_target"]["release_dirname"] == "0006-aaaa"
+
+
+def test_a_host_with_one_release_has_no_rollback_target_and_a_bad_replaces_file_is_a_warning(local):
+    lay_out_releases(local, "0001-aaaa", {"0001-aaaa": record(1, "0001-aaaa", "deployed")},
+                     replaces={"0001-aaaa": "../../etc/passwd"})
+    snap = snapshot_of(local)
+    assert snap.warnings == ("releases/0001-aaaa/replaces holds characters a release pointer never has",)
+    assert snap.release.replaced == () and snap.release.rollback_target() is None
+    found = {f.check: f for f in status_findings(view_of(local, snap))}
+    assert found["status.rollback_target"].message == ("no earlier good release is kept: mooring rollback has none "
+                                                       "to restore")

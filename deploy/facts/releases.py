@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 
+from mooring.checks.snapshot import previous_release
 from mooring.declare.render import MaskedFile
 
 #: A release's secret files, masked (``mooring.declare.render.MaskedFile`` as JSON): no secret value in it.
@@ -73,7 +74,7 @@ class ReleaseHistory:
         that one replaced, and so on (``replaces`` files). A release an operator rolled back from
         is never in that line, so it never comes back by default. Where the line ends (a release
         pruned, or staged by an older mooring), the newest good release numbered below it. With
-        no current release, the newest good one.
+        no current release, the newest good one (``mooring.checks.snapshot.previous_release``).
 
         >>> h = ReleaseHistory([Release(6, "a"), Release(7, "b"), Release(8, "c")], current="c",
         ...                    current_number=8, replaced={7: 6, 8: 6})
@@ -81,15 +82,9 @@ class ReleaseHistory:
         6
         """
         current = self.current_release()
-        bound = current.number if current else None
-        number = self.replaced.get(bound) if bound is not None else None
-        while bound is not None and number is not None and number < bound:
-            found = self.by_number(number)
-            if found is not None and not found.failed:
-                return found
-            bound, number = number, self.replaced.get(number)
-        older = [r for r in self.releases if not r.failed and (bound is None or r.number < bound)]
-        return older[-1] if older else None
+        good = [r.number for r in self.releases if not r.failed]
+        found = previous_release(current.number if current else None, good, self.replaced)
+        return self.by_number(found) if found is not None else None
 
 
 class Releases(FactBase[ReleaseHistory]):
