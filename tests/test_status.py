@@ -158,3 +158,23 @@ def test_a_host_with_one_release_has_no_rollback_target_and_a_bad_replaces_file_
     found = {f.check: f for f in status_findings(view_of(local, snap))}
     assert found["status.rollback_target"].message == ("no earlier good release is kept: mooring rollback has none "
                                                        "to restore")
+
+
+def test_the_rollback_target_follows_the_line_past_a_failed_release_and_never_forward():
+    from mooring.checks.snapshot import previous_release
+
+    # 4 replaced 3 (kept, marked failed: passed over), 3 replaced 1; 2 was rolled back from, never a target.
+    assert previous_release(4, [1, 2, 4], {4: 3, 3: 1, 2: 1}) == 1
+    # a replaces file naming the release itself (or a newer one) is not followed: the newest good one below
+    assert previous_release(3, [1, 2, 3], {3: 3}) == 2
+    assert previous_release(3, [1, 2, 3, 5], {3: 5}) == 2
+    assert previous_release(None, [1, 2], {}) == 2 and previous_release(1, [1], {}) is None
+
+
+def test_the_rollback_target_of_a_pointer_skips_failed_releases_and_a_current_that_is_not_kept():
+    below = ReleasePointer("0003-cccc", None, ("0001-aaaa", "0002-bbbb-failed", "0003-cccc"))
+    assert below.rollback_target() == "0001-aaaa"  # 2 failed its gate: never a target
+    # `current` names a release now marked failed: no current release, so the newest good one
+    marked = ReleasePointer("0003-cccc", None, ("0001-aaaa", "0002-bbbb", "0003-cccc-failed"),
+                            replaced=(("0003-cccc-failed", "0001-aaaa"),))
+    assert marked.rollback_target() == "0002-bbbb"

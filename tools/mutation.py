@@ -531,6 +531,12 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.checks.snapshot.x_snapshot_key": ({12}, "codec names are looked up case-insensitively: .encode('ASCII') is "
                                               ".encode('ascii'), and a hexdigest is ASCII"),
     "mooring.checks.snapshot.x__v1": ({10}, "lstrip('XXvXX') strips the same from a version (no version starts with X)"),
+    "mooring.checks.snapshot.x_previous_release": ({5}, "with no current release, replaced.get(None) is None: the "
+                                                  "release numbers it maps are ints"),
+    "mooring.checks.snapshot.x_release_number": ({5}, "'' and 'XXXX' both have no digit head: None either way"),
+    "mooring.checks.snapshot.xǁReleasePointerǁrollback_target": (
+        {24, 28}, "24: a pair with a None side reads the same: previous_release never looks a None key up, and "
+                  "a None value ends the line as a missing one does; 28: numbers.get(None) is None"),
     "mooring.declare.model.xǁ_Unreachableǁ__init__": ({1}, "the exception's own text is never shown: its one caller reads "
                                                   "exc.key, exc.message and exc.fix"),
     "mooring.declare.model.x__read_key_file": ({11, 17, 19}, "ROOT / an absolute path is that path; encoding None is the UTF-8 "
