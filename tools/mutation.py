@@ -522,8 +522,11 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.checks.snapshot.x_normalize_ref": ({14}, "a ref with '@' has a digest 'algo:hex' after its last '/', so the "
                                                "':' test already skips ':latest'; only a malformed 'app@abc' differs, "
                                                "for which image_id returns None either way"),
-    "mooring.checks.snapshot.x_snapshot_script": ({59, 88, 97, 172, 208}, "only upper-case a shell comment line; sh "
-                                                   "ignores comments and no shellcheck directive is touched"),
+    "mooring.checks.snapshot.x_snapshot_script": (
+        {59, 88, 97, 172, 200, 220}, "59/88/97/172/220 only upper-case a shell comment line; sh ignores comments and no "
+                                     "shellcheck directive is touched; 200 makes v='' an argument of a command that is not "
+                                     "found (stderr only): read assigns v even at end of file, so the reset matters only "
+                                     "for a replaces file root cannot open"),
     "mooring.checks.snapshot.x_env_line_key": ({5, 8}, "a comment line not returned early still yields a name "
                                                "starting with '#', which _NAME never matches; empty text gives an "
                                                "empty name: None either way"),
