@@ -101,8 +101,8 @@ def _release_findings(view: HostView, history: list[dict[str, Any]]) -> list[Fin
                                   fix="deploy the stack (mooring deploy)"))
     else:
         found.append(view.passed("status.release", "release:current", release_line(current)))
-    target = next((e for e in history if e.get("rollback_target")), None)
     if current is not None:
+        target = next((e for e in history if e["rollback_target"]), None)
         found.append(view.passed("status.rollback_target", "release:previous",
                                  f"mooring rollback restores release {target['release']} ({target['release_dirname']})"
                                  if target else "no earlier good release is kept: mooring rollback has none to restore"))

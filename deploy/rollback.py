@@ -6,8 +6,8 @@ command's verdict left there names the release to restore, the release number th
 files are its masked copies filled with the secrets declared now (the release keeps none).
 
 On demand, ``--data mooring_rollback_to=N`` (or ``previous``: the good release that was live before
-the current one, from the ``replaces`` line of releases) names the release to restore and makes it current; ``--data mooring_rollback_force=1``
-allows a release marked failed; ``--data mooring_rollback_migrate_down=1`` first runs the declared
+the current one, from the ``replaces`` line of releases) names the release to restore and makes it
+current; ``--data mooring_rollback_force=1`` allows a release marked failed; ``--data mooring_rollback_migrate_down=1`` first runs the declared
 ``stack.migration.down`` of the current release, in its image, when that release ran migrations.
 ``mooring rollback`` runs it so,
 under the stack's deploy lock, then gates and records it like a deploy; by hand:

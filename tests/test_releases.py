@@ -215,7 +215,7 @@ def test_a_failed_release_in_the_line_is_passed_over():
 
 def test_unreadable_replaces_lines_are_ignored():
     h = Releases().process(["0001-aaa", "0002-bbb", "current=0002-bbb", "replaces 0002-bbb=garbage",
-                            "replaces nonsense=0001-aaa", "replaces 0002-bbb"])
+                            "replaces nonsense=0001-aaa", "replaces 0002-bbb", "replaces =0001-aaa"])
     assert h.replaced == {} and h.previous_good() == Release(1, "aaa")
 
 

@@ -113,7 +113,7 @@ class Releases(FactBase[ReleaseHistory]):
                 values[key] = value.strip()
                 continue
             if sep and key.startswith(f"{REPLACES} "):
-                release, older = parse_dirname(key.split()[1]), parse_dirname(value.strip())
+                release, older = parse_dirname(key.partition(" ")[2]), parse_dirname(value.strip())
                 if release is not None and older is not None:
                     replaced[release.number] = older.number
                 continue

@@ -7,8 +7,8 @@ Release bookkeeping on the host, under ``<stack dir>/releases/``:
   ``masked-files.json`` (the secret files, ``.env`` included, with a placeholder naming each
   secret in place of its value), ``images.json``, ``env-digests.json``, ``replaces`` (the release
   current when it was staged: what ``mooring rollback`` puts back by default); ``-failed``
-  appended once its gate failed. No release holds a secret value: a rollback fills the placeholders with the
-  secrets declared at that time (``rolled_back``).
+  appended once its gate failed. No release holds a secret value: a rollback fills the
+  placeholders with the secrets declared at that time (``rolled_back``).
 - ``pending``: ``NNNN-<id> <run>`` of a release that was staged and not yet gated. It becomes
   ``current`` only after its health gate passed (``release_promoted``).
 - ``current``: ``NNNN-<id>`` of the release in place, which passed its gate.

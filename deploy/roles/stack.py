@@ -220,7 +220,7 @@ def converge(model: HostModel) -> StackPlan | None:
         run(stack.release_staged, Op.RELEASE_STAGED, directory=stack_model.dir, number=release.number,
             release_id=rid, paths=[i.path for i in rendered.files if not i.secret], masked=masked,
             images=image_ids, env_digests=env_after, run=run_id(),
-            replaces=f"{previous.number:04d}-{previous.release_id}" if previous else None)
+            replaces=previous.dirname if previous else None)
     if stack_model.migration:
         run(stack.migrated, f"{Op.MIGRATIONS} ({stack_model.migration.service})", directory=stack_model.dir,
             project=stack_model.name, service=stack_model.migration.service,
