@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from mooring.checks.findings import Finding, Kind, Outcome
-from mooring.checks.snapshot import FileState, HostSnapshot
+from mooring.checks.snapshot import FileState, HostSnapshot, ServiceState
 from mooring.declare.model import HostModel, Stack
 from mooring.declare.cron import longest_gap_minutes
 from mooring.declare.render import RenderedStack, backup_log_path, backup_metrics_path, cron_file_path, drill_metrics_path
@@ -238,18 +238,9 @@ def services_running(view: HostView) -> list[Finding]:
             found.append(view.finding("live.services", Outcome.FAILED, resource, f"{name} has no container",
                                       "deploy again (mooring deploy)", path=path, expected="running", actual="absent"))
             continue
-        if service.restart == "no" and container.state == "exited" and container.exit_code == 0:
-            continue  # a one-shot job that finished
+        found += _container_down(view, container, service.restart, service.healthcheck is not None, path)
         if not container.running:
-            found.append(view.finding("live.services", Outcome.FAILED, resource, f"{name} is {container.state}",
-                                      f"start it (mooring deploy), and read why it stopped: docker logs {container.name}",
-                                      path=path, expected="running", actual=container.state))
             continue
-        if service.healthcheck is not None and container.health != "healthy":
-            outcome = Outcome.WARNING if container.health == "starting" else Outcome.FAILED
-            found.append(view.finding("live.services", outcome, resource, f"{name} is {container.health}",
-                                      f"read its healthcheck log: docker inspect {container.name}", path=path,
-                                      expected="healthy", actual=container.health))
         image_id = snap.image_id(service.image)
         if image_id and container.image_id != image_id:
             found.append(view.finding("live.services", Outcome.FAILED, resource,
@@ -261,6 +252,42 @@ def services_running(view: HostView) -> list[Finding]:
                                       f"the host has no image {service.image}", "deploy again (mooring deploy)",
                                       path=f"{path}.image", expected=service.image, actual="missing"))
     return found or [view.passed("live.services", "services", f"{len(view.stack.services)} services running")]
+
+
+def restored_services(view: HostView) -> list[Finding]:
+    """After a rollback: every container of the stack runs (a ``restart: "no"`` job may have
+    finished with exit 0) and is healthy where it has a healthcheck. The restored release runs
+    its own services and images, not the ones declared now (one rolls back because the new ones
+    fail), so neither is compared with the declared state; the deploy gate does that."""
+    found = []
+    containers = sorted((c for c in view.snapshot.services if not c.oneoff), key=lambda c: (c.service, c.name))
+    for container in containers:
+        service = view.stack.services.get(container.service)
+        found += _container_down(view, container, service.restart if service else "", container.health != "none",
+                                 f"stack.services.{container.service}" if service else "")
+    if not containers:
+        return [view.finding("live.services", Outcome.FAILED, "services", "no container of the stack exists",
+                             "read `mooring -v rollback`: the restore did not start the release", actual="absent")]
+    return found or [view.passed("live.services", "services", f"{len(containers)} containers running")]
+
+
+def _container_down(view: HostView, container: ServiceState, restart: str, healthcheck: bool,
+                    path: str) -> list[Finding]:
+    """Why one container does not count as up: stopped (unless a ``restart: "no"`` job that
+    finished with exit 0), or not healthy by its healthcheck; [] when it is up."""
+    name, resource = container.service, f"service:{container.service}"
+    if restart == "no" and container.state == "exited" and container.exit_code == 0:
+        return []  # a one-shot job that finished
+    if not container.running:
+        return [view.finding("live.services", Outcome.FAILED, resource, f"{name} is {container.state}",
+                             f"start it (mooring deploy), and read why it stopped: docker logs {container.name}",
+                             path=path, expected="running", actual=container.state)]
+    if healthcheck and container.health != "healthy":
+        outcome = Outcome.WARNING if container.health == "starting" else Outcome.FAILED
+        return [view.finding("live.services", outcome, resource, f"{name} is {container.health}",
+                             f"read its healthcheck log: docker inspect {container.name}", path=path,
+                             expected="healthy", actual=container.health)]
+    return []
 
 
 # --- mounts ----------------------------------------------------------------------------------------

@@ -54,6 +54,9 @@ class HostOutcome:
     error: str = ""
     rolled_back_to: int | None = None
     rollback_gate: list[ProbeResult] = field(default_factory=list)
+    # after a deploy's rollback passed its HTTP probes: "" when the restored release's services
+    # run and are healthy, else why not; None when not looked at
+    rollback_services: str | None = None
     release_failed: bool = False  # this deploy's release was marked -failed on the host
     staged: bool = False  # this run's release folder exists on the host
     interrupted: str = ""
@@ -141,7 +144,7 @@ def deploy(inventory: str, limit: list[str] | None = None, timeout: float = 3600
             _services_gate(inventory, report, {h.name: list(h.groups) for h in preflight.hosts})
         except KeyboardInterrupt:
             report.interrupted = "interrupted (Ctrl-C)"
-    _settle(inventory, report, env, limit)
+    _settle(inventory, report, env, limit, {h.name: list(h.groups) for h in preflight.hosts})
     return report
 
 
@@ -182,7 +185,7 @@ def rollback(inventory: str, limit: list[str] | None = None, to: str = "previous
         report.hosts.append(_restored(host, report.apply, done.get(host), secrets, report.interrupted, progress))
     gated = [h for h in report.hosts if h.outcome is Result.DEPLOYED]
     if gated and not report.interrupted:
-        _services_gate(inventory, report, {h.name: list(h.groups) for h in preflight.hosts})
+        _services_gate(inventory, report, {h.name: list(h.groups) for h in preflight.hosts}, restored=True)
     for outcome in report.hosts:
         if outcome.outcome is Result.DEPLOYED:  # gated: it is a rollback that held
             outcome.outcome = Result.ROLLED_BACK
@@ -285,8 +288,10 @@ def write_rollback_record(run_dir: Path, outcome: HostOutcome, wanted: str, secr
     return record
 
 
-def _settle(inventory: str, report: DeployReport, env: dict[str, str], limit: list[str] | None) -> None:
-    """After the gate: roll back what failed, record, then promote and unlock every locked host.
+def _settle(inventory: str, report: DeployReport, env: dict[str, str], limit: list[str] | None,
+            groups: dict[str, list[str]] | None = None) -> None:
+    """After the gate: roll back what failed (and gate the rollback: HTTP probes, then the
+    restored release's services), record, then promote and unlock every locked host.
 
     After an interruption every targeted host is unlocked (only a lock this run holds is
     released): the converge may have been stopped after a host's lock was taken and before
@@ -306,6 +311,17 @@ def _settle(inventory: str, report: DeployReport, env: dict[str, str], limit: li
         done = read_host_plans(run_dir, "rollback", RollbackResult)
         for outcome in to_roll_back:
             _rolled_back(outcome, rollback, done.get(outcome.host), secrets, report.progress)
+        restored = [o.host for o in to_roll_back if o.rolled_back_to is not None and all(p.ok for p in o.rollback_gate)
+                    and o.host in (groups or {})]
+        if restored and not report.interrupted:
+            try:
+                settled = _services_settled(inventory, {name: groups[name] for name in restored}, report.progress,
+                                            restored=True)
+            except KeyboardInterrupt:  # still record and unlock below
+                settled, report.interrupted = {}, "interrupted (Ctrl-C)"
+            for outcome in to_roll_back:
+                if outcome.host in settled:
+                    outcome.rollback_services = redact(settled[outcome.host], secrets)
 
     for outcome in locked:
         if outcome.plan.new_release and outcome.staged:
@@ -451,21 +467,38 @@ SERVICES_GATE_S = 120
 SERVICES_POLL_S = 2
 
 
-def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[str]]) -> None:
+def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[str]],
+                   restored: bool = False) -> None:
     """The second half of the gate, on each host whose new release passed the HTTP probes:
     every declared service's container runs (none restarting or exited) and is healthy where
-    it has a healthcheck, with the same restart counts over two looks, read from host snapshots
-    until :data:`SERVICES_GATE_S` (a crash fails at once). A database crash-looping beside a
-    healthy API fails the release, which is then rolled back."""
-    from mooring.checks.live import HostView, services_running
+    it has a healthcheck, with the same restart counts over two looks (:func:`_services_settled`).
+    A database crash-looping beside a healthy API fails the release, which is then rolled back.
+    ``restored``: the hosts run a release a rollback restored (:func:`_services_settled`)."""
+    waiting = {o.host: o for o in report.hosts if o.outcome is Result.DEPLOYED and o.host in groups}
+    for name, why in _services_settled(inventory, {name: groups[name] for name in waiting}, report.progress,
+                                       restored).items():
+        if why:
+            waiting[name].outcome, waiting[name].error = Result.FAILED, redact(why, report.secrets)
+
+
+def _services_settled(inventory: str, groups: dict[str, list[str]], progress: Progress,
+                      restored: bool = False) -> dict[str, str]:
+    """Host → "" when its services are running and healthy, read from host snapshots until
+    :data:`SERVICES_GATE_S` (a crash fails at once), else why not. Judged twice in a row with
+    the same restart counts: a crash-looping container caught in its short "running" moment
+    between two restarts does not pass. The declared services on their images
+    (``services_running``), or, ``restored``, the containers a rollback's release runs
+    (``restored_services``: its services and images are not the ones declared now)."""
+    from mooring.checks.live import HostView, restored_services, services_running
     from mooring.declare.model import build_model
     from mooring.declare.render import render_stack
 
-    waiting = {o.host: o for o in report.hosts if o.outcome is Result.DEPLOYED and o.host in groups}
-    if waiting:
-        report.progress.phase(f"services gate: {', '.join(sorted(waiting))}")
-    models = {name: build_model(name, groups[name]) for name in waiting}
+    judge = restored_services if restored else services_running
+    if groups:
+        progress.phase(f"services gate: {', '.join(sorted(groups))}")
+    models = {name: build_model(name, groups[name]) for name in groups}
     rendered = {name: render_stack(model) for name, model in models.items()}
+    waiting = dict.fromkeys(groups, "")
     deadline, why, settled, failed = time.monotonic() + SERVICES_GATE_S, {}, {}, {}
     looks = 0
     while waiting:
@@ -475,10 +508,8 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
             if name not in snapshots:
                 why[name] = "no snapshot of the host"
                 continue
-            found = services_running(HostView(models[name], rendered[name], snapshots[name]))
+            found = judge(HostView(models[name], rendered[name], snapshots[name]))
             bad = [f.message for f in found if f.outcome is not Outcome.PASSED]
-            # Twice in a row with the same restart counts: a crash-looping container caught in
-            # its short "running" moment between two restarts does not pass.
             restarts = tuple((c.service, c.restart_count) for c in snapshots[name].services)
             crashed = _crashed(found, settled.get(name), restarts)
             if crashed:  # it will not become healthy by itself: no need to wait
@@ -492,14 +523,16 @@ def _services_gate(inventory: str, report: DeployReport, groups: dict[str, list[
         for name in looked:  # the gate's attempts, as they come
             passed = name not in waiting and name not in failed
             said = "every service running and healthy" if passed else why[name]
-            report.progress.phase(f"  {name}: look {looks}: {said}")
+            progress.phase(f"  {name}: look {looks}: {said}")
         if not waiting or time.monotonic() > deadline:
             break
         time.sleep(SERVICES_POLL_S)
-    for name, outcome in {**failed, **waiting}.items():
-        outcome.outcome = Result.FAILED
-        waited = "" if name in failed else f" after {SERVICES_GATE_S} s"
-        outcome.error = redact(f"services not running and healthy{waited}: {why[name]}", report.secrets)
+    verdicts = dict.fromkeys(groups, "")
+    for name in failed:
+        verdicts[name] = f"services not running and healthy: {why[name]}"
+    for name in waiting:
+        verdicts[name] = f"services not running and healthy after {SERVICES_GATE_S} s: {why[name]}"
+    return verdicts
 
 
 def _crashed(found: list, before: tuple | None, restarts: tuple) -> str:
@@ -575,6 +608,7 @@ def record_for(outcome: HostOutcome) -> dict[str, Any]:
         "interrupted": outcome.interrupted,
         "rolled_back_to": outcome.rolled_back_to,
         "rollback_gate": [p.to_dict() for p in outcome.rollback_gate],
+        "rollback_services": outcome.rollback_services,
         "warnings": list(outcome.warnings),
     }
 
@@ -658,6 +692,8 @@ def format_report(report: DeployReport) -> str:
             lines.append(f"  rolled back to release {h.rolled_back_to}")
             for p in h.rollback_gate:
                 lines.append(f"  after rollback: {p.describe()}")
+            if h.rollback_services is not None:
+                lines.append(f"  after rollback: {h.rollback_services or 'every service running and healthy'}")
         lines += [f"  warning: {w}" for w in h.warnings]
         if h.ok and h.plan and h.plan.http_base:
             lines.append(f"  url: {h.plan.http_base}/")

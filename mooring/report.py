@@ -419,6 +419,14 @@ def _deploy_host(outcome: Any) -> tuple[list[Finding], HostResult]:
                                 message=f"{len(keys)} env {'key' if len(keys) == 1 else 'keys'} changed: {', '.join(keys)}"))
     findings += [probe_finding(name, probe, "deploy.gate") for probe in outcome.gate]
     findings += [probe_finding(name, probe, "deploy.rollback_gate") for probe in outcome.rollback_gate]
+    if outcome.rollback_services is not None:
+        settled = not outcome.rollback_services
+        findings.append(Finding("deploy.rollback_gate", Outcome.PASSED if settled else Outcome.FAILED, name,
+                                host=name, kind=Kind.DEPLOY, resource="services",
+                                message=outcome.rollback_services or "every service running and healthy",
+                                fix="" if settled else "the restored release is not healthy either: `mooring status` "
+                                "and `docker logs` on the host say why; `mooring rollback --to N` restores an older "
+                                "release"))
     findings += [Finding("deploy.rollback", Outcome.WARNING, name, host=name, kind=Kind.DEPLOY, message=warning)
                  for warning in outcome.warnings]
     note = f"{state.replace('_', ' ')}, {release}, {changes} {'change' if changes == 1 else 'changes'}"

@@ -194,3 +194,43 @@ def test_a_first_release_sets_its_env_keys_and_a_later_one_changes_them(previous
     lines = deployer.format_report(deployer.DeployReport(hosts=[outcome])).splitlines()
     assert lines[0] == "docker-1: deployed (release 5, 1 change)"
     assert lines[1] == expected
+
+
+@pytest.mark.parametrize("state, said", [
+    ("restarting", "services not running and healthy: redis is restarting"),
+    ("running", ""),
+])
+def test_a_rollback_that_passed_its_http_probes_is_gated_by_the_restored_services(http_base, world, tmp_path,
+                                                                                 monkeypatch, state, said):
+    """Only a host whose rollback answered HTTP gets the services look; a crash there is a
+    FAILED ``deploy.rollback_gate`` finding, in the record and in the text, never a silent pass."""
+    from mooring.checks.snapshot import HostSnapshot, ServiceState
+    from mooring.report import _deploy_host
+
+    looked: list[list[str]] = []
+
+    def snapshots(inventory, hosts):
+        looked.append(hosts)
+        redis = ServiceState("redis", "solacore-redis-1", "r1", state, "none", "sha256:r", "mooring/redis:7")
+        return {host: HostSnapshot(host, 1, 0, services=(redis,)) for host in hosts}
+
+    monkeypatch.setattr(deployer, "_snapshots", snapshots)
+    monkeypatch.setattr(deployer, "SERVICES_POLL_S", 0.01)
+    report = judged(http_base)
+    report.run_dir = tmp_path / "run"
+    monkeypatch.setattr(deployer, "run_deploy", FakePyinfra(report.run_dir))
+    _settle(str(world.inventory), report, {}, None, {host: ["sandbox"] for host in HOSTS})
+    assert looked[0] == ["new-apply-failed"]  # new-gate-failed's rollback already failed its HTTP probe
+    assert len(looked) == (1 if said else 2)  # a crash at once; a pass confirmed by a second look
+    outcomes = {h.host: h for h in report.hosts}
+    held = outcomes["new-apply-failed"]
+    assert held.rollback_services == said
+    assert outcomes["new-gate-failed"].rollback_services is None and outcomes["new-good"].rollback_services is None
+    findings, result = _deploy_host(held)
+    [services] = [f for f in findings if f.resource == "services"]
+    assert (services.check, services.outcome.name, services.message) == (
+        "deploy.rollback_gate", "FAILED" if said else "PASSED", said or "every service running and healthy")
+    assert ("mooring rollback --to N" in services.fix) == bool(said)
+    assert result.details["rollback_services"] == said
+    assert f"  after rollback: {said or 'every service running and healthy'}" in \
+        deployer.format_report(report).splitlines()

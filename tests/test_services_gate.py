@@ -86,6 +86,78 @@ def test_an_unreachable_host_fails_the_gate(world, monkeypatch):
     assert outcome.outcome.name == "FAILED" and "no snapshot of the host" in outcome.error
 
 
+def restored_view(model, containers) -> "object":
+    from mooring.checks.live import HostView
+    from mooring.declare.render import render_stack
+
+    return HostView(model, render_stack(model), dataclasses.replace(snapshot_of(model), services=tuple(containers)))
+
+
+def container(service: str, state: str = "running", health: str = "none", image_id: str = "sha256:old",
+              exit_code: int | None = None, oneoff: bool = False) -> ServiceState:
+    return ServiceState(service, f"solacore-{service}-1", f"id-{service}", state, health, image_id, "old:ref",
+                        exit_code=exit_code, restart_count=0, oneoff=oneoff)
+
+
+def test_a_restored_release_is_judged_by_its_own_containers_not_by_the_declared_images_or_services(world):
+    """After a rollback the api runs the older image and a service the new release dropped runs
+    again: neither is a problem; a crash, an unhealthy check or a stopped service is."""
+    from mooring.checks.live import restored_services
+
+    model = model_for("sandbox")
+    fine = [container("api", health="healthy"), container("db", health="healthy"), container("worker"),
+            container("migrate", state="exited", exit_code=1, oneoff=True)]  # a `compose run` leftover: not judged
+    [passed] = restored_services(restored_view(model, fine))
+    assert (passed.outcome.name, passed.message) == ("PASSED", "3 containers running")
+    cases = [
+        (container("worker", state="restarting"), "FAILED", "worker is restarting", "", "restarting"),
+        (container("api", state="exited", exit_code=0), "FAILED", "api is exited", "stack.services.api", "exited"),
+        (container("db", health="unhealthy"), "FAILED", "db is unhealthy", "stack.services.db", "unhealthy"),
+        (container("db", health="starting"), "WARNING", "db is starting", "stack.services.db", "starting"),
+    ]
+    for bad, outcome, message, path, actual in cases:
+        containers = [c for c in fine if c.service != bad.service] + [bad]
+        [found] = restored_services(restored_view(model, containers))
+        assert (found.outcome.name, found.message, found.path, found.actual, found.resource) == (
+            outcome, message, path, actual, f"service:{bad.service}"), found
+    [none] = restored_services(restored_view(model, []))
+    assert (none.outcome.name, none.message) == ("FAILED", "no container of the stack exists")
+
+
+def test_a_finished_one_shot_job_passes_after_a_rollback_only_when_declared_restart_no(world):
+    from mooring.checks.live import restored_services
+
+    data = world.read("sandbox.yml")
+    data["stack"]["services"]["seed"] = {"image": "mooring/api:1.0.0", "image_source": "ship", "restart": "no",
+                                         "command": ["python3", "-m", "app", "migrate"]}
+    world.write("sandbox.yml", data)
+    model = model_for("sandbox")
+    done = container("seed", state="exited", exit_code=0)
+    assert [f.outcome.name for f in restored_services(restored_view(model, [done]))] == ["PASSED"]
+    undeclared = dataclasses.replace(done, service="cleanup")  # its restart policy is unknown: exited is down
+    assert [f.message for f in restored_services(restored_view(model, [undeclared]))] == ["cleanup is exited"]
+
+
+def test_the_services_gate_of_an_on_demand_rollback_accepts_the_older_image(world, monkeypatch):
+    """The same look: stale for a deploy of the declared release, fine for a restored one."""
+    from mooring import deployer
+
+    model = model_for("sandbox")
+    old = snapshot_of(model)
+    old = dataclasses.replace(old, services=tuple(dataclasses.replace(c, image_id="sha256:older")
+                                                  if c.service == "api" else c for c in old.services))
+    host = HOSTS["sandbox"][0]
+    monkeypatch.setattr(deployer, "SERVICES_GATE_S", 0.2)
+    monkeypatch.setattr(deployer, "SERVICES_POLL_S", 0.01)
+    monkeypatch.setattr(deployer, "_snapshots", lambda inventory, hosts: {host: old})
+    for restored, outcome, error in ((False, "FAILED", "services not running and healthy after 0.2 s: api runs another "
+                                      "image than mooring/api:1.0.0 names now (stale)"), (True, "DEPLOYED", "")):
+        gated = deployer.HostOutcome(host, deployer.Result.DEPLOYED)
+        deployer._services_gate("inventories/sandbox.py", deployer.DeployReport(hosts=[gated]), {host: ["sandbox"]},
+                                restored=restored)
+        assert (gated.outcome.name, gated.error) == (outcome, error)
+
+
 CRASHER = """\
 stack:
   services:
@@ -137,3 +209,81 @@ def test_a_one_shot_job_that_finished_passes_and_one_that_failed_does_not(world,
                          for c in base.services)
         found = services_running(HostView(model, render_stack(model), dataclasses.replace(base, services=services)))
         assert [f.outcome.name for f in found] == (["PASSED"] if passes else ["FAILED"]), found
+
+
+NEWER_API = "stack:\n  services:\n    api:\n      image: mooring/api:1.0.1\n"
+
+
+@pytest.mark.boxes
+@pytest.mark.slow
+def test_an_on_demand_rollback_across_an_image_change_is_judged_by_the_restored_release(bootstrapped, boxes,
+                                                                                       tmp_path):
+    """The repository still declares the new image (that is why one rolls back): the restored
+    release runs the older one, and the services gate must not call that stale."""
+    box = boxes.boxes[0]
+    assert mooring("deploy", "sandbox", "--limit", box.name).returncode == 0
+    older = ssh(box, "cat /srv/mooring/solacore/releases/current").stdout.strip()
+    data = group_data_with(tmp_path, box.name, NEWER_API)
+    try:
+        out = mooring("deploy", "sandbox", "--limit", box.name, group_data=data)
+        assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+        containers_before = None
+        for asked in ([], ["--to", older[:4].lstrip("0")]):  # previous, then the same release again
+            target = tmp_path / "rollback.json"
+            out = mooring("rollback", "sandbox", "--limit", box.name, *asked, "--json", str(target), group_data=data)
+            assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+            [host] = json.loads(target.read_text())["hosts"]
+            assert host["outcome"] == "rolled_back" and host["error"] == "", host
+            assert ssh(box, "cat /srv/mooring/solacore/releases/current").stdout.strip() == older
+            image = ssh(box, "docker inspect -f '{{.Config.Image}}' "
+                             "$(docker ps -q --filter label=com.docker.compose.service=api)").stdout.strip()
+            assert image == "mooring/api:1.0.0", image
+            running = ssh(box, "docker ps -q --no-trunc | sort").stdout
+            assert containers_before in (None, running), "a second rollback to the same release restarted containers"
+            containers_before = running
+    finally:
+        again = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "again.json"))
+    assert again.returncode == 0, again.stdout
+
+
+def poisoned(command: str) -> str:
+    """An extra service on a named volume: a release whose ``crasher`` runs ``command``."""
+    return ("stack:\n  services:\n    crasher:\n      image: mooring/redis:7\n      image_source: ship\n"
+            "      volumes:\n        - {source: crashdata, target: /data}\n"
+            f"      command: [sh, -c, {json.dumps(command)}]\n")
+
+
+#: Release A's crasher serves until it finds the poison; release B's leaves it there and crashes:
+#: what a new release's data migration does to the older code that a rollback restores.
+HEALTHY_UNTIL_POISONED = poisoned("if [ -e /data/poison ]; then echo poisoned; exit 3; fi; "
+                                  "trap 'exit 0' TERM; sleep 100000 & wait")
+POISONING = poisoned("touch /data/poison; exit 3")
+
+
+@pytest.mark.boxes
+@pytest.mark.slow
+def test_a_deploy_s_rollback_is_gated_by_the_restored_release_s_services(bootstrapped, boxes, tmp_path):
+    """The deploy fails on its crash-looping service and rolls back; the restored release's own
+    service crash-loops too (the new release changed its data): the rollback's HTTP probes pass,
+    and the services half of its gate says it did not hold."""
+    box = boxes.boxes[0]
+    a = group_data_with(tmp_path / "a", box.name, HEALTHY_UNTIL_POISONED)
+    b = group_data_with(tmp_path / "b", box.name, POISONING)
+    try:
+        out = mooring("deploy", "sandbox", "--limit", box.name, group_data=a)
+        assert out.returncode == 0, out.stdout + out.stderr[-3000:]
+        good = ssh(box, "cat /srv/mooring/solacore/releases/current").stdout.strip()
+        target = tmp_path / "b.json"
+        out = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(target), group_data=b)
+        assert out.returncode == 1, out.stdout + out.stderr[-3000:]
+        [host] = json.loads(target.read_text())["hosts"]
+        assert host["outcome"] == "rolled_back" and host["rolled_back_to"] == int(good[:4]), host
+        assert all(p["ok"] for p in host["rollback_gate"]), host  # the API answers: HTTP alone would pass it
+        assert re.fullmatch(r"services not running and healthy: crasher (is restarting|is exited|restarted between "
+                            r"two looks \(it crashed\))", host["rollback_services"]), host["rollback_services"]
+        assert "after rollback: services not running and healthy: crasher" in out.stdout, out.stdout
+        assert ssh(box, "cat /srv/mooring/solacore/releases/current").stdout.strip() == good
+    finally:  # the declared release goes back, and the poisoned volume goes
+        again = mooring("deploy", "sandbox", "--limit", box.name, "--json", str(tmp_path / "again.json"))
+        ssh(box, "docker volume rm -f solacore_crashdata")
+    assert again.returncode == 0, again.stdout
