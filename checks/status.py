@@ -61,6 +61,31 @@ def release_line(entry: dict[str, Any]) -> str:
         "; rollback target" if entry.get("rollback_target") else "")
 
 
+def rollback_preview(pointer: ReleasePointer, to: str) -> str:
+    """What ``mooring rollback --to TO`` (a number, or ``previous``) would restore on a host, in
+    words, from its snapshot: asked before production hosts are rolled back.
+
+    >>> kept = ("0005-aa", "0006-bb", "0007-cc")
+    >>> rollback_preview(ReleasePointer(current="0007-cc", kept=kept, replaced=(("0007-cc", "0005-aa"),)), "previous")
+    'from release 7 (0007-cc) to release 5 (0005-aa): no record'
+    >>> rollback_preview(ReleasePointer(current="0007-cc", kept=kept), "9")
+    'from release 7 (0007-cc): release 9 is not kept (refused; mooring releases lists them)'
+    """
+    history = release_history(pointer)
+    current = next((e for e in history if e["current"]), None)
+    now = f"from release {current['release']} ({current['release_dirname']})" if current else "from no current release"
+    if to == "previous":
+        target = next((e for e in history if e["rollback_target"]), None)
+        if target is None:
+            return f"{now}: no earlier good release is kept (refused)"
+    else:
+        target = next((e for e in history if e["release"] == int(to)), None)
+        if target is None:
+            return f"{now}: release {to} is not kept (refused; mooring releases lists them)"
+    refused = "; marked failed (refused without --force)" if target["failed"] else ""
+    return f"{now} to {release_line({**target, 'current': False, 'rollback_target': False})}{refused}"
+
+
 def status_reading(view: HostView) -> tuple[list[Finding], dict[str, Any]]:
     """The host's status: as findings (release, last deploy, deploy lock, services, backups) and
     as plain data for ``--json`` (:func:`status_details`)."""

@@ -548,6 +548,17 @@ def _crashed(found: list, before: tuple | None, restarts: tuple) -> str:
     return ""
 
 
+def rollback_previews(inventory: str, hosts: list[str], to: str) -> list[str]:
+    """One line per host: what ``rollback(to=to)`` would restore there, from a snapshot of each
+    (read only: asked before production hosts are rolled back)."""
+    from mooring.checks.status import rollback_preview
+
+    snapshots = _snapshots(inventory, hosts)
+    return [f"{host}: {rollback_preview(snapshots[host].release, to)}" if host in snapshots
+            else f"{host}: its releases could not be read (mooring status {inventory} --limit {host} says why)"
+            for host in hosts]
+
+
 def _snapshots(inventory: str, hosts: list[str]) -> dict[str, Any]:
     """Host → :class:`HostSnapshot` of ``hosts``, read by ``python -m mooring.snapshots`` (a process
     of its own: gathering patches the process for gevent); a host without one is left out."""

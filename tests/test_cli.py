@@ -103,6 +103,8 @@ def test_production_needs_yes_without_a_terminal_and_asks_on_one(world, capsys, 
 
     contacted = []
     monkeypatch.setattr(deployer, command, lambda *a, **k: contacted.append(a) or pytest.fail("a host was contacted"))
+    read = []  # the rollback's question names each host's target from a snapshot: never a real one here
+    monkeypatch.setattr(deployer, "_snapshots", lambda inventory, hosts: read.append(hosts) or {})
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     code, _out, err = run_main(capsys, command, "production")
     assert code == 1 and not contacted
@@ -110,8 +112,51 @@ def test_production_needs_yes_without_a_terminal_and_asks_on_one(world, capsys, 
 
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    assert not read  # no terminal: nothing asked, nothing read
     code, _out, err = run_main(capsys, command, "production")
     assert code == 1 and "not confirmed" in err and not contacted
+    assert len(read) == (command == "rollback")
+
+
+@pytest.mark.parametrize("to, api1", [
+    ("previous", "api-1.production.example.com: from release 7 (0007-cc) to release 5 (0005-aa), "
+                 "2026-12-01T10:00:00+00:00 by ana: deployed; images mooring/api:1.0.0"),
+    ("6", "api-1.production.example.com: from release 7 (0007-cc) to release 6 (0006-bb-failed): no record; "
+          "marked failed (refused without --force)"),
+])
+def test_a_production_rollback_names_what_it_restores_on_each_host_before_asking(world, capsys, monkeypatch,
+                                                                                  to, api1):
+    """The question comes after one line per host read from its snapshot; a host that could not
+    be read says so; nothing is rolled back when the answer is no."""
+    import json
+
+    import mooring.deployer as deployer
+    from mooring.checks.snapshot import HostSnapshot, ReleasePointer, ReleaseRecord
+
+    record = json.dumps({"time": "2026-12-01T10:00:00+00:00", "operator": "ana", "outcome": "deployed",
+                         "images": {"mooring/api:1.0.0": "sha256:aa"}})
+    pointer = ReleasePointer(current="0007-cc", kept=("0005-aa", "0006-bb-failed", "0007-cc"),
+                             records=(ReleaseRecord("0005-aa", record),), replaced=(("0007-cc", "0005-aa"),))
+    asked: list[list[str]] = []
+
+    def snapshots(inventory, hosts):
+        asked.append(hosts)
+        return {"api-1.production.example.com": HostSnapshot("api-1.production.example.com", 1, 0, release=pointer)}
+
+    monkeypatch.setattr(deployer, "_snapshots", snapshots)
+    monkeypatch.setattr(deployer, "rollback", lambda *a, **k: pytest.fail("a host was rolled back"))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: print(prompt) or "no")
+    code, out, err = run_main(capsys, "rollback", "production", "--to", to)
+    assert code == 1 and "not confirmed" in err
+    assert asked == [["api-1.production.example.com", "api-2.production.example.com"]]
+    inventory = str(ROOT / "inventories" / "production.py")
+    assert out.splitlines() == [
+        f"  {api1}",
+        f"  api-2.production.example.com: its releases could not be read (mooring status {inventory} --limit "
+        "api-2.production.example.com says why)",
+        "rollback production host(s) api-1.production.example.com, api-2.production.example.com? "
+        "Type 'rollback' to go on: "]
 
 
 def test_staging_is_not_asked(world, capsys, monkeypatch):

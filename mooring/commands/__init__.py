@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 from types import ModuleType
+from typing import Callable
 
 COMMAND_MODULES = ("init", "sandbox", "bootstrap", "validate", "deploy", "check", "drift", "status", "releases",
                    "rollback", "logs", "backup", "secrets", "unlock",
@@ -38,9 +39,11 @@ def add_confirm_argument(parser: argparse.ArgumentParser) -> None:
                              "and need --yes without one, e.g. in CI)")
 
 
-def confirm_production(inventory, limit: list[str] | None, yes: bool, action: str) -> str:
+def confirm_production(inventory, limit: list[str] | None, yes: bool, action: str,
+                       describe: Callable[[list[str]], list[str]] | None = None) -> str:
     """Why not to go on ("" to go on): hosts in the ``production`` group need the operator to
-    type ``action`` on a terminal, or ``--yes``. Reads the inventory only (no host is contacted)."""
+    type ``action`` on a terminal, or ``--yes``. Reads the inventory only; ``describe`` (production
+    host names → lines shown above the question) may read the hosts, only when a terminal asks."""
     import sys
 
     from mooring.checks.preflight import inventory_hosts, select_hosts
@@ -53,6 +56,8 @@ def confirm_production(inventory, limit: list[str] | None, yes: bool, action: st
     names = ", ".join(production)
     if not sys.stdin.isatty():
         return f"{names} in production: add --yes to {action} (no terminal to ask on)"
+    for line in describe(production) if describe else ():
+        print(f"  {line}")
     answer = input(f"{action} production host(s) {names}? Type '{action}' to go on: ")
     return "" if answer.strip() == action else "not confirmed"
 

@@ -44,14 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``mooring rollback``; returns the exit code."""
     from mooring.declare.errors import ConfigError
-    from mooring.deployer import format_report, rollback
+    from mooring.deployer import format_report, rollback, rollback_previews
     from mooring.output.progress import Progress
     from mooring.runner import inventory_path
 
     if args.to != "previous" and not args.to.isdigit():
         raise ConfigError(f"--to {args.to!r}: give a release number (mooring releases lists them) or 'previous'")
     path = inventory_path(args.inventory)
-    refused = confirm_production(path, args.limit, args.yes, NAME)
+    refused = confirm_production(path, args.limit, args.yes, NAME,
+                                 describe=lambda hosts: rollback_previews(str(path), hosts, args.to))
     if refused:
         print(f"mooring rollback: {refused}", file=sys.stderr)
         return 1
