@@ -218,6 +218,44 @@ CASES = [
      'expect': [('environment',
                  "'Prod' has the wrong format",
                  'name the environment, e.g. production, staging or sandbox')]},
+    # a value a YAML block scalar `|` left with its line break, either kind
+    {'id': 'line-break-newline', 'layer': {'stack': {'name': 'solacore\n'}},
+     'expect': [('stack.name', "'solacore\\n' ends in a line break (a YAML block scalar `|` keeps one)",
+                 'write the value on one line (or `|-` instead of `|`)')]},
+    {'id': 'line-break-return', 'layer': {'stack': {'name': 'solacore\r'}},
+     'expect': [('stack.name', "'solacore\\r' ends in a line break (a YAML block scalar `|` keeps one)",
+                 'write the value on one line (or `|-` instead of `|`)')]},
+    {'id': 'line-break-inside-is-only-wrong', 'layer': {'stack': {'name': 'sola\ncore'}},
+     'expect': [('stack.name', "'sola\\ncore' has the wrong format",
+                 'the compose project name: lowercase letters, digits, - and _, e.g. solacore')]},
+    # env keys: the fix offers a valid name made from the wrong one
+    {'id': 'env-key-mixed-case-dash', 'layer': {'stack': {'env': {'My-Key.v2': 'x'}}},
+     'expect': [('stack.env.My-Key.v2', "the key 'My-Key.v2' has the wrong format",
+                 'an environment variable name: letters, digits and _, not starting with a digit: rename it, e.g. `My_Key_v2`')]},
+    {'id': 'env-key-leading-digit', 'layer': {'stack': {'env': {'1KEY': 'x'}}},
+     'expect': [('stack.env.1KEY', "the key '1KEY' has the wrong format",
+                 'an environment variable name: letters, digits and _, not starting with a digit: rename it, '
+                 'e.g. `_1KEY`')]},
+    {'id': 'env-key-empty', 'layer': {'stack': {'env': {'': 'x'}}},
+     'expect': [("stack.env.''", "the key '' has the wrong format", 'an environment variable name: letters, digits and _, not starting with a digit')]},
+    # Compose keys written in a layer: where each goes in mooring, at each level
+    {'id': 'compose-top-services', 'layer': {'services': {}},
+     'expect': [('services', 'unknown key', "services go under `stack.services` (mooring's layers are not compose "
+                 "files), or stay in your compose file, named in `stack.compose.files` (docs/compose-files.md)")]},
+    {'id': 'compose-top-version', 'layer': {'version': '3'},
+     'expect': [('version', 'unknown key', 'remove it (Compose itself ignores `version`)')]},
+    {'id': 'compose-stack-version', 'layer': {'stack': {'version': '3'}},
+     'expect': [('stack.version', 'unknown key', 'remove it (Compose itself ignores `version`)')]},
+    {'id': 'compose-service-environment', 'layer': {'stack': {'services': {'api': {'environment': {}}}}},
+     'expect': [('stack.services.api.environment', 'unknown key', 'declare each value once in `stack.env` and list '
+                 'the keys this service receives in `stack.services.api.env`')]},
+    {'id': 'compose-key-deeper-is-a-typo', 'layer': {'stack': {'services': {'api': {'healthcheck': {'secrets': 1}}}}},
+     'expect': [('stack.services.api.healthcheck.secrets', 'unknown key',
+                 'remove it or correct its spelling; known keys: interval, retries, start_period, test, timeout')]},
+    {'id': 'compose-stack-key-in-a-block-is-a-typo', 'layer': {'stack': {'backups': {'version': 1}}},
+     'expect': [('stack.backups.version', 'unknown key',
+                 'remove it or correct its spelling; known keys: copy_command, databases, directory, enabled, '
+                 'keep_newest, metrics_dir, on_failure, retention_days, schedule, service, verify_schedule')]},
 ]
 
 
