@@ -384,6 +384,29 @@ def test_an_unknown_key_among_many_lists_no_known_keys():
                                                             "remove it or correct its spelling")
 
 
+@pytest.mark.parametrize("count, listed", [(12, True), (13, False)])
+def test_known_keys_are_listed_up_to_twelve(count, listed):
+    """The boundary on a block of its own (no shipped block has exactly 12 keys)."""
+    from cerberus import Validator
+
+    from mooring.declare.schema import _leaf_errors, _unknown_key_fix
+
+    schema = {f"key{n:02d}": {"type": "integer"} for n in range(count)}
+    validator = Validator(schema)
+    assert not validator.validate({"zzzz": 1})
+    [error] = _leaf_errors(validator._errors)
+    known = ", ".join(sorted(schema))
+    assert _unknown_key_fix(error, schema) == "remove it or correct its spelling" + (f"; known keys: {known}" if listed
+                                                                                     else "")
+
+
+def test_origins_with_upper_case_hosts_and_networks_with_host_bits_are_accepted():
+    """Browsers send the host as written; `10.1.2.3/8` means the network 10.0.0.0/8."""
+    validate_layer({"stack": {"cors": {"allowed_origins": ["https://App.Example.COM", "http://Localhost:3300"]},
+                              "endpoints": {"ops": {"whitelist": ["10.1.2.3/8", "2001:db8::1/32"]}}}},
+                   "group_data/all.yml")
+
+
 def test_a_port_mapping_in_a_layer_is_complete():
     """Lists replace lists across layers, so a mapping item in a layer needs its required keys."""
     with pytest.raises(ConfigError) as info:
