@@ -108,7 +108,8 @@ def test_a_restored_release_is_judged_by_its_own_containers_not_by_the_declared_
     fine = [container("api", health="healthy"), container("db", health="healthy"), container("worker"),
             container("migrate", state="exited", exit_code=1, oneoff=True)]  # a `compose run` leftover: not judged
     [passed] = restored_services(restored_view(model, fine))
-    assert (passed.outcome.name, passed.message) == ("PASSED", "3 containers running")
+    assert (passed.check, passed.outcome.name, passed.resource, passed.message) == (
+        "live.services", "PASSED", "services", "3 containers running")
     cases = [
         (container("worker", state="restarting"), "FAILED", "worker is restarting", "", "restarting"),
         (container("api", state="exited", exit_code=0), "FAILED", "api is exited", "stack.services.api", "exited"),
@@ -121,7 +122,9 @@ def test_a_restored_release_is_judged_by_its_own_containers_not_by_the_declared_
         assert (found.outcome.name, found.message, found.path, found.actual, found.resource) == (
             outcome, message, path, actual, f"service:{bad.service}"), found
     [none] = restored_services(restored_view(model, []))
-    assert (none.outcome.name, none.message) == ("FAILED", "no container of the stack exists")
+    assert (none.check, none.outcome.name, none.resource, none.message, none.fix, none.actual) == (
+        "live.services", "FAILED", "services", "no container of the stack exists",
+        "read `mooring -v rollback`: the restore did not start the release", "absent")
 
 
 def test_a_finished_one_shot_job_passes_after_a_rollback_only_when_declared_restart_no(world):

@@ -354,15 +354,22 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.declare.schema.x__meta_fix": ({9, 11, 13, 23}, "callers write `meta_fix or ...` (None and '' alike); the schema node is "
                                                    "always a mapping, and no schema has an upper-case FIX"),
     "mooring.declare.schema.x__schema_node": ({2}, "cerberus' schema paths never pass through a non-mapping node"),
-    "mooring.declare.schema.x__unknown_key_fix": ({8, 12, 16, 24, 25, 26}, "n=1/n=2/default cutoff 0.6 give the same first match; "
+    "mooring.declare.schema.x__unknown_key_fix": ({11, 15, 19, 27, 28, 29}, "n=1/n=2/default cutoff 0.6 give the same first match; "
                                                                    "an unknown key always has a document path and a mapping node"),
     "mooring.declare.schema.x__strip": ({16, 17}, "keysrules carry neither required nor default"),
     "mooring.declare.schema.x__fix": ({7, 10, 14, 15, 16, 54, 56, 57, 58},
                              "every check_with problem carries a fix (problem() requires one); the list-typed rules "
                              "(ports, env values) all have a meta fix"),
-    "mooring.declare.schema.x__message": (set(range(73, 99)) - {75, 77, 78, 79, 80, 81},
+    "mooring.declare.schema.x__message": ({89, 90, 92} | set(range(98, 115)),
                                  "dead code: no schema uses maxlength; cerberus reports check_with errors with the "
                                  "custom code, handled first, so the check_with branch and the fallback never run"),
+    "mooring.declare.schema.x_check_cidr": ({3}, "strict=None is as false as strict=False"),
+    "mooring.declare.schema.x_check_mount_source": ({10, 20}, "VOLUME_NAME_RE never matches a leading dot, so the "
+                                                    "startswith guard decides nothing; the stand-in for ${STACK_DIR} "
+                                                    "only has to be absolute and plain, in any case"),
+    "mooring.declare.schema.x_check_port": ({49}, "PORT_STRING_RE's address holds no X to strip"),
+    "mooring.checks.live.x_restored_services": ({25}, "an undeclared service's restart policy is unknown: any "
+                                                  "value but \"no\" reads alike"),
     "mooring.declare.schema.x__leaf_errors": ({2}, "a cerberus group error always has child errors"),
     "mooring.declare.schema.x_is_secret_path": ({5, 8}, "rsplit without or with a larger maxsplit keeps the same last part"),
     "mooring.declare.schema.x_merged_schema": ({2}, "no caller changes the returned schema, so a shallow copy behaves alike"),
@@ -574,7 +581,7 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
                                              "the call without it raises at every key, which every key test shows)"),
     "mooring.declare.model.x__backups": ({12}, "with no service, services.get(None) finds nothing: the same None "
                                          "as the guard's else"),
-    "mooring.declare.layers.x__not_text_key": ({13, 14, 46, 56, 57},
+    "mooring.declare.layers.x__not_text_key": ({13, 14, 47, 57, 58},
                                        "a scalar node's value is always text; PyYAML's resolve() reads the second "
                                        "implicit flag only for path resolvers (the loader has none); a plain scalar read "
                                        "as a number, boolean or null holds no quote to double"),
@@ -583,11 +590,9 @@ EXPLAINED: dict[str, tuple[set[int], str]] = {
     "mooring.declare.layers.x__type_word": ({2, 3, 4, 51, 46, 47, 48, 49},
                                     "a key the safe loader builds is always of a listed type (the fallback is never "
                                     "used) and never a tuple (no !!python/tuple constructor)"),
-    "mooring.declare.layers.x__unreadable": ({5, 6, 7, 29, 30, 31, 32},
+    "mooring.declare.layers.x__unreadable": ({5, 6, 7},
                                      "the text is read only for !!int, which a collection never reaches (PyYAML's "
-                                     "construct_scalar refuses it first); the !!bool entry is unreachable while "
-                                     "_construct_bool never fails (docs/mutation.md, real problem 7: the xfail test "
-                                     "kills them once fixed)"),
+                                     "construct_scalar refuses it first)"),
 }
 
 
