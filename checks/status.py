@@ -37,6 +37,11 @@ def release_history(pointer: ReleasePointer) -> list[dict[str, Any]]:
     return history
 
 
+def history_entry(history: list[dict[str, Any]], flag: str) -> dict[str, Any] | None:
+    """The release of :func:`release_history` marked ``flag`` (``current``, ``rollback_target``), or None."""
+    return next((e for e in history if e.get(flag)), None)
+
+
 def release_line(entry: dict[str, Any]) -> str:
     """One release as people read it.
 
@@ -72,10 +77,10 @@ def rollback_preview(pointer: ReleasePointer, to: str) -> str:
     'from release 7 (0007-cc): release 9 is not kept (refused; mooring releases lists them)'
     """
     history = release_history(pointer)
-    current = next((e for e in history if e["current"]), None)
+    current = history_entry(history, "current")
     now = f"from release {current['release']} ({current['release_dirname']})" if current else "from no current release"
     if to == "previous":
-        target = next((e for e in history if e["rollback_target"]), None)
+        target = history_entry(history, "rollback_target")
         if target is None:
             return f"{now}: no earlier good release is kept (refused)"
     else:
@@ -106,8 +111,8 @@ def status_details(view: HostView, history: list[dict[str, Any]] | None = None) 
     history = release_history(pointer) if history is None else history
     newest = _newest_dump(view)
     return {
-        "current": next((e for e in history if e["current"]), None),
-        "rollback_target": next((e for e in history if e.get("rollback_target")), None),
+        "current": history_entry(history, "current"),
+        "rollback_target": history_entry(history, "rollback_target"),
         "last_deploy": history[-1] if history else None,
         "pending": pointer.pending,
         "locked": pointer.locked,
@@ -119,7 +124,7 @@ def status_details(view: HostView, history: list[dict[str, Any]] | None = None) 
 
 def _release_findings(view: HostView, history: list[dict[str, Any]]) -> list[Finding]:
     pointer = view.snapshot.release
-    current = next((e for e in history if e["current"]), None)
+    current = history_entry(history, "current")
     found = []
     if current is None:
         found.append(view.finding("status.release", Outcome.WARNING, "release:current", "no current release",
@@ -127,7 +132,7 @@ def _release_findings(view: HostView, history: list[dict[str, Any]]) -> list[Fin
     else:
         found.append(view.passed("status.release", "release:current", release_line(current)))
     if current is not None:
-        target = next((e for e in history if e["rollback_target"]), None)
+        target = history_entry(history, "rollback_target")
         found.append(view.passed("status.rollback_target", "release:previous",
                                  f"mooring rollback restores release {target['release']} ({target['release_dirname']})"
                                  if target else "no earlier good release is kept: mooring rollback has none to restore"))
